@@ -3,14 +3,17 @@
 // An element is ten signed 64-bit limbs in radix 2^25.5: limb i sits at bit offset E[i] = ceil(25.5 * i), i.e.
 //   E = 0, 26, 51, 77, 102, 128, 153, 179, 204, 230,
 // so even limbs are 26 bits wide and odd limbs 25 bits wide, and the value is sum(h[i] * 2^E[i]) mod p.
-// Radix 2^25.5 is chosen because WebAssembly has a fast 64x64->64 multiply but no 128-bit product: with limbs of at
-// most 2^27 every partial product and every column sum of a multiplication still fits in an i64 (proof at feMul).
+// Radix 2^25.5 is chosen because WebAssembly has a fast 64x64->64 multiply but no 128-bit product: with limbs of
+// about 2^27 every partial product and every column sum of a multiplication still fits in an i64 (proof at feMul).
 //
 // Two limb bounds are used throughout:
-//   carried: what feMul, feSq and feCarry return; limb i lies in [-2^11, 2^26) (see carryMulResult).
-//   loose:   |limb| < 2^27; the sum or difference of two carried elements is loose.
-// feMul and feSq accept loose inputs. feAdd and feSub do not carry, so callers feed them carried (or, for feSub's
-// result used only as a loose value, carried) inputs and carry anything built from three or more terms.
+//   carried: what feMul, feSq, feCarry and feFromBytes return; every limb lies in [-2^11, 2^26)
+//            (see carryMulResult).
+//   loose:   |limb| <= 2^27 + 2^13. The sum or difference of two carried elements is loose, and so is
+//            a + b - c for carried a, b, c.
+// feMul and feSq accept loose inputs and return carried ones. feAdd, feSub and feNeg do not carry: callers keep
+// track of what they build and run feCarry on anything that could leave the loose bound (three or more terms,
+// or a negated element that must be carried again).
 //
 // Everything here is variable time. That is deliberate: this file serves signature verification, where every input
 // (key, message, signature) is public, and speed per request matters more than side-channel resistance.
@@ -88,9 +91,10 @@ export function feCarry(h: Fe): void {
 }
 
 // Carries the ten column sums of a product into out (carried form).
-// Input bound: |h[k]| <= 267 * 2^54 < 2^62.07 (see feMul). Floor carries leave limbs 0..8 in [0, 2^width). The
-// carry out of limb 9 is below 2^32.4 in magnitude (|h9| <= 10 * 2^54 plus the carry from limb 8), so folding it in
-// as 19 * c9 adds under 2^36.6 to limb 0, and the final carry out of limb 0 moves at most 1521 into limb 1.
+// Input bound: |h[k]| <= 267 * (2^27 + 2^13)^2 < 2^62.07 (see feMul). Floor carries leave limbs 0..8 in
+// [0, 2^width). The carry out of limb 9 is below 2^32.4 in magnitude (|h9| <= 10 * (2^27 + 2^13)^2 < 2^57.33 plus
+// the carry from limb 8), so folding it in as 19 * c9 adds under 2^36.6 to limb 0, and the final carry out of
+// limb 0 moves at most 1521 into limb 1.
 // Hence every carried limb lies in [-2^11, 2^26), as the file comment says.
 // @ts-ignore: decorator
 @inline
@@ -116,7 +120,7 @@ function carryMulResult(
 }
 
 /**
- * out = a * b. Inputs loose (|limb| < 2^27), output carried. out may alias a or b.
+ * out = a * b. Inputs loose (|limb| <= 2^27 + 2^13), output carried. out may alias a or b.
  *
  * Why the formula is right: f[i] * g[j] has weight 2^(E[i] + E[j]). For i + j < 10, E[i] + E[j] equals E[i + j]
  * plus 1 exactly when i and j are both odd (ceil(25.5 i) rounds up only for odd i), hence the factor 2 on odd*odd
@@ -124,7 +128,7 @@ function carryMulResult(
  * 2^255 = 19 mod p, hence the factor 19 (the `_19` operands).
  *
  * Why nothing overflows: column k sums ten products f[i] * g[j] * c with c in {1, 2, 19, 38}; the largest column
- * (k = 0) has coefficient sum 1 + 4 * 19 + 5 * 38 = 267, so |h[k]| <= 267 * 2^27 * 2^27 < 2^62.07 < 2^63.
+ * (k = 0) has coefficient sum 1 + 4 * 19 + 5 * 38 = 267, so |h[k]| <= 267 * (2^27 + 2^13)^2 < 2^62.07 < 2^63.
  */
 export function feMul(out: Fe, a: Fe, b: Fe): void {
   const f0 = unchecked(a[0]), f1 = unchecked(a[1]), f2 = unchecked(a[2]), f3 = unchecked(a[3]), f4 = unchecked(a[4]);
