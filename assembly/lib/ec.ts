@@ -4,16 +4,17 @@
 // Representation. A number is an array of little-endian u32 limbs addressed by pointer (4 * limbs bytes); every
 // buffer lives in StaticArrays owned by a Curve, allocated once, so verification allocates nothing per call and
 // the hot loops run on raw loads and stores. Field elements are kept fully reduced into [0, p) in plain (not
-// Montgomery) form; the field multiply and square are the curve-specific unrolled routines of p256.ts/p384.ts,
-// add/sub/negate are the generic limb loops below. Scalars mod n use a small generic Montgomery multiplier (only
-// a handful of scalar products are needed per verification) and a binary extended-Euclid inverse.
+// Montgomery) form; multiply, square, add and subtract are the curve-specific unrolled routines of
+// p256.ts/p384.ts (picked by limb count, a perfectly predicted branch). Scalars mod n use the generic limb loops
+// below: a small Montgomery multiplier (only a handful of scalar products are needed per verification) and a
+// binary extended-Euclid inverse.
 //
 // Points are Jacobian (X, Y, Z) meaning the affine point (X/Z^2, Y/Z^3); Z = 0 is the point at infinity. A point
 // occupies three consecutive field elements. Verification needs no secrecy (all inputs are public), so the code
 // branches on data freely; it is not meant for signing.
 
-import { p256Mul, p256Sqr } from "./p256";
-import { p384Mul, p384Sqr } from "./p384";
+import { p256Add, p256Mul, p256Sqr, p256Sub } from "./p256";
+import { p384Add, p384Mul, p384Sqr, p384Sub } from "./p384";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Limb vectors: generic helpers over n little-endian u32 limbs at a pointer. Outputs may alias inputs.
@@ -362,11 +363,13 @@ export class Curve {
   }
 
   @inline private fadd(o: usize, a: usize, b: usize): void {
-    modAdd(o, a, b, this.p, this.limbs);
+    if (this.limbs == 8) p256Add(o, a, b);
+    else p384Add(o, a, b);
   }
 
   @inline private fsub(o: usize, a: usize, b: usize): void {
-    modSub(o, a, b, this.p, this.limbs);
+    if (this.limbs == 8) p256Sub(o, a, b);
+    else p384Sub(o, a, b);
   }
 
   /** o = -a mod p (0 stays 0). */

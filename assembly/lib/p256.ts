@@ -5,7 +5,8 @@
 // inputs. Products are formed column by column with fully unrolled code: each 32x32 partial product is split into
 // its low and high halves, which are summed separately in u64 so no carry chain runs through the inner
 // multiply-adds. The 512-bit product is then reduced with the special form of p (FIPS 186-5 / SP 800-186
-// "fast reduction"): the high words fold onto the low ones as a fixed signed sum of words.
+// "fast reduction"): the high words fold onto the low ones as a fixed signed sum of words. Addition and
+// subtraction are unrolled too: in the point formulas they are as frequent as the products.
 
 // The double-width product of the last mul/sqr; 16 words.
 const wide: usize = memory.data(64);
@@ -295,6 +296,61 @@ function reduce(o: usize): void {
   d += r7 - LOW; const s7 = d & LOW; d >>= 32;
   if (d == 0) {
     r0 = s0; r1 = s1; r2 = s2; r3 = s3; r4 = s4; r5 = s5; r6 = s6; r7 = s7;
+  }
+  store<u32>(o, <u32>r0); store<u32>(o, <u32>r1, 4); store<u32>(o, <u32>r2, 8); store<u32>(o, <u32>r3, 12);
+  store<u32>(o, <u32>r4, 16); store<u32>(o, <u32>r5, 20); store<u32>(o, <u32>r6, 24); store<u32>(o, <u32>r7, 28);
+}
+
+// p's limbs, low to high, for the add/sub helpers below.
+const P0: i64 = 0xffffffff, P1: i64 = 0xffffffff, P2: i64 = 0xffffffff, P3: i64 = 0, P4: i64 = 0, P5: i64 = 0;
+const P6: i64 = 1, P7: i64 = 0xffffffff;
+
+/** o = a + b mod p: the sum, and the sum minus p kept when that does not borrow (or the sum carried out). */
+export function p256Add(o: usize, a: usize, b: usize): void {
+  let acc: i64 = <i64>load<u32>(a) + <i64>load<u32>(b);
+  let r0 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 4) + <i64>load<u32>(b, 4); let r1 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 8) + <i64>load<u32>(b, 8); let r2 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 12) + <i64>load<u32>(b, 12); let r3 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 16) + <i64>load<u32>(b, 16); let r4 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 20) + <i64>load<u32>(b, 20); let r5 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 24) + <i64>load<u32>(b, 24); let r6 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 28) + <i64>load<u32>(b, 28); let r7 = acc & LOW; acc >>= 32;
+  let d: i64 = r0 - P0; const s0 = d & LOW; d >>= 32;
+  d += r1 - P1; const s1 = d & LOW; d >>= 32;
+  d += r2 - P2; const s2 = d & LOW; d >>= 32;
+  d += r3 - P3; const s3 = d & LOW; d >>= 32;
+  d += r4 - P4; const s4 = d & LOW; d >>= 32;
+  d += r5 - P5; const s5 = d & LOW; d >>= 32;
+  d += r6 - P6; const s6 = d & LOW; d >>= 32;
+  d += r7 - P7; const s7 = d & LOW; d >>= 32;
+  if (d + acc >= 0) {
+    r0 = s0; r1 = s1; r2 = s2; r3 = s3; r4 = s4; r5 = s5; r6 = s6; r7 = s7;
+  }
+  store<u32>(o, <u32>r0); store<u32>(o, <u32>r1, 4); store<u32>(o, <u32>r2, 8); store<u32>(o, <u32>r3, 12);
+  store<u32>(o, <u32>r4, 16); store<u32>(o, <u32>r5, 20); store<u32>(o, <u32>r6, 24); store<u32>(o, <u32>r7, 28);
+}
+
+/** o = a - b mod p: the difference, plus p when it borrowed. */
+export function p256Sub(o: usize, a: usize, b: usize): void {
+  let acc: i64 = <i64>load<u32>(a) - <i64>load<u32>(b);
+  let r0 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 4) - <i64>load<u32>(b, 4); let r1 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 8) - <i64>load<u32>(b, 8); let r2 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 12) - <i64>load<u32>(b, 12); let r3 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 16) - <i64>load<u32>(b, 16); let r4 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 20) - <i64>load<u32>(b, 20); let r5 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 24) - <i64>load<u32>(b, 24); let r6 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 28) - <i64>load<u32>(b, 28); let r7 = acc & LOW; acc >>= 32;
+  if (acc != 0) {
+    acc = r0 + P0; r0 = acc & LOW; acc >>= 32;
+    acc += r1 + P1; r1 = acc & LOW; acc >>= 32;
+    acc += r2 + P2; r2 = acc & LOW; acc >>= 32;
+    acc += r3 + P3; r3 = acc & LOW; acc >>= 32;
+    acc += r4 + P4; r4 = acc & LOW; acc >>= 32;
+    acc += r5 + P5; r5 = acc & LOW; acc >>= 32;
+    acc += r6 + P6; r6 = acc & LOW; acc >>= 32;
+    acc += r7 + P7; r7 = acc & LOW;
   }
   store<u32>(o, <u32>r0); store<u32>(o, <u32>r1, 4); store<u32>(o, <u32>r2, 8); store<u32>(o, <u32>r3, 12);
   store<u32>(o, <u32>r4, 16); store<u32>(o, <u32>r5, 20); store<u32>(o, <u32>r6, 24); store<u32>(o, <u32>r7, 28);

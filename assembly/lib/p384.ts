@@ -3,7 +3,8 @@
 // Same scheme as p256.ts, with 12 limbs: an element is 12 little-endian u32 limbs at a memory address, always
 // fully reduced into [0, p); outputs may alias inputs; nothing allocates. Products are formed column by column
 // with unrolled code (each 32x32 partial product split into halves summed separately in u64), and the 768-bit
-// product is reduced with the special form of p (FIPS 186 "fast reduction" for P-384).
+// product is reduced with the special form of p (FIPS 186 "fast reduction" for P-384). Addition and subtraction
+// are unrolled as well.
 
 // The double-width product of the last mul/sqr; 24 words.
 const wide: usize = memory.data(96);
@@ -491,6 +492,80 @@ function reduce(o: usize): void {
   if (d == 0) {
     r0 = s0; r1 = s1; r2 = s2; r3 = s3; r4 = s4; r5 = s5;
     r6 = s6; r7 = s7; r8 = s8; r9 = s9; r10 = s10; r11 = s11;
+  }
+  store<u32>(o, <u32>r0); store<u32>(o, <u32>r1, 4); store<u32>(o, <u32>r2, 8); store<u32>(o, <u32>r3, 12);
+  store<u32>(o, <u32>r4, 16); store<u32>(o, <u32>r5, 20); store<u32>(o, <u32>r6, 24); store<u32>(o, <u32>r7, 28);
+  store<u32>(o, <u32>r8, 32); store<u32>(o, <u32>r9, 36); store<u32>(o, <u32>r10, 40); store<u32>(o, <u32>r11, 44);
+}
+
+// p's limbs, low to high, for the add/sub helpers below.
+const P0: i64 = 0xffffffff, P1: i64 = 0, P2: i64 = 0, P3: i64 = 0xffffffff, P4: i64 = 0xfffffffe, P5: i64 = 0xffffffff;
+const P6: i64 = 0xffffffff, P7: i64 = 0xffffffff, P8: i64 = 0xffffffff, P9: i64 = 0xffffffff, P10: i64 = 0xffffffff, P11: i64 = 0xffffffff;
+
+/** o = a + b mod p: the sum, and the sum minus p kept when that does not borrow (or the sum carried out). */
+export function p384Add(o: usize, a: usize, b: usize): void {
+  let acc: i64 = <i64>load<u32>(a) + <i64>load<u32>(b);
+  let r0 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 4) + <i64>load<u32>(b, 4); let r1 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 8) + <i64>load<u32>(b, 8); let r2 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 12) + <i64>load<u32>(b, 12); let r3 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 16) + <i64>load<u32>(b, 16); let r4 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 20) + <i64>load<u32>(b, 20); let r5 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 24) + <i64>load<u32>(b, 24); let r6 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 28) + <i64>load<u32>(b, 28); let r7 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 32) + <i64>load<u32>(b, 32); let r8 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 36) + <i64>load<u32>(b, 36); let r9 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 40) + <i64>load<u32>(b, 40); let r10 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 44) + <i64>load<u32>(b, 44); let r11 = acc & LOW; acc >>= 32;
+  let d: i64 = r0 - P0; const s0 = d & LOW; d >>= 32;
+  d += r1 - P1; const s1 = d & LOW; d >>= 32;
+  d += r2 - P2; const s2 = d & LOW; d >>= 32;
+  d += r3 - P3; const s3 = d & LOW; d >>= 32;
+  d += r4 - P4; const s4 = d & LOW; d >>= 32;
+  d += r5 - P5; const s5 = d & LOW; d >>= 32;
+  d += r6 - P6; const s6 = d & LOW; d >>= 32;
+  d += r7 - P7; const s7 = d & LOW; d >>= 32;
+  d += r8 - P8; const s8 = d & LOW; d >>= 32;
+  d += r9 - P9; const s9 = d & LOW; d >>= 32;
+  d += r10 - P10; const s10 = d & LOW; d >>= 32;
+  d += r11 - P11; const s11 = d & LOW; d >>= 32;
+  if (d + acc >= 0) {
+    r0 = s0; r1 = s1; r2 = s2; r3 = s3; r4 = s4; r5 = s5;
+    r6 = s6; r7 = s7; r8 = s8; r9 = s9; r10 = s10; r11 = s11;
+  }
+  store<u32>(o, <u32>r0); store<u32>(o, <u32>r1, 4); store<u32>(o, <u32>r2, 8); store<u32>(o, <u32>r3, 12);
+  store<u32>(o, <u32>r4, 16); store<u32>(o, <u32>r5, 20); store<u32>(o, <u32>r6, 24); store<u32>(o, <u32>r7, 28);
+  store<u32>(o, <u32>r8, 32); store<u32>(o, <u32>r9, 36); store<u32>(o, <u32>r10, 40); store<u32>(o, <u32>r11, 44);
+}
+
+/** o = a - b mod p: the difference, plus p when it borrowed. */
+export function p384Sub(o: usize, a: usize, b: usize): void {
+  let acc: i64 = <i64>load<u32>(a) - <i64>load<u32>(b);
+  let r0 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 4) - <i64>load<u32>(b, 4); let r1 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 8) - <i64>load<u32>(b, 8); let r2 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 12) - <i64>load<u32>(b, 12); let r3 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 16) - <i64>load<u32>(b, 16); let r4 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 20) - <i64>load<u32>(b, 20); let r5 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 24) - <i64>load<u32>(b, 24); let r6 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 28) - <i64>load<u32>(b, 28); let r7 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 32) - <i64>load<u32>(b, 32); let r8 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 36) - <i64>load<u32>(b, 36); let r9 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 40) - <i64>load<u32>(b, 40); let r10 = acc & LOW; acc >>= 32;
+  acc += <i64>load<u32>(a, 44) - <i64>load<u32>(b, 44); let r11 = acc & LOW; acc >>= 32;
+  if (acc != 0) {
+    acc = r0 + P0; r0 = acc & LOW; acc >>= 32;
+    acc += r1 + P1; r1 = acc & LOW; acc >>= 32;
+    acc += r2 + P2; r2 = acc & LOW; acc >>= 32;
+    acc += r3 + P3; r3 = acc & LOW; acc >>= 32;
+    acc += r4 + P4; r4 = acc & LOW; acc >>= 32;
+    acc += r5 + P5; r5 = acc & LOW; acc >>= 32;
+    acc += r6 + P6; r6 = acc & LOW; acc >>= 32;
+    acc += r7 + P7; r7 = acc & LOW; acc >>= 32;
+    acc += r8 + P8; r8 = acc & LOW; acc >>= 32;
+    acc += r9 + P9; r9 = acc & LOW; acc >>= 32;
+    acc += r10 + P10; r10 = acc & LOW; acc >>= 32;
+    acc += r11 + P11; r11 = acc & LOW;
   }
   store<u32>(o, <u32>r0); store<u32>(o, <u32>r1, 4); store<u32>(o, <u32>r2, 8); store<u32>(o, <u32>r3, 12);
   store<u32>(o, <u32>r4, 16); store<u32>(o, <u32>r5, 20); store<u32>(o, <u32>r6, 24); store<u32>(o, <u32>r7, 28);

@@ -1,8 +1,8 @@
 import {
   limbsFromHex, limbsToBytes, limbsCompare, limbsEqual, modAdd, modSub, modInverse, montgomeryMul, montgomeryFactor,
 } from "../../assembly/lib/ec";
-import { p256Mul, p256Sqr } from "../../assembly/lib/p256";
-import { p384Mul, p384Sqr } from "../../assembly/lib/p384";
+import { p256Add, p256Mul, p256Sqr, p256Sub } from "../../assembly/lib/p256";
+import { p384Add, p384Mul, p384Sqr, p384Sub } from "../../assembly/lib/p384";
 import { bytesToHex } from "./helpers/hex";
 
 // Field arithmetic of P-256 and P-384 (the unrolled multiply/square with the special-form reduction) and the
@@ -46,6 +46,17 @@ function fsqr(o: StaticArray<u32>, a: StaticArray<u32>): void {
   else p384Sqr(ptr(o), ptr(a));
 }
 
+// the curve-specific unrolled add/sub (the generic modAdd/modSub are checked against the same answers)
+function fadd(o: StaticArray<u32>, a: StaticArray<u32>, b: StaticArray<u32>): void {
+  if (o.length == 8) p256Add(ptr(o), ptr(a), ptr(b));
+  else p384Add(ptr(o), ptr(a), ptr(b));
+}
+
+function fsub(o: StaticArray<u32>, a: StaticArray<u32>, b: StaticArray<u32>): void {
+  if (o.length == 8) p256Sub(ptr(o), ptr(a), ptr(b));
+  else p384Sub(ptr(o), ptr(a), ptr(b));
+}
+
 // xorshift64*: a fixed-seed generator, so failures reproduce
 let rngState: u64 = 0x9e3779b97f4a7c15;
 function nextU32(): u32 {
@@ -84,6 +95,10 @@ function checkKnownAnswers(rows: string[][], pHex: string, limbs: i32): void {
     if (hexOf(o) != row[4]) { failures++; log<string>("add row " + i.toString() + ": " + hexOf(o)); }
     modSub(ptr(o), ptr(a), ptr(b), ptr(p), limbs);
     if (hexOf(o) != row[5]) { failures++; log<string>("sub row " + i.toString() + ": " + hexOf(o)); }
+    fadd(o, a, b);
+    if (hexOf(o) != row[4]) { failures++; log<string>("unrolled add row " + i.toString() + ": " + hexOf(o)); }
+    fsub(o, a, b);
+    if (hexOf(o) != row[5]) { failures++; log<string>("unrolled sub row " + i.toString() + ": " + hexOf(o)); }
     // outputs may alias inputs
     const c = num(row[0], limbs);
     fmul(c, c, b);
@@ -113,22 +128,29 @@ function checkIdentities(pHex: string, limbs: i32, rounds: i32): void {
     fmul(y, a, y);
     if (!limbsEqual(ptr(x), ptr(y), limbs) || limbsCompare(ptr(x), ptr(p), limbs) >= 0) failures++;
     // a (b + c) == a b + a c
-    modAdd(ptr(x), ptr(b), ptr(c), ptr(p), limbs);
+    fadd(x, b, c);
     fmul(x, a, x);
     fmul(y, a, b);
     fmul(z, a, c);
-    modAdd(ptr(y), ptr(y), ptr(z), ptr(p), limbs);
+    fadd(y, y, z);
     if (!limbsEqual(ptr(x), ptr(y), limbs)) failures++;
     // (a - b)^2 == a^2 - 2ab + b^2
-    modSub(ptr(x), ptr(a), ptr(b), ptr(p), limbs);
+    fsub(x, a, b);
     fsqr(x, x);
     fsqr(y, a);
     fsqr(z, b);
-    modAdd(ptr(y), ptr(y), ptr(z), ptr(p), limbs);
+    fadd(y, y, z);
     fmul(z, a, b);
-    modSub(ptr(y), ptr(y), ptr(z), ptr(p), limbs);
-    modSub(ptr(y), ptr(y), ptr(z), ptr(p), limbs);
+    fsub(y, y, z);
+    fsub(y, y, z);
     if (!limbsEqual(ptr(x), ptr(y), limbs)) failures++;
+    // unrolled and generic add/sub agree
+    fadd(x, a, b);
+    modAdd(ptr(y), ptr(a), ptr(b), ptr(p), limbs);
+    if (!limbsEqual(ptr(x), ptr(y), limbs) || limbsCompare(ptr(x), ptr(p), limbs) >= 0) failures++;
+    fsub(x, a, c);
+    modSub(ptr(y), ptr(a), ptr(c), ptr(p), limbs);
+    if (!limbsEqual(ptr(x), ptr(y), limbs) || limbsCompare(ptr(x), ptr(p), limbs) >= 0) failures++;
     // a a^-1 == 1 (every 8th round: the inverse is the slow part)
     if ((i & 7) == 0 && !limbsEqual(ptr(a), ptr(z.fill(0)), limbs)) {
       if (!modInverse(ptr(x), ptr(a), ptr(p), limbs, ptr(scratch))) failures++;
@@ -351,7 +373,7 @@ const P384_SCALAR: string[][] = [
 ];
 
 describe("P-256 field", () => {
-  it("matches known products, squares, sums and differences", () => {
+  it("matches known products, squares, sums and differences (unrolled and generic add/sub)", () => {
     checkKnownAnswers(P256_FIELD, P256_P, 8);
   });
   it("satisfies ring identities on 3000 pseudo-random elements", () => {
@@ -366,7 +388,7 @@ describe("P-256 field", () => {
 });
 
 describe("P-384 field", () => {
-  it("matches known products, squares, sums and differences", () => {
+  it("matches known products, squares, sums and differences (unrolled and generic add/sub)", () => {
     checkKnownAnswers(P384_FIELD, P384_P, 12);
   });
   it("satisfies ring identities on 2000 pseudo-random elements", () => {
