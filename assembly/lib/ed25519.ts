@@ -409,14 +409,20 @@ export function ed25519LastError(): string {
   return lastError;
 }
 
+// Decodes publicKey into keyPoint and applies the key rules of the file comment.
+function loadPublicKey(publicKey: Uint8Array): bool {
+  if (publicKey.length != 32) return fail("public key must be 32 bytes");
+  if (!decodePoint(keyPoint, publicKey, 0)) return fail("public key is not a valid point encoding");
+  if (hasSmallOrder(keyPoint)) return fail("public key has small order");
+  return true;
+}
+
 /**
  * True when publicKey is an Ed25519 public key this module accepts: 32 bytes, a canonical encoding of a curve
  * point, and not of small order. Lets configuration code refuse a bad JWK up front.
  */
 export function ed25519PublicKeyIsValid(publicKey: Uint8Array): bool {
-  if (publicKey.length != 32) return fail("public key must be 32 bytes");
-  if (!decodePoint(keyPoint, publicKey, 0)) return fail("public key is not a valid point encoding");
-  if (hasSmallOrder(keyPoint)) return fail("public key has small order");
+  if (!loadPublicKey(publicKey)) return false;
   lastError = "";
   return true;
 }
@@ -427,11 +433,13 @@ export function ed25519PublicKeyIsValid(publicKey: Uint8Array): bool {
  * the file comment for exactly which encodings are refused.
  */
 export function ed25519Verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): bool {
+  // Byte-level checks first: they are free, while decoding the key costs a square root.
+  if (publicKey.length != 32) return fail("public key must be 32 bytes");
   if (sig.length != 64) return fail("signature must be 64 bytes");
-  if (!ed25519PublicKeyIsValid(publicKey)) return false;
   if (!scalarIsCanonical(sig, 32)) return fail("S is not below the group order");
-  // A cheap early answer for the common malformed case; the encoding comparison below would refuse it anyway.
+  // An early answer for a malformed R; the encoding comparison below would refuse it anyway.
   if (!feBytesAreCanonical(sig, 0)) return fail("R is not canonically encoded");
+  if (!loadPublicKey(publicKey)) return false;
 
   // k = SHA-512(R || A || M) mod L
   hasher.reset();

