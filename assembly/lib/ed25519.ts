@@ -1,6 +1,9 @@
 // Ed25519 signature verification (RFC 8032 section 5.1.7), pure AssemblyScript.
 //
-// Verification policy (the spec tests/as/ed25519_wycheproof.spec.ts checks each rule):
+// API: ed25519Verify(publicKey, msg, sig) -> bool, with the reason for a false in ed25519LastError(), and
+// ed25519PublicKeyIsValid(publicKey) for checking a configured key (e.g. a JWK's "x") before any request.
+//
+// Verification policy (tests/as/ed25519.spec.ts and tests/as/ed25519_wycheproof.spec.ts check each rule):
 //   - The public key and signature must be exactly 32 and 64 bytes.
 //   - S (the second half of the signature) must be below the group order L; S >= L is rejected rather than
 //     reduced, so a signature has one encoding (RFC 8032 section 5.1.7 step 1, Wycheproof SignatureMalleability).
@@ -13,7 +16,8 @@
 //     computed point with the 32 bytes of R. Comparing encodings rejects every non-canonical R (y >= p, or x = 0
 //     with the sign bit set) and every R that is not a curve point, because a computed point only ever encodes
 //     canonically. RFC 8032 allows either the cofactored or the cofactorless equation; cofactorless is what
-//     Wycheproof's vectors and most deployed verifiers expect.
+//     RFC 8032's reference code and the common libraries (OpenSSL, libsodium, Go) do, so tokens they accept
+//     are accepted here too.
 //   - R must not have small order either (checked on the computed point once it matches): an honest signer's
 //     R = [r]B is never of small order, and accepting it only helps crafted signatures.
 // This is the strict end of what RFC 8032 permits; anything Wycheproof labels "acceptable" is a leniency case and
@@ -61,8 +65,8 @@ const L_WORDS: StaticArray<u32> = [0x5cf5d3ed, 0x5812631a, 0xa2f79cd6, 0x14def9d
 // Points.
 //
 // Extended coordinates (Hisil, Wong, Carter, Dawson 2008): (X : Y : Z : T) with x = X/Z, y = Y/Z, x*y = T/Z.
-// All four are carried field elements. For a = -1 the unified addition and the doubling below are complete on
-// this curve (d is not a square mod p), so there are no special cases such as P + P or P + identity.
+// All four are carried field elements. The unified addition and the doubling below are complete on this curve
+// (a = -1 is a square mod p and d is not), so there are no special cases such as P + P or P + identity.
 
 class Point {
   X: Fe = feNew();
