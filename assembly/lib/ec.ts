@@ -240,6 +240,10 @@ const Q_TABLE: i32 = 1 << (Q_WINDOW - 2); // Q, 3Q, ..., 15Q
 const G_WINDOW: i32 = 7;
 const G_TABLE: i32 = 1 << (G_WINDOW - 2); // G, 3G, ..., 63G
 
+/**
+ * One curve's constants, base-point table and all scratch space. Verification works entirely inside these
+ * preallocated buffers, so a Curve is not reentrant; wasm runs one call at a time and nothing here calls out.
+ */
 export class Curve {
   /** Limbs per field element / scalar (8 for P-256, 12 for P-384). */
   readonly limbs: i32;
@@ -331,6 +335,7 @@ export class Curve {
     this.twoQ = at; at += 3 * bytes;
     this.inverseScratch = at; at += 4 * bytes;
     this.montScratch = at;
+    assert(at + ((<usize>L + 2) << 2) == changetype<usize>(block) + ((<usize>block.length) << 2), "Curve: layout");
 
     this.gTable = new StaticArray<u32>(G_TABLE * 2 * L);
     this.qTable = new StaticArray<u32>(Q_TABLE * 3 * L);
