@@ -12,7 +12,8 @@ function resolveVectorPath(relative) {
 }
 
 export default {
-  entries: ["tests/as/**/*.spec.ts"],
+  // ASP_ONLY=sha2 npx asp   runs only the specs whose file name contains "sha2".
+  entries: [process.env.ASP_ONLY ? `tests/as/**/*${process.env.ASP_ONLY}*.spec.ts` : "tests/as/**/*.spec.ts"],
   include: ["tests/as/**/*.include.ts"],
   disclude: [/node_modules/],
   async instantiate(memory, createImports, instantiate, binary) {

@@ -113,7 +113,9 @@ export function rsaPkcs1v15Verify(n: Uint8Array, e: Uint8Array, alg: HashAlg, ms
   const k = (bits + 7) >> 3;
   limbsToBytes(value, modulus.limbs, em, 0, k); // value < n < 256^k, so it always fits
 
-  const prefix = alg == HashAlg.SHA256 ? DIGEST_INFO_SHA256 : alg == HashAlg.SHA384 ? DIGEST_INFO_SHA384 : DIGEST_INFO_SHA512;
+  const prefix = alg == HashAlg.SHA256
+    ? DIGEST_INFO_SHA256
+    : alg == HashAlg.SHA384 ? DIGEST_INFO_SHA384 : DIGEST_INFO_SHA512;
   const hash = hashWith(alg, msg);
   const hLen = hash.length;
   const tLen = prefix.length + hLen;

@@ -49,9 +49,9 @@ export class EnvoyInstance {
     return this.output.trimEnd().split("\n").slice(-lines).join("\n");
   }
 
-  /** Lines Envoy logged at error or critical level: what to show a user when start-up fails. */
+  /** Lines Envoy logged at error or critical level, and filters' own warnings: what to show when start-up fails. */
   errorLines(): string[] {
-    return this.output.split("\n").filter((line) => /\]\[(critical|error)\]/.test(line));
+    return this.output.split("\n").filter((line) => /\]\[(critical|error)\]|\]\[warning\]\[wasm\]/.test(line));
   }
 
   /** URL of a listener by name (the only one when name is omitted). */

@@ -1,0 +1,85 @@
+// Compiles every filter (filters/<name>/index.ts) and every test fixture (tests/fixtures/<name>/index.ts) to an
+// optimized build/<name>.wasm, then checks that each module imports only what Envoy provides.
+//   tsx scripts/build.ts [name ...]     (no names: build all)
+import asc from "assemblyscript/asc";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { projectRoot } from "./tools.ts";
+
+export interface WasmModuleEntry {
+  name: string;
+  entry: string;
+}
+
+export function listModules(): WasmModuleEntry[] {
+  const modules: WasmModuleEntry[] = [];
+  for (const folder of ["filters", join("tests", "fixtures")]) {
+    const base = join(projectRoot, folder);
+    if (!existsSync(base)) continue;
+    for (const name of readdirSync(base).sort()) {
+      const entry = join(base, name, "index.ts");
+      if (existsSync(entry)) modules.push({ name, entry });
+    }
+  }
+  return modules;
+}
+
+/** Imports a module may have: the proxy-wasm ABI and the WASI calls Envoy implements. */
+export function disallowedImports(wasm: Uint8Array<ArrayBuffer>): string[] {
+  const module = new WebAssembly.Module(wasm);
+  return WebAssembly.Module.imports(module)
+    .map((entry) => `${entry.module}.${entry.name}`)
+    .filter((name) => !/^env\.proxy_[a-z0-9_]+$/.test(name) && !/^wasi_snapshot_preview1\.[a-z_]+$/.test(name));
+}
+
+export async function buildModule(module: WasmModuleEntry, outDir = join(projectRoot, "build")): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
+  const outFile = join(outDir, `${module.name}.wasm`);
+  let stderrText = "";
+  // asc resolves the `use abort=assembly/...` element of asconfig.json against the working directory.
+  const previousDirectory = process.cwd();
+  process.chdir(projectRoot);
+  let error: Error | null;
+  try {
+    ({ error } = await asc.main([
+      relative(projectRoot, module.entry),
+      "--config", "asconfig.json",
+      "--target", "release",
+      "--outFile", outFile,
+    ], {
+      stdout: { write: () => true } as never,
+      stderr: { write: (chunk: string) => { stderrText += chunk; return true; } } as never,
+    }));
+  } finally {
+    process.chdir(previousDirectory);
+  }
+  if (error) throw new Error(`compiling ${relative(projectRoot, module.entry)} failed:\n${stderrText || error.message}`);
+  const bad = disallowedImports(readFileSync(outFile));
+  if (bad.length) throw new Error(`${outFile} imports functions Envoy does not provide: ${bad.join(", ")}`);
+  return outFile;
+}
+
+export async function buildAll(names: string[] = []): Promise<string[]> {
+  const modules = listModules().filter((module) => names.length === 0 || names.includes(module.name));
+  if (names.length && modules.length !== names.length) {
+    const known = listModules().map((module) => module.name).join(", ");
+    throw new Error(`unknown module in ${names.join(", ")} (known: ${known})`);
+  }
+  const outputs: string[] = [];
+  for (const module of modules) {
+    const started = Date.now();
+    const outFile = await buildModule(module);
+    const size = statSync(outFile).size;
+    process.stdout.write(`built ${relative(projectRoot, outFile).padEnd(32)} ${(size / 1024).toFixed(1).padStart(7)} KiB  (${Date.now() - started} ms)\n`);
+    outputs.push(outFile);
+  }
+  return outputs;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildAll(process.argv.slice(2)).catch((error: Error) => {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(1);
+  });
+}
