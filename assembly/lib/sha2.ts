@@ -169,19 +169,23 @@ export class Sha256 {
     const w = changetype<usize>(this.w);
     const k = changetype<usize>(K256);
     for (let i: usize = 0; i < 64; i += 4) store<u32>(w + i, bswap<u32>(load<u32>(p + i)));
-    for (let i: usize = 64; i < 256; i += 4) {
-      const x = load<u32>(w + i - 60); // W[t-15]
-      const y = load<u32>(w + i - 8); // W[t-2]
-      const s0 = rotr<u32>(x, 7) ^ rotr<u32>(x, 18) ^ (x >>> 3);
-      const s1 = rotr<u32>(y, 17) ^ rotr<u32>(y, 19) ^ (y >>> 10);
-      store<u32>(w + i, load<u32>(w + i - 64) + s0 + load<u32>(w + i - 28) + s1); // + W[t-16] + W[t-7]
-    }
     const h = changetype<usize>(this.h);
     let a = load<u32>(h), b = load<u32>(h, 4), c = load<u32>(h, 8), d = load<u32>(h, 12);
     let e = load<u32>(h, 16), f = load<u32>(h, 20), g = load<u32>(h, 24), hh = load<u32>(h, 28);
+    // Rounds, with the message schedule W[16..63] expanded as the rounds reach it (one pass over W).
     for (let i: usize = 0; i < 256; i += 4) {
+      let wi: u32;
+      if (i < 64) {
+        wi = load<u32>(w + i);
+      } else {
+        const x = load<u32>(w + i - 60); // W[t-15]
+        const y = load<u32>(w + i - 8); // W[t-2]
+        wi = load<u32>(w + i - 64) + (rotr<u32>(x, 7) ^ rotr<u32>(x, 18) ^ (x >>> 3)) + // W[t-16] + σ0
+          load<u32>(w + i - 28) + (rotr<u32>(y, 17) ^ rotr<u32>(y, 19) ^ (y >>> 10)); // W[t-7] + σ1
+        store<u32>(w + i, wi);
+      }
       const t1 = hh + (rotr<u32>(e, 6) ^ rotr<u32>(e, 11) ^ rotr<u32>(e, 25)) + ((e & f) ^ (~e & g)) +
-        load<u32>(k + i) + load<u32>(w + i);
+        load<u32>(k + i) + wi;
       const t2 = (rotr<u32>(a, 2) ^ rotr<u32>(a, 13) ^ rotr<u32>(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
       hh = g;
       g = f;
@@ -304,19 +308,22 @@ export class Sha512Core {
     const w = changetype<usize>(this.w);
     const k = changetype<usize>(K512);
     for (let i: usize = 0; i < 128; i += 8) store<u64>(w + i, bswap<u64>(load<u64>(p + i)));
-    for (let i: usize = 128; i < 640; i += 8) {
-      const x = load<u64>(w + i - 120); // W[t-15]
-      const y = load<u64>(w + i - 16); // W[t-2]
-      const s0 = rotr<u64>(x, 1) ^ rotr<u64>(x, 8) ^ (x >>> 7);
-      const s1 = rotr<u64>(y, 19) ^ rotr<u64>(y, 61) ^ (y >>> 6);
-      store<u64>(w + i, load<u64>(w + i - 128) + s0 + load<u64>(w + i - 56) + s1); // + W[t-16] + W[t-7]
-    }
     const h = changetype<usize>(this.h);
     let a = load<u64>(h), b = load<u64>(h, 8), c = load<u64>(h, 16), d = load<u64>(h, 24);
     let e = load<u64>(h, 32), f = load<u64>(h, 40), g = load<u64>(h, 48), hh = load<u64>(h, 56);
     for (let i: usize = 0; i < 640; i += 8) {
+      let wi: u64;
+      if (i < 128) {
+        wi = load<u64>(w + i);
+      } else {
+        const x = load<u64>(w + i - 120); // W[t-15]
+        const y = load<u64>(w + i - 16); // W[t-2]
+        wi = load<u64>(w + i - 128) + (rotr<u64>(x, 1) ^ rotr<u64>(x, 8) ^ (x >>> 7)) + // W[t-16] + σ0
+          load<u64>(w + i - 56) + (rotr<u64>(y, 19) ^ rotr<u64>(y, 61) ^ (y >>> 6)); // W[t-7] + σ1
+        store<u64>(w + i, wi);
+      }
       const t1 = hh + (rotr<u64>(e, 14) ^ rotr<u64>(e, 18) ^ rotr<u64>(e, 41)) + ((e & f) ^ (~e & g)) +
-        load<u64>(k + i) + load<u64>(w + i);
+        load<u64>(k + i) + wi;
       const t2 = (rotr<u64>(a, 28) ^ rotr<u64>(a, 34) ^ rotr<u64>(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
       hh = g;
       g = f;
