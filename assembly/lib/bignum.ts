@@ -31,18 +31,28 @@ export function limbsFromBytes(be: Uint8Array, start: i32, end: i32, out: Static
   if (start < 0 || end > be.length || start > end || limbs > out.length) return false;
   const op = changetype<usize>(out);
   memory.fill(op, 0, <usize>limbs << 2);
-  // Walk from the least significant byte upwards; byte k (counted from the end) lands in limb k/4.
-  let k = 0;
-  for (let i = end - 1; i >= start; i--, k++) {
-    const b = <u32>unchecked(be[i]);
-    if (b == 0) continue;
-    const limb = k >> 2;
-    if (limb >= limbs) {
+  const src = be.dataStart;
+  let p = end;
+  let i = 0;
+  // Whole 4-byte groups from the least significant end: one unaligned load and a byte swap per limb.
+  while (p - start >= 4 && i < limbs) {
+    p -= 4;
+    store<u32>(op + (<usize>i << 2), bswap<u32>(load<u32>(src + <usize>p)));
+    i++;
+  }
+  // One to three leftover top bytes form the next limb.
+  if (p > start && p - start < 4 && i < limbs) {
+    let w: u32 = 0;
+    for (let j = start; j < p; j++) w = (w << 8) | <u32>unchecked(be[j]);
+    store<u32>(op + (<usize>i << 2), w);
+    p = start;
+  }
+  // Anything still left did not fit in `limbs` limbs, which is fine only for leading zero bytes.
+  for (let j = start; j < p; j++) {
+    if (unchecked(be[j]) != 0) {
       memory.fill(op, 0, <usize>limbs << 2);
       return false;
     }
-    const p = op + (<usize>limb << 2);
-    store<u32>(p, load<u32>(p) | (b << (<u32>(k & 3) << 3)));
   }
   return true;
 }
@@ -284,27 +294,36 @@ export class MontgomeryModulus {
 
   /**
    * out = x^e mod n for a plain (not Montgomery) residue x < n and a 32-bit exponent, left-to-right binary.
-   * For e = 65537 that is 16 squarings and one multiplication, plus the two form conversions.
-   * out may alias x. Returns false when no modulus is set or x >= n.
+   * The last multiplication (e is odd for RSA) uses the plain x, which takes the result out of Montgomery form
+   * for free: mont(x^(e-1)*R, x) = x^e. For e = 65537 that is one conversion in, 16 squarings and one
+   * multiplication. out may alias x. Returns false when no modulus is set or x >= n.
    */
   powU32(out: StaticArray<u32>, x: StaticArray<u32>, e: u32): bool {
     const limbs = this.limbs;
     if (limbs == 0 || compareLimbs(x, this.n, limbs) >= 0) return false;
-    if (e == 0) {
-      // x^0 = 1, and 1 < n because n >= 3.
-      memory.fill(changetype<usize>(out), 0, <usize>limbs << 2);
-      unchecked(out[0] = 1);
+    const bytes = <usize>limbs << 2;
+    if (e <= 1) {
+      // x^1 = x; x^0 = 1, and 1 < n because n >= 3.
+      if (e == 1) memory.copy(changetype<usize>(out), changetype<usize>(x), bytes);
+      else {
+        memory.fill(changetype<usize>(out), 0, bytes);
+        unchecked(out[0] = 1);
+      }
       return true;
     }
     const base = this.base;
     const acc = this.acc;
     this.toMont(base, x);
-    memory.copy(changetype<usize>(acc), changetype<usize>(base), <usize>limbs << 2);
-    for (let bit = 30 - <i32>clz<u32>(e); bit >= 0; bit--) {
+    memory.copy(changetype<usize>(acc), changetype<usize>(base), bytes);
+    // Bits below the top one, down to bit 1, in Montgomery form.
+    for (let bit = 30 - <i32>clz<u32>(e); bit >= 1; bit--) {
       this.mul(acc, acc, acc);
       if (((e >>> <u32>bit) & 1) != 0) this.mul(acc, acc, base);
     }
-    this.fromMont(out, acc);
+    // Bit 0 leaves Montgomery form: multiply by the plain x, or by 1 when e is even.
+    this.mul(acc, acc, acc);
+    if ((e & 1) != 0) this.mul(out, acc, x);
+    else this.fromMont(out, acc);
     return true;
   }
 }
