@@ -36,9 +36,9 @@ export const enum JsonKind {
 const INDEX_THRESHOLD = 8;
 
 export class JsonValue {
-  /** Array elements, or object member values (parallel to `names`). Null for scalars. */
+  /** Array elements, or object member values (parallel to `names`). Null for scalars and empty containers. */
   private items: Array<JsonValue> | null = null;
-  /** Object member names in document order. Null unless an object. */
+  /** Object member names in document order. Null unless a non-empty object. */
   private names: Array<string> | null = null;
   /** Lazily built for big objects: name → index of its last occurrence. */
   private index: Map<string, i32> | null = null;
@@ -50,14 +50,7 @@ export class JsonValue {
     private boolValue: bool = false,
     private numValue: f64 = 0,
     private strValue: string = "",
-  ) {
-    if (kind == JsonKind.Array) {
-      this.items = new Array<JsonValue>();
-    } else if (kind == JsonKind.Object) {
-      this.items = new Array<JsonValue>();
-      this.names = new Array<string>();
-    }
-  }
+  ) {}
 
   isNull(): bool {
     return this.kind == JsonKind.Null;
@@ -112,9 +105,9 @@ export class JsonValue {
 
   /** Member `key` of an Object (the last one if the name repeats); null if absent or not an Object. */
   get(key: string): JsonValue | null {
-    if (this.kind != JsonKind.Object) return null;
-    const names = this.names!;
-    const items = this.items!;
+    const names = this.names;
+    const items = this.items;
+    if (this.kind != JsonKind.Object || names === null || items === null) return null;
     const n = names.length;
     if (n > INDEX_THRESHOLD) {
       const index = this.buildIndex();
@@ -140,9 +133,9 @@ export class JsonValue {
 
   /** True if this Object has a member name more than once. */
   hasDuplicateKeys(): bool {
-    if (this.kind != JsonKind.Object) return false;
+    const names = this.names;
+    if (this.kind != JsonKind.Object || names === null) return false;
     if (this.dups < 0) {
-      const names = this.names!;
       const n = names.length;
       let found = false;
       if (n > INDEX_THRESHOLD) {
@@ -167,19 +160,26 @@ export class JsonValue {
     let index = this.index;
     if (index === null) {
       index = new Map<string, i32>();
-      const names = this.names!;
+      const names = this.names!; // only called for objects with members
       for (let i = 0, n = names.length; i < n; i++) index.set(unchecked(names[i]), i); // later ones win
       this.index = index;
     }
     return index;
   }
 
-  // Used by the parser while building containers.
-  @inline addItem(v: JsonValue): void {
-    this.items!.push(v);
-  }
-  @inline addName(name: string): void {
-    this.names!.push(name);
+  // Called by the parser when a container closes: takes its members from the parser's shared stacks into
+  // arrays of exactly the right size (no growth reallocations, nothing for empty containers).
+  setMembers(values: Array<JsonValue>, valueStart: i32, names: Array<string>, nameStart: i32): void {
+    const n = values.length - valueStart;
+    if (n == 0) return;
+    const items = new Array<JsonValue>(n);
+    for (let i = 0; i < n; i++) unchecked((items[i] = unchecked(values[valueStart + i])));
+    this.items = items;
+    if (this.kind == JsonKind.Object) {
+      const keys = new Array<string>(n);
+      for (let i = 0; i < n; i++) unchecked((keys[i] = unchecked(names[nameStart + i])));
+      this.names = keys;
+    }
   }
 }
 
@@ -199,7 +199,12 @@ let lastError = "";
 let base: usize = 0; // address of input byte 0, for error offsets
 let pos: usize = 0; // next unread byte
 let end: usize = 0; // one past the last byte
-const openStack = new Array<JsonValue>(); // open arrays/objects, innermost last; reused between calls
+// Reused between calls: open arrays/objects (innermost last), for each of them where its members start on the
+// two member stacks, and the members (values, and names for objects) parsed so far for all open containers.
+const openStack = new Array<JsonValue>();
+const startStack = new Array<i32>(); // valueStack index, nameStack index; two entries per open container
+const valueStack = new Array<JsonValue>();
+const nameStack = new Array<string>();
 
 /** Why the last parseJson/parseJsonString call returned null ("" after a success). */
 export function lastJsonError(): string {
@@ -213,7 +218,11 @@ export function parseJson(input: Uint8Array, maxDepth: i32 = 64): JsonValue | nu
   end = base + <usize>input.length;
   lastError = "";
   const result = parseDocument(maxDepth);
-  openStack.length = 0; // drop references to a half-built tree after an error
+  // Drop references to a half-built tree after an error.
+  openStack.length = 0;
+  startStack.length = 0;
+  valueStack.length = 0;
+  nameStack.length = 0;
   return result;
 }
 
@@ -260,7 +269,9 @@ function parseDocument(maxDepth: i32): JsonValue | null {
         value = container;
       } else {
         stack.push(container);
-        if (isObject && !parseMemberName(container)) return null;
+        startStack.push(valueStack.length);
+        startStack.push(nameStack.length);
+        if (isObject && !parseMemberName()) return null;
         continue; // now parse its first value
       }
     } else {
@@ -276,28 +287,34 @@ function parseDocument(maxDepth: i32): JsonValue | null {
         if (pos < end) return fail("unexpected " + describeByte(load<u8>(pos)) + " after the JSON value");
         return value;
       }
-      const top = unchecked(stack[depth - 1]);
-      top.addItem(value);
-      const isObject = top.kind == JsonKind.Object;
+      valueStack.push(value);
+      const isObject = unchecked(stack[depth - 1]).kind == JsonKind.Object;
       skipWhitespace();
       if (pos >= end) return fail(isObject ? "unterminated object" : "unterminated array");
       const d = <u32>load<u8>(pos);
       if (d == 0x2c) { // ','
         pos++;
-        if (isObject && !parseMemberName(top)) return null;
+        if (isObject && !parseMemberName()) return null;
         break; // parse the next value
       }
       if (d != (isObject ? 0x7d : 0x5d)) {
         return fail((isObject ? "expected ',' or '}', found " : "expected ',' or ']', found ") + describeByte(d));
       }
       pos++;
-      value = stack.pop();
+      // The container is complete: move its members off the shared stacks into it.
+      const nameStart = startStack.pop();
+      const valueStart = startStack.pop();
+      const done = stack.pop();
+      done.setMembers(valueStack, valueStart, nameStack, nameStart);
+      valueStack.length = valueStart;
+      nameStack.length = nameStart;
+      value = done;
     }
   }
 }
 
-// Parses `"name" :` inside an object and records the name.
-function parseMemberName(obj: JsonValue): bool {
+// Parses `"name" :` inside an object and pushes the name on the name stack.
+function parseMemberName(): bool {
   skipWhitespace();
   if (pos >= end) {
     fail("unterminated object");
@@ -316,7 +333,7 @@ function parseMemberName(obj: JsonValue): bool {
     return false;
   }
   pos++;
-  obj.addName(name);
+  nameStack.push(name);
   return true;
 }
 
