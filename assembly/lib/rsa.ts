@@ -1,9 +1,9 @@
 // RSA signature verification (RFC 8017) for the JWS algorithms RS256/384/512 (RSASSA-PKCS1-v1_5) and
 // PS256/384/512 (RSASSA-PSS with MGF1 over the same hash).
 //
-// Verification only uses public data (key, message, signature), so timing does not need to be constant;
-// still, encodings are compared in full (no early exit on the first difference) so that the code path does not
-// depend on where a forged encoding goes wrong.
+// Verification only uses public data (key, message, signature), so timing does not need to be constant.
+// The PKCS#1 v1.5 encoded message and the final PSS hash are still compared in full (no exit on the first
+// differing byte), which keeps those comparisons a single straight-line check.
 //
 // Every function returns false on any malformed input instead of aborting; rsaLastError() says why the most
 // recent call failed, for logs and tests.
