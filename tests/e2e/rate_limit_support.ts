@@ -11,9 +11,14 @@ export interface Reply {
 }
 
 /** One GET over its own connection (no keep-alive), so a burst spreads over Envoy's workers. */
-export function get(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<Reply> {
+export function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return send("GET", url, headers);
+}
+
+/** One request without a body over its own connection. */
+export function send(method: string, url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const call = request(url, { agent: false, headers, timeout: timeoutMs }, (response) => {
+    const call = request(url, { method, agent: false, headers, timeout: timeoutMs }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => resolve({
