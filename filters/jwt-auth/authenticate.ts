@@ -1,0 +1,223 @@
+// Decides a request against a rule's requirement, as jwt_authn's verifiers and authenticator do:
+//  - provider_name: every token at the provider's locations must be valid for that provider; none → missing.
+//  - requires_all: each member must pass; the first failure is the answer.
+//  - requires_any: the first member that passes wins; when all fail the answer is the most telling failure
+//    (anything beats "unknown issuer", which beats "missing"), softened by allow_missing / allow_missing_or_failed.
+//  - allow_missing / allow_missing_or_failed: tokens at any provider's location are checked against the provider
+//    of their issuer; a request without one passes, and with allow_missing_or_failed so does a bad one.
+// Checks per token follow jwt_authn's order: structure, issuer, time, audience, then the signature — so an expired
+// token is "expired" even when its signature is also wrong.
+//
+// Nothing is written to the request while deciding: what a verified token should add or remove is collected in
+// `actions`, rolled back when the member it belongs to fails, and applied by the caller only on success.
+import { FilterConfig, IssuerSet, ProviderConfig, Requirement, RequirementKind } from "./config";
+import { FoundToken, RequestView, extractTokens } from "./extract";
+import { Token, checkTime, parseToken } from "./token";
+import { verifySignature } from "./verify";
+import { audiencesAllowed, claimHeaderValue, findClaim } from "./claims";
+import { VerifiedToken } from "./token_cache";
+import { ProviderState } from "./provider_state";
+import { JwtMetrics } from "./metrics";
+import { Status } from "./status";
+
+export const enum ActionKind { AddHeader, RemoveHeader, RemoveParam }
+
+/** A change to the request that a verified token calls for. */
+export class Action {
+  constructor(public kind: ActionKind, public name: string, public value: string = "") {}
+}
+
+export class Authenticator {
+  readonly actions: Array<Action> = new Array<Action>();
+  /** Tokens per location, extracted on first need (several requirements may read the same header). */
+  private tokensAt: Array<Array<FoundToken> | null>;
+  private nowSeconds: u64 = 0;
+
+  constructor(
+    private readonly config: FilterConfig,
+    private readonly providers: Array<ProviderState>,
+    private readonly request: RequestView,
+    private readonly metrics: JwtMetrics,
+    private readonly clock: () => u64,
+  ) {
+    this.tokensAt = new Array<Array<FoundToken> | null>(config.locations.length);
+  }
+
+  evaluate(requirement: Requirement): Status {
+    switch (requirement.kind) {
+      case RequirementKind.AllowAll: return Status.Ok;
+      case RequirementKind.Provider: return this.checkProvider(requirement);
+      case RequirementKind.All: return this.checkAll(requirement);
+      case RequirementKind.Any: return this.checkAny(requirement);
+      default: return this.checkAnyProvider(requirement.kind == RequirementKind.AllowMissingOrFailed);
+    }
+  }
+
+  private checkAll(requirement: Requirement): Status {
+    const children = requirement.children;
+    for (let i = 0; i < children.length; i++) {
+      const status = this.evaluate(children[i]);
+      if (status != Status.Ok) return status;
+    }
+    return Status.Ok;
+  }
+
+  private checkAny(requirement: Requirement): Status {
+    const children = requirement.children;
+    let verdict = Status.JwtMissed;
+    for (let i = 0; i < children.length; i++) {
+      const mark = this.actions.length;
+      const status = this.evaluate(children[i]);
+      if (status == Status.Ok) return Status.Ok;
+      this.actions.length = mark; // a failed member leaves nothing behind
+      if ((status != Status.JwtMissed && status != Status.JwtUnknownIssuer) || verdict == Status.JwtMissed) verdict = status;
+    }
+    if (requirement.allowMissingOrFailed) return Status.Ok;
+    if (requirement.allowMissing && verdict == Status.JwtMissed) return Status.Ok;
+    return verdict;
+  }
+
+  private tokens(locations: Array<i32>): Array<FoundToken> {
+    const found = new Array<FoundToken>();
+    for (let i = 0; i < locations.length; i++) {
+      const index = unchecked(locations[i]);
+      let atLocation = unchecked(this.tokensAt[index]);
+      if (atLocation === null) {
+        atLocation = new Array<FoundToken>();
+        extractTokens(this.request, this.config.locations[index], index, atLocation);
+        unchecked((this.tokensAt[index] = atLocation));
+      }
+      for (let j = 0; j < atLocation.length; j++) found.push(unchecked(atLocation[j]));
+    }
+    return found;
+  }
+
+  /** provider_name / provider_and_audiences: all tokens at the provider's locations, for that provider. */
+  private checkProvider(requirement: Requirement): Status {
+    const provider = this.providers[requirement.providerIndex];
+    const found = this.tokens(provider.config.locations);
+    if (found.length == 0) return Status.JwtMissed;
+    const mark = this.actions.length;
+    // jwt_authn takes tokens from the back of its list; keep its order so the reported failure is the same.
+    for (let i = found.length - 1; i >= 0; i--) {
+      const status = this.checkToken(unchecked(found[i]), provider, null, requirement.audiences);
+      if (status != Status.Ok) {
+        this.actions.length = mark;
+        return status;
+      }
+    }
+    return Status.Ok;
+  }
+
+  /** allow_missing / allow_missing_or_failed: tokens anywhere, each for the provider of its issuer. */
+  private checkAnyProvider(allowFailed: bool): Status {
+    const found = this.tokens(this.config.allLocations);
+    if (found.length == 0) return Status.Ok;
+    let verdict = Status.Ok;
+    for (let i = found.length - 1; i >= 0; i--) {
+      const token = unchecked(found[i]);
+      const status = this.checkToken(token, null, this.config.locations[token.location].issuers, null);
+      if (status != Status.Ok && verdict == Status.Ok) verdict = status;
+    }
+    // A present token that failed fails the request (unless failures are allowed): all tokens must be good.
+    return allowFailed ? Status.Ok : verdict;
+  }
+
+  private now(): u64 {
+    if (this.nowSeconds == 0) this.nowSeconds = this.clock();
+    return this.nowSeconds;
+  }
+
+  /**
+   * One token. With `state`, the token is for that provider (its issuer must match); without, the provider is the
+   * one whose issuer the token names, among those allowed at the token's location (`issuers`).
+   */
+  private checkToken(found: FoundToken, state: ProviderState | null, issuers: IssuerSet | null, audiences: Array<string> | null): Status {
+    if (state !== null) {
+      const cached = state.cache.lookup(found.bytes);
+      if (cached !== null) {
+        this.metrics.cacheHit.increment();
+        return this.useCached(found, state, cached, audiences);
+      }
+      this.metrics.cacheMiss.increment();
+    }
+
+    const token = parseToken(found.bytes);
+    if (token.status != Status.Ok) return token.status;
+    let provider: ProviderState;
+    if (state !== null) {
+      const issuer = state.config.issuer;
+      if (issuer.length > 0 && issuer != token.iss) return Status.JwtUnknownIssuer;
+      provider = state;
+    } else {
+      if (!issuers!.allows(token.iss)) return Status.JwtUnknownIssuer;
+      const byIssuer = this.config.providerForIssuer(token.iss);
+      if (byIssuer === null) return Status.JwtUnknownIssuer;
+      provider = this.providers[byIssuer.index];
+      const cached = provider.cache.lookup(found.bytes);
+      if (cached !== null) return this.useCached(found, provider, cached, audiences);
+    }
+    const config = provider.config;
+
+    const time = checkTime(token.nbf, token.exp, this.now(), config.clockSkewSeconds);
+    if (time != Status.Ok) return time;
+    if (!audiencesAllowed(audiences !== null ? audiences : config.audiences, token.audiences)) return Status.JwtAudienceNotAllowed;
+
+    const jwks = provider.jwks;
+    if (jwks === null) return config.remote !== null ? Status.JwksFetchFail : Status.JwksNoValidKeys;
+    const signature = verifySignature(token, jwks);
+    if (signature != Status.Ok) return signature;
+
+    const verified = describeVerified(token, config);
+    provider.cache.insert(found.bytes, verified);
+    this.addActions(found, config, verified);
+    return Status.Ok;
+  }
+
+  private useCached(found: FoundToken, state: ProviderState, verified: VerifiedToken, audiences: Array<string> | null): Status {
+    const time = checkTime(verified.nbf, verified.exp, this.now(), state.config.clockSkewSeconds);
+    if (time != Status.Ok) {
+      state.cache.evict(found.bytes);
+      return time;
+    }
+    // The provider's own audiences were checked before caching; a requirement's own list is checked each time.
+    if (audiences !== null && !audiencesAllowed(audiences, verified.audiences)) return Status.JwtAudienceNotAllowed;
+    this.addActions(found, state.config, verified);
+    return Status.Ok;
+  }
+
+  private addActions(found: FoundToken, config: ProviderConfig, verified: VerifiedToken): void {
+    const actions = this.actions;
+    if (config.forwardPayloadHeader.length > 0) {
+      actions.push(new Action(ActionKind.AddHeader, config.forwardPayloadHeader, verified.payloadValue));
+    }
+    const claims = config.claimToHeaders;
+    for (let i = 0; i < claims.length; i++) {
+      const value = unchecked(verified.claimValues[i]);
+      if (value !== null) actions.push(new Action(ActionKind.AddHeader, unchecked(claims[i]).headerName, value));
+    }
+    if (!config.forward) {
+      const location = this.config.locations[found.location];
+      actions.push(new Action(location.isHeader ? ActionKind.RemoveHeader : ActionKind.RemoveParam, location.name));
+    }
+  }
+}
+
+/** What a verified token gives upstream, computed once and cached with it. */
+function describeVerified(token: Token, config: ProviderConfig): VerifiedToken {
+  const claims = config.claimToHeaders;
+  const values = new Array<string | null>(claims.length);
+  const payload = token.payload!;
+  for (let i = 0; i < claims.length; i++) {
+    const claim = findClaim(payload, unchecked(claims[i]).claimPath);
+    unchecked((values[i] = claim === null ? null : claimHeaderValue(claim)));
+  }
+  let payloadValue = "";
+  if (config.forwardPayloadHeader.length > 0) {
+    payloadValue = String.UTF8.decode(token.bytes.slice(token.payloadStart, token.signingInputEnd).buffer);
+    if (config.padForwardPayloadHeader) {
+      while ((payloadValue.length & 3) != 0) payloadValue += "=";
+    }
+  }
+  return new VerifiedToken(token.nbf, token.exp, token.audiences, values, payloadValue);
+}

@@ -1,0 +1,152 @@
+// Finding tokens in a request, as jwt_authn's extractor does: in a header after a value prefix ("Bearer "), or
+// in a query parameter. Header values and :path are read once per request, as bytes; a token is a view into
+// those bytes, never a string.
+import { headers } from "../../assembly";
+import { Location } from "./config";
+
+/** The request headers of the current stream, each read from the host at most once. */
+export class RequestView {
+  private names: Array<string> = new Array<string>();
+  private values: Array<Uint8Array | null> = new Array<Uint8Array | null>();
+  private pathBytes: Uint8Array | null = null;
+  private pathRead: bool = false;
+
+  header(name: string): Uint8Array | null {
+    for (let i = 0; i < this.names.length; i++) if (unchecked(this.names[i]) == name) return unchecked(this.values[i]);
+    const raw = headers.request.getBytes(name);
+    let value: Uint8Array | null = null;
+    if (raw !== null) value = Uint8Array.wrap(raw);
+    this.names.push(name);
+    this.values.push(value);
+    return value;
+  }
+
+  path(): Uint8Array | null {
+    if (!this.pathRead) {
+      this.pathBytes = this.header(":path");
+      this.pathRead = true;
+    }
+    return this.pathBytes;
+  }
+}
+
+/** A token found in a request, with the location it came from (to remove it after verification). */
+export class FoundToken {
+  constructor(public bytes: Uint8Array, public location: i32) {}
+}
+
+/** Base64url characters and the dot: what a compact JWS is made of. */
+@inline function isTokenByte(c: u32): bool {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f || c == 0x2e;
+}
+
+function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): i32 {
+  const n = needle.length;
+  const last = haystack.length - n;
+  if (n == 0) return 0;
+  const first = unchecked(needle[0]);
+  for (let i = 0; i <= last; i++) {
+    if (unchecked(haystack[i]) != first) continue;
+    if (memory.compare(haystack.dataStart + <usize>i, needle.dataStart, <usize>n) == 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * The token in a header value. Like jwt_authn: the prefix may appear anywhere in the value; the token starts at
+ * the first base64url-or-dot character after it and runs to the end of the value (the parser judges the rest).
+ * Without such a character the whole value is the token (and will fail to parse). No prefix: the whole value.
+ */
+export function tokenInHeaderValue(value: Uint8Array, prefix: Uint8Array): Uint8Array | null {
+  if (prefix.length == 0) return value;
+  const at = indexOfBytes(value, prefix);
+  if (at < 0) return null;
+  for (let i = at + prefix.length; i < value.length; i++) {
+    if (isTokenByte(unchecked(value[i]))) return value.subarray(i);
+  }
+  return value;
+}
+
+function hexValue(c: u32): i32 {
+  if (c >= 0x30 && c <= 0x39) return <i32>c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return <i32>c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return <i32>c - 0x57;
+  return -1;
+}
+
+/** Percent-decodes bytes[start, end) (an invalid escape is kept as-is, as Envoy does). */
+export function percentDecode(bytes: Uint8Array, start: i32, end: i32): Uint8Array {
+  let escapes = false;
+  for (let i = start; i < end; i++) if (unchecked(bytes[i]) == 0x25) { escapes = true; break; }
+  if (!escapes) return bytes.subarray(start, end);
+  const out = new Uint8Array(end - start);
+  let o = 0;
+  for (let i = start; i < end; i++) {
+    const c = unchecked(bytes[i]);
+    if (c == 0x25 && i + 2 < end) {
+      const hi = hexValue(unchecked(bytes[i + 1]));
+      const lo = hexValue(unchecked(bytes[i + 2]));
+      if (hi >= 0 && lo >= 0) {
+        out[o++] = <u8>((hi << 4) | lo);
+        i += 2;
+        continue;
+      }
+    }
+    out[o++] = c;
+  }
+  return out.subarray(0, o);
+}
+
+/** Where a query parameter sits in :path: [start, end) of "name=value", and the value's range. */
+export class ParamSpan {
+  constructor(public start: i32, public end: i32, public valueStart: i32) {}
+}
+
+/** The first `name` parameter of the query in `path` (names compared after percent-decoding), or null. */
+export function findQueryParam(path: Uint8Array, name: Uint8Array): ParamSpan | null {
+  let q = path.indexOf(0x3f); // '?'
+  if (q < 0) return null;
+  let end = path.indexOf(0x23, q); // a fragment ends the query
+  if (end < 0) end = path.length;
+  let start = q + 1;
+  while (start <= end) {
+    let stop = start;
+    while (stop < end && unchecked(path[stop]) != 0x26) stop++; // '&'
+    let eq = start;
+    while (eq < stop && unchecked(path[eq]) != 0x3d) eq++; // '='
+    const key = percentDecode(path, start, eq);
+    if (key.length == name.length && memory.compare(key.dataStart, name.dataStart, <usize>name.length) == 0) {
+      return new ParamSpan(start, stop, eq < stop ? eq + 1 : stop);
+    }
+    start = stop + 1;
+  }
+  return null;
+}
+
+/** :path without the parameter at `span` (and its separating '&'); the query's other bytes are kept as sent. */
+export function pathWithoutParam(path: Uint8Array, span: ParamSpan): string {
+  let start = span.start;
+  let end = span.end;
+  if (end < path.length && path[end] == 0x26) end++; // drop the '&' after it
+  else if (start > 0 && path[start - 1] == 0x26) start--; // or the one before it
+  else if (start > 0 && path[start - 1] == 0x3f && (end >= path.length || path[end] == 0x23)) start--; // the only parameter: drop '?'
+  const head = String.UTF8.decode(path.subarray(0, start).slice().buffer);
+  const tail = String.UTF8.decode(path.subarray(end).slice().buffer);
+  return head + tail;
+}
+
+/** Appends the tokens at `location` to `out`. */
+export function extractTokens(request: RequestView, location: Location, index: i32, out: Array<FoundToken>): void {
+  if (location.isHeader) {
+    const value = request.header(location.name);
+    if (value === null) return;
+    const token = tokenInHeaderValue(value, location.prefixBytes);
+    if (token !== null) out.push(new FoundToken(token, index));
+    return;
+  }
+  const path = request.path();
+  if (path === null) return;
+  const span = findQueryParam(path, location.nameBytes);
+  if (span === null) return;
+  out.push(new FoundToken(percentDecode(path, span.valueStart, span.end), index));
+}

@@ -1,0 +1,196 @@
+// jwt-auth: JWT authentication with the decisions, responses and configuration words of Envoy's jwt_authn filter.
+// See README.md for the configuration and how it maps to jwt_authn.
+export * from "../../assembly/abi/exports";
+import {
+  BaseContext, Context, FilterHeadersStatus, HttpCallResponse, RootContext, currentTimeMilliseconds,
+  currentTimeNanoseconds, currentTimeSeconds, headers, logError, logInfo, logWarn, makeHeaders, registerRootContext,
+} from "../../assembly";
+import { FilterConfig, lastConfigError, parseConfig } from "./config";
+import { ProviderState } from "./provider_state";
+import { MAX_JWKS_BYTES, RemoteJwks } from "./remote_jwks";
+import { JwtMetrics } from "./metrics";
+import { RequestView, findQueryParam, pathWithoutParam } from "./extract";
+import { findRule } from "./rules";
+import { Action, ActionKind, Authenticator } from "./authenticate";
+import { Status, denyReasonOf, statusHttpCode, statusMessage } from "./status";
+
+/** How often the root context checks whether a remote JWKS is due (only when a provider has one). */
+const TICK_MS: u32 = 200;
+
+class JwtAuthRoot extends RootContext {
+  config: FilterConfig | null = null;
+  providers: Array<ProviderState> = new Array<ProviderState>();
+  remotes: Array<RemoteJwks> = new Array<RemoteJwks>();
+  /** Callout token → index in `remotes`. */
+  pendingFetches: Map<u32, i32> = new Map<u32, i32>();
+  metrics: JwtMetrics | null = null;
+
+  onConfigure(size: u32): bool {
+    const config = parseConfig(Uint8Array.wrap(this.getPluginConfiguration()));
+    if (config === null) {
+      logError("jwt-auth: " + lastConfigError());
+      return false;
+    }
+    this.config = config;
+    this.metrics = new JwtMetrics(config.statPrefix);
+    // The cache's bucket hash is seeded per VM, so bucket placement cannot be predicted from outside.
+    const seed = currentTimeNanoseconds() ^ (<u64>this.id << 32);
+    this.providers = new Array<ProviderState>();
+    this.remotes = new Array<RemoteJwks>();
+    this.pendingFetches.clear();
+    for (let i = 0; i < config.providers.length; i++) {
+      const provider = config.providers[i];
+      const state = new ProviderState(provider, seed + <u64>i);
+      this.providers.push(state);
+      if (provider.remote !== null) this.remotes.push(new RemoteJwks(state, provider.remote!));
+    }
+    if (this.remotes.length > 0) {
+      this.setTickPeriod(TICK_MS);
+      this.refreshRemoteJwks();
+    }
+    logInfo("jwt-auth: configured " + config.providers.length.toString() + " provider(s), " + config.rules.length.toString() + " rule(s)");
+    return true;
+  }
+
+  onTick(): void {
+    this.refreshRemoteJwks();
+  }
+
+  /** Starts a fetch for every remote JWKS that is due and not better served by a fresher shared copy. */
+  refreshRemoteJwks(): void {
+    const now = currentTimeMilliseconds();
+    for (let i = 0; i < this.remotes.length; i++) {
+      const remote = this.remotes[i];
+      if (remote.inFlight || now < remote.nextFetchAtMs) continue;
+      if (remote.adoptShared(now)) continue;
+      const spec = remote.remote;
+      const token = this.httpCall(spec.cluster, makeHeaders([
+        [":method", "GET"], [":path", spec.path], [":authority", spec.authority], ["accept", "application/json"],
+      ]), null, spec.timeoutMs, onJwksResponse);
+      if (token == 0) {
+        this.metrics!.jwksFetchFailed.increment();
+        logWarn("jwt-auth: providers." + remote.state.config.name + ": cannot call cluster " + spec.cluster + " for the JWKS");
+        remote.failed(now);
+        continue;
+      }
+      remote.inFlight = true;
+      this.pendingFetches.set(token, i);
+    }
+  }
+
+  onJwksResponse(token: u32, response: HttpCallResponse): void {
+    if (!this.pendingFetches.has(token)) return;
+    const remote = this.remotes[this.pendingFetches.get(token)];
+    this.pendingFetches.delete(token);
+    remote.inFlight = false;
+    const now = currentTimeMilliseconds();
+    const where = "jwt-auth: providers." + remote.state.config.name + ": JWKS fetch from " + remote.remote.cluster + remote.remote.path;
+    let problem = "";
+    if (!response.received) problem = "got no response (connection failure or timeout)";
+    else if (response.status != 200) problem = "answered HTTP " + response.status.toString();
+    else if (response.bodySize > <u32>MAX_JWKS_BYTES) problem = "returned more than " + MAX_JWKS_BYTES.toString() + " bytes";
+    else if (!remote.accept(Uint8Array.wrap(response.body()), now)) problem = "returned no usable keys";
+    if (problem.length > 0) {
+      this.metrics!.jwksFetchFailed.increment();
+      logWarn(where + " failed: " + problem);
+      remote.failed(now);
+      return;
+    }
+    this.metrics!.jwksFetchSuccess.increment();
+  }
+
+  createContext(contextId: u32): Context {
+    return new JwtAuthStream(contextId, this);
+  }
+}
+
+function onJwksResponse(origin: BaseContext, token: u32, response: HttpCallResponse): void {
+  (origin as JwtAuthRoot).onJwksResponse(token, response);
+}
+
+class JwtAuthStream extends Context {
+  onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatus {
+    const root = this.root as JwtAuthRoot;
+    const config = root.config;
+    const metrics = root.metrics;
+    if (config === null || metrics === null) return FilterHeadersStatus.Continue; // not configured: Envoy refused it
+    // Headers this filter writes can only come from it: whatever the client sent under those names goes.
+    const outputs = config.outputHeaders;
+    for (let i = 0; i < outputs.length; i++) headers.request.remove(outputs[i]);
+
+    const request = new RequestView();
+    if (config.bypassCorsPreflight && isCorsPreflight(request)) {
+      metrics.allowed.increment();
+      return FilterHeadersStatus.Continue;
+    }
+    const rule = findRule(config.rules, request);
+    if (rule === null) {
+      metrics.allowed.increment();
+      return FilterHeadersStatus.Continue;
+    }
+    const authenticator = new Authenticator(config, root.providers, request, metrics, currentTimeSeconds);
+    const status = authenticator.evaluate(rule.requirement);
+    if (status == Status.Ok) {
+      applyActions(authenticator.actions, request);
+      metrics.allowed.increment();
+      return FilterHeadersStatus.Continue;
+    }
+    metrics.deny(denyReasonOf(status));
+    this.deny(status, request);
+    return FilterHeadersStatus.StopIteration;
+  }
+
+  /** jwt_authn's answer: the status text as body, and a WWW-Authenticate challenge naming the request URI. */
+  private deny(status: Status, request: RequestView): void {
+    const message = statusMessage(status);
+    let challenge = "Bearer realm=\"" + originalUri(request) + "\"";
+    if (status != Status.JwtMissed) challenge += ", error=\"invalid_token\"";
+    this.sendLocalResponse(statusHttpCode(status), message, makeHeaders([["www-authenticate", challenge]]),
+      "jwt_authn_access_denied{" + message.replaceAll(" ", "_") + "}");
+  }
+}
+
+function isCorsPreflight(request: RequestView): bool {
+  const method = request.header(":method");
+  if (method === null || method.length != 7 || String.UTF8.decode(method.slice().buffer) != "OPTIONS") return false;
+  const origin = request.header("origin");
+  const requested = request.header("access-control-request-method");
+  return origin !== null && origin.length > 0 && requested !== null && requested.length > 0;
+}
+
+/** Envoy's Utility::buildOriginalUri: scheme from x-forwarded-proto, host, and at most 256 bytes of the path. */
+function originalUri(request: RequestView): string {
+  const proto = request.header("x-forwarded-proto");
+  const host = request.header(":authority");
+  let path = request.header("x-envoy-original-path");
+  if (path === null) path = request.path();
+  if (path === null) return "";
+  const shown = path.length > 256 ? path.subarray(0, 256) : path;
+  return text(proto) + "://" + text(host) + text(shown);
+}
+
+function text(bytes: Uint8Array | null): string {
+  return bytes === null ? "" : String.UTF8.decode(bytes.slice().buffer);
+}
+
+function applyActions(actions: Array<Action>, request: RequestView): void {
+  let path: Uint8Array | null = null;
+  for (let i = 0; i < actions.length; i++) {
+    const action = actions[i];
+    if (action.kind == ActionKind.AddHeader) {
+      headers.request.add(action.name, action.value);
+    } else if (action.kind == ActionKind.RemoveHeader) {
+      headers.request.remove(action.name);
+    } else {
+      if (path === null) path = request.path();
+      if (path === null) continue;
+      const span = findQueryParam(path, Uint8Array.wrap(String.UTF8.encode(action.name)));
+      if (span === null) continue;
+      const rewritten = pathWithoutParam(path, span);
+      headers.request.replace(":path", rewritten);
+      path = Uint8Array.wrap(String.UTF8.encode(rewritten));
+    }
+  }
+}
+
+registerRootContext((id: u32): RootContext => new JwtAuthRoot(id));
