@@ -114,9 +114,11 @@ export function httpListener(options: HttpListenerOptions): Json {
 }
 
 export function staticCluster(name: string, host: string, port: number, options: { http2?: boolean; timeoutSeconds?: number } = {}): Json {
+  // An IP address is used as is; a host name (a compose service, say) is resolved by Envoy.
+  const isAddress = /^[0-9.]+$|:/.test(host);
   const cluster: Json = {
     name,
-    type: "STATIC",
+    type: isAddress ? "STATIC" : "STRICT_DNS",
     connect_timeout: `${options.timeoutSeconds ?? 1}s`,
     load_assignment: {
       cluster_name: name,
@@ -138,13 +140,14 @@ export interface BootstrapOptions {
   listeners: Json[];
   clusters?: Json[];
   adminPort?: number;
+  adminAddress?: string;
   /** Extra top-level fields (stats_config, node, layered_runtime, ...). */
   extra?: Json;
 }
 
 export function bootstrap(options: BootstrapOptions): Json {
   return {
-    admin: { address: { socket_address: { address: "127.0.0.1", port_value: options.adminPort ?? 0 } } },
+    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort ?? 0 } } },
     static_resources: { listeners: options.listeners, clusters: options.clusters ?? [] },
     ...options.extra,
   };
