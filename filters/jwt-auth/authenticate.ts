@@ -169,6 +169,8 @@ export class Authenticator {
     if (signature != Status.Ok) return signature;
 
     const verified = describeVerified(token, config);
+    // With provider_and_audiences the provider's own list was not the one checked above; settle it for later hits.
+    verified.fitsProviderAudiences = audiences === null || audiencesAllowed(config.audiences, token.audiences);
     provider.cache.insert(found.bytes, verified);
     this.addActions(found, config, verified);
     return Status.Ok;
@@ -180,8 +182,10 @@ export class Authenticator {
       state.cache.evict(found.bytes);
       return time;
     }
-    // The provider's own audiences were checked before caching; a requirement's own list is checked each time.
-    if (audiences !== null && !audiencesAllowed(audiences, verified.audiences)) return Status.JwtAudienceNotAllowed;
+    // Whether the provider's own audiences accept the token was settled when it was cached; a requirement's own
+    // list (provider_and_audiences) is checked each time.
+    const allowed = audiences !== null ? audiencesAllowed(audiences, verified.audiences) : verified.fitsProviderAudiences;
+    if (!allowed) return Status.JwtAudienceNotAllowed;
     this.addActions(found, state.config, verified);
     return Status.Ok;
   }

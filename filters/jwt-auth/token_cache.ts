@@ -18,6 +18,9 @@ export class VerifiedToken {
     /** The payload segment for forward_payload_header, "" when not configured. */
     public payloadValue: string,
   ) {}
+
+  /** Whether the provider's own audiences accept the token (a requirement may have checked other ones). */
+  fitsProviderAudiences: bool = true;
 }
 
 class Entry {
