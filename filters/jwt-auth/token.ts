@@ -50,11 +50,28 @@ function decodeObject(bytes: Uint8Array, start: i32, end: i32, badBase64: Status
   const value = parseJson(decoded, MAX_JSON_DEPTH);
   // RFC 7515 §4 / RFC 7519 §4: a repeated member name must be rejected (or resolved to the last one); rejecting
   // is also what jwt_authn does, so an "alg" or "iss" cannot be smuggled past one reader and not another.
-  if (value === null || !value.isObject() || value.hasDuplicateKeys()) {
+  // Numbers beyond the double range are refused too, as protobuf's JSON parser (behind jwt_authn) refuses them.
+  if (value === null || !value.isObject() || !isPlainTree(value)) {
     token.status = badJson;
     return null;
   }
   return value;
+}
+
+/** No object in the tree repeats a member name and every number is finite. */
+function isPlainTree(value: JsonValue): bool {
+  if (value.isNumber()) return isFinite(value.asNumber());
+  if (value.isArray()) {
+    const items = value.asArray();
+    for (let i = 0; i < items.length; i++) if (!isPlainTree(unchecked(items[i]))) return false;
+    return true;
+  }
+  if (value.isObject()) {
+    if (value.hasDuplicateKeys()) return false;
+    const members = value.values();
+    for (let i = 0; i < members.length; i++) if (!isPlainTree(unchecked(members[i]))) return false;
+  }
+  return true;
 }
 
 const enum Check { Missing, Ok, WrongType, OutOfRange }
