@@ -10,7 +10,7 @@ export {
 } from "./context";
 export { HttpCallResponse } from "./http_call";
 export { HeaderMap, headers, makeHeaders } from "./headers";
-export { propertyPath, getProperty, getPropertyString, getPropertyInt, getPropertyBool, setProperty } from "./properties";
+export { propertyPath, getProperty, getPropertyString, getPropertyInt, getPropertyBool, setProperty, PropertyPath } from "./properties";
 export { SharedData, SharedDataEntry, SharedQueue } from "./shared_data";
 export { Counter, Gauge, Histogram } from "./metrics";
 export { log, logEnabled, logTrace, logDebug, logInfo, logWarn, logError, logCritical } from "./log";

@@ -34,3 +34,39 @@ export function getPropertyBool(path: Array<string>): bool {
 export function setProperty(path: Array<string>, value: string): bool {
   return host.setProperty(path, String.UTF8.encode(value)) == WasmResult.Ok;
 }
+
+/**
+ * A property path serialized once, for properties read on every request: reading through it skips joining and
+ * encoding the path on each call. `const RESPONSE_CODE = new PropertyPath(["response", "code"])`, then
+ * `RESPONSE_CODE.getInt()`.
+ */
+export class PropertyPath {
+  private readonly serialized: ArrayBuffer;
+  readonly dotted: string;
+
+  constructor(readonly segments: Array<string>) {
+    this.serialized = host.serializePropertyPath(segments);
+    this.dotted = segments.join(".");
+  }
+
+  get(): ArrayBuffer | null {
+    return host.getPropertySerialized(this.serialized, this.dotted);
+  }
+
+  getString(): string | null {
+    const bytes = this.get();
+    return bytes ? String.UTF8.decode(bytes) : null;
+  }
+
+  /** An integer-valued property (8 bytes little-endian), or `fallback` when absent. */
+  getInt(fallback: i64 = -1): i64 {
+    const bytes = this.get();
+    if (!bytes || bytes.byteLength != 8) return fallback;
+    return load<i64>(changetype<usize>(bytes));
+  }
+
+  getBool(): bool {
+    const bytes = this.get();
+    return bytes != null && bytes.byteLength == 1 && load<u8>(changetype<usize>(bytes)) != 0;
+  }
+}

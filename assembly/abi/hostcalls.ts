@@ -85,6 +85,20 @@ export function getProperty(path: Array<string>): ArrayBuffer | null {
   return null;
 }
 
+/** A property path in the form the host takes (segments joined by NUL), for callers that serialize it once. */
+export function serializePropertyPath(path: Array<string>): ArrayBuffer {
+  return serializePath(path);
+}
+
+/** getProperty for a path serialized by serializePropertyPath; `name` only labels a failure in the log. */
+export function getPropertySerialized(serialized: ArrayBuffer, name: string): ArrayBuffer | null {
+  clearSlots();
+  const result = raw.proxy_get_property(changetype<usize>(serialized), serialized.byteLength, slots, slots + 8);
+  if (result == WasmResult.Ok) return takeReturnedBuffer();
+  if (result != WasmResult.NotFound) report("get_property(" + name + ")", result);
+  return null;
+}
+
 export function setProperty(path: Array<string>, value: ArrayBuffer): WasmResult {
   const encoded = serializePath(path);
   const result = raw.proxy_set_property(changetype<usize>(encoded), encoded.byteLength, changetype<usize>(value), value.byteLength);
