@@ -1,42 +1,52 @@
 // Reading a request's label values and measurements from Envoy at access-log time, when request, response,
 // connection and upstream attributes are final. Only what the configured dimensions need is read.
-import { getProperty, headers } from "../../assembly";
+import { PropertyPath, headers } from "../../assembly";
 import { ExtraDimension, ExtraSource, MetricsConfig, ReporterMode } from "./config";
 import {
   Dimension, UNKNOWN, hostWithoutPort, istioClusterHost, responseFlagsLabel, sanitize, sanitizeString,
   serviceShortName, spiffeNamespace,
 } from "./labels";
 
-// Property paths, built once (the SDK takes a path as its segments).
-const RESPONSE_CODE = ["response", "code"];
-const RESPONSE_FLAGS = ["response", "flags"];
-const GRPC_STATUS = ["response", "grpc_status"];
-const REQUEST_DURATION = ["request", "duration"];
-const REQUEST_TOTAL_SIZE = ["request", "total_size"];
-const RESPONSE_TOTAL_SIZE = ["response", "total_size"];
-const CONNECTION_MTLS = ["connection", "mtls"];
-const PEER_PRINCIPAL = ["connection", "uri_san_peer_certificate"];
-const UPSTREAM_PEER_PRINCIPAL = ["upstream", "uri_san_peer_certificate"];
-const UPSTREAM_LOCAL_PRINCIPAL = ["upstream", "uri_san_local_certificate"];
-const LISTENER_DIRECTION = ["xds", "listener_direction"];
-const CLUSTER_NAME = ["xds", "cluster_name"];
-const NODE_WORKLOAD_NAME = ["xds", "node", "metadata", "WORKLOAD_NAME"];
-const NODE_NAMESPACE = ["xds", "node", "metadata", "NAMESPACE"];
+// Property paths, serialized once: most are read on every request.
+const RESPONSE_CODE = new PropertyPath(["response", "code"]);
+const RESPONSE_FLAGS = new PropertyPath(["response", "flags"]);
+const GRPC_STATUS = new PropertyPath(["response", "grpc_status"]);
+const CONNECTION_MTLS = new PropertyPath(["connection", "mtls"]);
+const PEER_PRINCIPAL = new PropertyPath(["connection", "uri_san_peer_certificate"]);
+const UPSTREAM_PEER_PRINCIPAL = new PropertyPath(["upstream", "uri_san_peer_certificate"]);
+const UPSTREAM_LOCAL_PRINCIPAL = new PropertyPath(["upstream", "uri_san_local_certificate"]);
+const LISTENER_DIRECTION = new PropertyPath(["xds", "listener_direction"]);
+const CLUSTER_NAME = new PropertyPath(["xds", "cluster_name"]);
+const NODE_WORKLOAD_NAME = new PropertyPath(["xds", "node", "metadata", "WORKLOAD_NAME"]);
+const NODE_NAMESPACE = new PropertyPath(["xds", "node", "metadata", "NAMESPACE"]);
 
 /** Envoy's envoy.config.core.v3.TrafficDirection. */
 const INBOUND: i64 = 1;
 const OUTBOUND: i64 = 2;
 
-/** An integer property (8 bytes, little endian), or -1 when absent. */
-export function intProperty(path: Array<string>): i64 {
-  const bytes = getProperty(path);
-  if (bytes === null || bytes.byteLength != 8) return -1;
-  return new DataView(bytes).getInt64(0, true);
+/** The decimal strings of HTTP status codes, made once each: a label value per request without allocating. */
+const statusLabels = new StaticArray<string | null>(600);
+
+function statusLabel(code: i64): string {
+  if (code < 0 || code >= 600) return code.toString();
+  let label = unchecked(statusLabels[<i32>code]);
+  if (label === null) {
+    label = code.toString();
+    unchecked((statusLabels[<i32>code] = label));
+  }
+  return label;
 }
 
-function boolProperty(path: Array<string>): bool {
-  const bytes = getProperty(path);
-  return bytes !== null && bytes.byteLength == 1 && Uint8Array.wrap(bytes)[0] != 0;
+const GRPC_CONTENT_TYPE = "application/grpc";
+
+/** Whether a content-type starts with application/grpc (+proto, +json ...), compared as bytes. */
+function isGrpcContentType(value: ArrayBuffer | null): bool {
+  if (value === null || value.byteLength < GRPC_CONTENT_TYPE.length) return false;
+  const bytes = Uint8Array.wrap(value);
+  for (let i = 0; i < GRPC_CONTENT_TYPE.length; i++) {
+    if (<i32>unchecked(bytes[i]) != GRPC_CONTENT_TYPE.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** This workload's identity, sanitized once: configuration first, then Envoy's node metadata, then `unknown`. */
@@ -51,19 +61,21 @@ export class LocalWorkload {
     const identity = config.workload;
     const max = config.maxValueLength;
     const local = new LocalWorkload();
-    local.name = identity.name.length > 0 ? sanitizeString(identity.name, max) : sanitize(getProperty(NODE_WORKLOAD_NAME), max);
-    local.namespace = identity.namespace.length > 0 ? sanitizeString(identity.namespace, max) : sanitize(getProperty(NODE_NAMESPACE), max);
+    local.name = identity.name.length > 0 ? sanitizeString(identity.name, max) : sanitize(NODE_WORKLOAD_NAME.get(), max);
+    local.namespace = identity.namespace.length > 0 ? sanitizeString(identity.namespace, max) : sanitize(NODE_NAMESPACE.get(), max);
     if (identity.principal.length > 0) local.principal = sanitizeString(identity.principal, max);
     if (identity.service.length > 0) local.service = sanitizeString(identity.service, max);
     if (identity.serviceName.length > 0) local.serviceName = sanitizeString(identity.serviceName, max);
+    else if (local.service.length > 0) local.serviceName = serviceShortName(local.service);
     return local;
   }
 }
 
 /** Per-request values, filled lazily: each property is read at most once per request. */
 export class RequestAttributes {
-  private reporterIsSource: i8 = -1; // -1 unknown direction, 0 destination, 1 source
+  private reporterIsSource: i8 = -1; // -1 not read yet, -2 unknown direction, 0 destination, 1 source
   private service: string | null = null;
+  private peerPrincipal: string | null = null;
   private grpc: i8 = -1;
 
   constructor(private readonly config: MetricsConfig, private readonly local: LocalWorkload) {}
@@ -71,6 +83,7 @@ export class RequestAttributes {
   reset(): void {
     this.reporterIsSource = -1;
     this.service = null;
+    this.peerPrincipal = null;
     this.grpc = -1;
   }
 
@@ -81,7 +94,7 @@ export class RequestAttributes {
     if (mode == ReporterMode.Source) this.reporterIsSource = 1;
     else if (mode == ReporterMode.Destination) this.reporterIsSource = 0;
     else {
-      const direction = intProperty(LISTENER_DIRECTION);
+      const direction = LISTENER_DIRECTION.getInt();
       this.reporterIsSource = direction == OUTBOUND ? 1 : direction == INBOUND ? 0 : -2;
     }
     return this.reporterIsSource;
@@ -89,10 +102,19 @@ export class RequestAttributes {
 
   private isGrpc(): bool {
     if (this.grpc < 0) {
-      const contentType = headers.request.get("content-type");
-      this.grpc = contentType !== null && contentType.startsWith("application/grpc") ? 1 : 0;
+      this.grpc = isGrpcContentType(headers.request.getBytes("content-type")) ? 1 : 0;
     }
     return this.grpc == 1;
+  }
+
+  /** The downstream peer's URI SAN (mTLS), or `unknown`. */
+  private downstreamPrincipal(): string {
+    let principal = this.peerPrincipal;
+    if (principal === null) {
+      principal = sanitize(PEER_PRINCIPAL.get(), this.config.maxValueLength);
+      this.peerPrincipal = principal;
+    }
+    return principal;
   }
 
   private destinationService(): string {
@@ -103,7 +125,7 @@ export class RequestAttributes {
     if (this.side() == 0 && this.local.service.length > 0) {
       service = this.local.service;
     } else {
-      const cluster = getProperty(CLUSTER_NAME);
+      const cluster = CLUSTER_NAME.get();
       const host = cluster !== null ? istioClusterHost(String.UTF8.decode(cluster)) : null;
       if (host !== null) {
         service = sanitizeString(host, max);
@@ -128,18 +150,18 @@ export class RequestAttributes {
         return this.side() == 1 ? this.local.name : UNKNOWN;
       case Dimension.SourceWorkloadNamespace: {
         if (this.side() == 1) return this.local.namespace;
-        const namespace = spiffeNamespace(sanitize(getProperty(PEER_PRINCIPAL), max));
+        const namespace = spiffeNamespace(this.downstreamPrincipal());
         return namespace !== null ? namespace : UNKNOWN;
       }
       case Dimension.SourcePrincipal: {
-        if (this.side() != 1) return sanitize(getProperty(PEER_PRINCIPAL), max);
-        return this.local.principal != UNKNOWN ? this.local.principal : sanitize(getProperty(UPSTREAM_LOCAL_PRINCIPAL), max);
+        if (this.side() != 1) return this.downstreamPrincipal();
+        return this.local.principal != UNKNOWN ? this.local.principal : sanitize(UPSTREAM_LOCAL_PRINCIPAL.get(), max);
       }
       case Dimension.DestinationWorkload:
         return this.side() == 0 ? this.local.name : UNKNOWN;
       case Dimension.DestinationWorkloadNamespace: {
         if (this.side() == 0) return this.local.namespace;
-        const namespace = spiffeNamespace(sanitize(getProperty(UPSTREAM_PEER_PRINCIPAL), max));
+        const namespace = spiffeNamespace(sanitize(UPSTREAM_PEER_PRINCIPAL.get(), max));
         return namespace !== null ? namespace : UNKNOWN;
       }
       case Dimension.DestinationService:
@@ -151,23 +173,23 @@ export class RequestAttributes {
       case Dimension.RequestProtocol:
         return this.isGrpc() ? "grpc" : "http";
       case Dimension.ResponseCode: {
-        const code = intProperty(RESPONSE_CODE);
-        return code < 0 ? UNKNOWN : code.toString();
+        const code = RESPONSE_CODE.getInt();
+        return code < 0 ? UNKNOWN : statusLabel(code);
       }
       case Dimension.ResponseFlags: {
-        const flags = intProperty(RESPONSE_FLAGS);
+        const flags = RESPONSE_FLAGS.getInt();
         return flags < 0 ? UNKNOWN : responseFlagsLabel(<u64>flags);
       }
       case Dimension.GrpcResponseStatus: {
         // As in Istio: empty for plain HTTP, the gRPC status number for gRPC.
         if (!this.isGrpc()) return "";
-        const status = intProperty(GRPC_STATUS);
-        return status < 0 ? UNKNOWN : status.toString();
+        const status = GRPC_STATUS.getInt();
+        return status < 0 ? UNKNOWN : statusLabel(status);
       }
       case Dimension.ConnectionSecurityPolicy: {
         // Only the server side sees how its client connected; Istio reports `unknown` on the client side.
         if (this.side() != 0) return UNKNOWN;
-        return boolProperty(CONNECTION_MTLS) ? "mutual_tls" : "none";
+        return CONNECTION_MTLS.getBool() ? "mutual_tls" : "none";
       }
       default:
         return UNKNOWN;
@@ -179,6 +201,6 @@ export class RequestAttributes {
     const max = this.config.maxValueLength;
     if (extra.source == ExtraSource.RequestHeader) return sanitize(headers.request.getBytes(extra.key), max);
     if (extra.source == ExtraSource.ResponseHeader) return sanitize(headers.response.getBytes(extra.key), max);
-    return sanitize(getProperty(extra.propertyPath), max);
+    return sanitize(extra.property!.get(), max);
   }
 }

@@ -14,7 +14,7 @@
 //   "max_value_length": 128
 // }
 import { JsonValue, lastJsonError, parseJsonString } from "../../assembly/lib/json";
-import { logError } from "../../assembly";
+import { PropertyPath, logError } from "../../assembly";
 import { Dimension, HISTOGRAM_METRICS, STANDARD_LABELS, isValidLabelName, standardDimension } from "./labels";
 
 export const DEFAULT_MAX_LABEL_SETS: i32 = 1000;
@@ -43,7 +43,7 @@ export class ExtraDimension {
     public source: ExtraSource,
     /** Header name (lower case) or dotted property path. */
     public key: string,
-    public propertyPath: Array<string>,
+    public property: PropertyPath | null,
   ) {}
 }
 
@@ -270,8 +270,8 @@ function readExtraDimensions(extras: JsonValue, config: MetricsConfig, problems:
       }
       key = key.toLowerCase();
     }
-    const propertyPath = source == ExtraSource.Property ? key.split(".") : new Array<string>();
-    config.extraDimensions.push(new ExtraDimension(name, source, key, propertyPath));
+    const property = source == ExtraSource.Property ? new PropertyPath(key.split(".")) : null;
+    config.extraDimensions.push(new ExtraDimension(name, source, key, property));
   }
 }
 

@@ -2,23 +2,22 @@
 // istio_response_bytes with Istio's label names, recorded when each request is logged (so requests answered by
 // Envoy itself or by another filter are counted too). See README.md for the Envoy and bootstrap configuration.
 export * from "../../assembly/abi/exports";
-import { Context, RootContext, getPropertyString, logInfo, registerRootContext } from "../../assembly";
+import { Context, PropertyPath, RootContext, getPropertyString, logInfo, registerRootContext } from "../../assembly";
 import { MetricsConfig, parseConfig } from "./config";
-import { LABEL_TERMINATOR, NAME_VALUE_SEPARATOR } from "./labels";
-import { LocalWorkload, RequestAttributes, intProperty } from "./attributes";
-import { SeriesRegistry, encodeLabels } from "./series";
+import { LocalWorkload, RequestAttributes } from "./attributes";
+import { SeriesRegistry } from "./series";
 
-const REQUEST_DURATION = ["request", "duration"];
-const REQUEST_TOTAL_SIZE = ["request", "total_size"];
-const RESPONSE_TOTAL_SIZE = ["response", "total_size"];
+const REQUEST_DURATION = new PropertyPath(["request", "duration"]);
+const REQUEST_TOTAL_SIZE = new PropertyPath(["request", "total_size"]);
+const RESPONSE_TOTAL_SIZE = new PropertyPath(["response", "total_size"]);
 const NANOSECONDS_PER_MILLISECOND: i64 = 1_000_000;
 
 class MetricsRoot extends RootContext {
   config: MetricsConfig = new MetricsConfig();
   registry: SeriesRegistry | null = null;
   attributes: RequestAttributes | null = null;
-  /** Reused per request: `name=.=`, value, `;.;` for each label, joined into the stat-name prefix. */
-  parts: Array<string> = new Array<string>();
+  /** Reused per request: the label values in label order. */
+  values: Array<string> = new Array<string>();
 
   onConfigure(size: u32): bool {
     const config = parseConfig(String.UTF8.decode(this.getPluginConfiguration()));
@@ -29,12 +28,7 @@ class MetricsRoot extends RootContext {
     const scope = "as-mesh.metrics/" + (pluginName !== null ? pluginName : "") + "/";
     this.registry = new SeriesRegistry(config.maxLabelSets, names, scope);
     this.attributes = new RequestAttributes(config, LocalWorkload.resolve(config));
-    const parts = new Array<string>(names.length * 3);
-    for (let i = 0; i < names.length; i++) {
-      parts[i * 3] = names[i] + NAME_VALUE_SEPARATOR;
-      parts[i * 3 + 2] = LABEL_TERMINATOR;
-    }
-    this.parts = parts;
+    this.values = new Array<string>(names.length);
     logInfo("metrics: recording " + names.length.toString() + " labels (" + names.join(", ") + "), at most " +
       config.maxLabelSets.toString() + " label sets; the bootstrap needs a stats_tags entry per label (see README)");
     return true;
@@ -49,24 +43,24 @@ class MetricsRoot extends RootContext {
     const config = this.config;
     const attributes = this.attributes!;
     attributes.reset();
-    const parts = this.parts;
+    const values = this.values;
     const dimensions = config.dimensions;
     const standard = dimensions.length;
     for (let i = 0; i < standard; i++) {
-      unchecked((parts[i * 3 + 1] = attributes.value(unchecked(dimensions[i]))));
+      unchecked((values[i] = attributes.value(unchecked(dimensions[i]))));
     }
     const extras = config.extraDimensions;
     for (let i = 0; i < extras.length; i++) {
-      unchecked((parts[(standard + i) * 3 + 1] = attributes.extraValue(unchecked(extras[i]))));
+      unchecked((values[standard + i] = attributes.extraValue(unchecked(extras[i]))));
     }
-    const series = this.registry!.lookup(encodeLabels(parts));
+    const series = this.registry!.lookup(values);
 
     series.requests.increment();
-    const duration = intProperty(REQUEST_DURATION);
+    const duration = REQUEST_DURATION.getInt();
     if (duration >= 0) series.duration.record(<u64>(duration / NANOSECONDS_PER_MILLISECOND));
-    const requestBytes = intProperty(REQUEST_TOTAL_SIZE);
+    const requestBytes = REQUEST_TOTAL_SIZE.getInt();
     if (requestBytes >= 0) series.requestBytes.record(<u64>requestBytes);
-    const responseBytes = intProperty(RESPONSE_TOTAL_SIZE);
+    const responseBytes = RESPONSE_TOTAL_SIZE.getInt();
     if (responseBytes >= 0) series.responseBytes.record(<u64>responseBytes);
   }
 }

@@ -32,12 +32,31 @@ export class Series {
 }
 
 /** `name=.=value;.;` for each label, in order: the part of the stat name before the metric's own name. */
-export function encodeLabels(parts: Array<string>): string {
+export function encodeLabels(names: Array<string>, values: Array<string>): string {
+  const parts = new Array<string>(names.length * 4);
+  for (let i = 0; i < names.length; i++) {
+    parts[i * 4] = names[i];
+    parts[i * 4 + 1] = NAME_VALUE_SEPARATOR;
+    parts[i * 4 + 2] = values[i];
+    parts[i * 4 + 3] = LABEL_TERMINATOR;
+  }
   return parts.join("");
+}
+
+/**
+ * The values alone, joined by `|`: a shorter map key than the stat name (no label names, no separators), still
+ * unambiguous because a sanitized value never contains `|`.
+ */
+export function labelSetKey(values: Array<string>): string {
+  return values.join("|");
 }
 
 export class SeriesRegistry {
   private readonly seen: Map<string, Series> = new Map<string, Series>();
+  // Consecutive requests usually share a label set: the last admitted one is compared value by value (most values
+  // are the same string objects, so most comparisons are a pointer check) before any key is built.
+  private lastValues: Array<string> = new Array<string>();
+  private lastSeries: Series | null = null;
   private overflowSeries: Series | null = null;
   private readonly overflowCount: Counter;
   private readonly labelSets: Gauge;
@@ -67,35 +86,41 @@ export class SeriesRegistry {
     return this.seen.size;
   }
 
-  /** The series for an encoded label set: its own, or the overflow series once the cap is reached. */
-  lookup(labels: string): Series {
+  /** The series for a label set (`values` in label order): its own, or the overflow series past the cap. */
+  lookup(values: Array<string>): Series {
+    const last = this.lastSeries;
+    if (last !== null && sameValues(values, this.lastValues)) return last;
+    const key = labelSetKey(values);
     const seen = this.seen;
-    if (seen.has(labels)) return seen.get(labels);
-    if (this.admit(labels)) {
-      const series = new Series(labels);
-      seen.set(labels, series);
-      return series;
+    let series: Series;
+    if (seen.has(key)) {
+      series = seen.get(key);
+    } else if (this.admit(key)) {
+      series = new Series(encodeLabels(this.labelNames, values));
+      seen.set(key, series);
+    } else {
+      this.overflowCount.increment();
+      return this.overflow();
     }
-    this.overflowCount.increment();
-    return this.overflow();
+    this.lastValues = values.slice(0);
+    this.lastSeries = series;
+    return series;
   }
 
   private overflow(): Series {
     let series = this.overflowSeries;
     if (series === null) {
-      const parts = new Array<string>();
-      for (let i = 0; i < this.labelNames.length; i++) {
-        parts.push(this.labelNames[i] + NAME_VALUE_SEPARATOR + OVERFLOW + LABEL_TERMINATOR);
-      }
-      series = new Series(encodeLabels(parts));
+      const values = new Array<string>(this.labelNames.length);
+      values.fill(OVERFLOW);
+      series = new Series(encodeLabels(this.labelNames, values));
       this.overflowSeries = series;
     }
     return series;
   }
 
   /** True when the set was admitted (now or earlier, by any worker); false when the cap is reached. */
-  private admit(labels: string): bool {
-    const marker = this.markerPrefix + labels;
+  private admit(key: string): bool {
+    const marker = this.markerPrefix + key;
     if (SharedData.get(marker) !== null) return true;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const entry = SharedData.get(this.countKey);
@@ -119,6 +144,14 @@ export class SeriesRegistry {
     // Contended for every attempt: record this request as overflow rather than spin on a worker thread.
     return false;
   }
+}
+
+function sameValues(a: Array<string>, b: Array<string>): bool {
+  if (a.length != b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (unchecked(a[i]) != unchecked(b[i])) return false;
+  }
+  return true;
 }
 
 function parseCount(value: ArrayBuffer): i32 {
