@@ -5,6 +5,7 @@ import * as host from "./abi/hostcalls";
 import { BufferType, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, StreamType, WasmResult } from "./abi/types";
 import { HeaderPair, Headers } from "./abi/pairs";
 import { HttpCallResponse } from "./http_call";
+import { PreparedHeaders } from "./headers";
 
 export class BaseContext {
   constructor(public readonly id: u32) {}
@@ -117,6 +118,11 @@ export class Context extends BaseContext {
    */
   sendLocalResponse(statusCode: u32, body: string, headers: Headers = [], details: string = "", grpcStatus: i32 = -1): bool {
     return host.sendLocalResponse(statusCode, details, String.UTF8.encode(body), headers, grpcStatus) == WasmResult.Ok;
+  }
+
+  /** sendLocalResponse with a body and headers prepared once (see PreparedHeaders), for answers sent often. */
+  sendPreparedLocalResponse(statusCode: u32, body: ArrayBuffer, headers: PreparedHeaders, details: string = "", grpcStatus: i32 = -1): bool {
+    return host.sendLocalResponseSerialized(statusCode, details, body, headers.serialized, grpcStatus) == WasmResult.Ok;
   }
 
   /** Resumes a request that a callback paused (e.g. while waiting for a callout). */

@@ -3,7 +3,7 @@
 // Names are lower-case in Envoy's maps (HTTP/2 semantics); pseudo-headers (:path, :method, :status) are readable.
 import * as host from "./abi/hostcalls";
 import { HeaderMapType, WasmResult } from "./abi/types";
-import { HeaderPair, Headers } from "./abi/pairs";
+import { HeaderPair, Headers, serializeHeaders } from "./abi/pairs";
 
 export class HeaderMap {
   constructor(public readonly type: HeaderMapType) {}
@@ -65,4 +65,16 @@ export function makeHeaders(pairs: Array<Array<string>>): Headers {
   const out = new Array<HeaderPair>(pairs.length);
   for (let i = 0; i < pairs.length; i++) out[i] = new HeaderPair(pairs[i][0], pairs[i][1]);
   return out;
+}
+
+/**
+ * A header list serialized once, for a local response sent on many requests (e.g. a 429): sending it with
+ * `Context.sendPreparedLocalResponse` skips encoding every name and value again.
+ */
+export class PreparedHeaders {
+  readonly serialized: ArrayBuffer;
+
+  constructor(readonly headers: Headers) {
+    this.serialized = serializeHeaders(headers);
+  }
 }

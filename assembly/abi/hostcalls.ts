@@ -204,6 +204,16 @@ export function sendLocalResponse(statusCode: u32, details: string, body: ArrayB
   return <WasmResult>result;
 }
 
+/** sendLocalResponse with the header block already serialized (by serializeHeaders), for answers sent often. */
+export function sendLocalResponseSerialized(statusCode: u32, details: string, body: ArrayBuffer, serializedHeaders: ArrayBuffer, grpcStatus: i32): WasmResult {
+  const d = utf8(details);
+  const result = raw.proxy_send_local_response(
+    statusCode, changetype<usize>(d), d.byteLength, changetype<usize>(body), body.byteLength,
+    changetype<usize>(serializedHeaders), serializedHeaders.byteLength, grpcStatus);
+  report("send_local_response", result);
+  return <WasmResult>result;
+}
+
 export function continueStream(stream: StreamType): WasmResult {
   const result = raw.proxy_continue_stream(stream);
   report("continue_stream", result);
