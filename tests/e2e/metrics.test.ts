@@ -2,10 +2,12 @@
 // with Istio's labels as Prometheus labels (not inside the name), with the expected counts and histogram buckets.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "node:net";
-import { createServer } from "node:net";
+import { readFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { join } from "node:path";
 import { bootstrap, httpListener, staticCluster, wasmFilter, type Json } from "../../envoy/bootstrap.ts";
-import { statsConfigForIstioMetrics, type MetricsFilterConfig } from "../../envoy/istio_metrics.ts";
+import { labelTagExtractor, metricsLabelNames, statsConfigForIstioMetrics, type MetricsFilterConfig } from "../../envoy/istio_metrics.ts";
+import { projectRoot } from "../../scripts/tools.ts";
 import { EnvoyStartError, startEnvoy, withEnvoyLog, type EnvoyInstance } from "../harness/envoy.ts";
 import { startUpstream, type Upstream } from "../harness/upstream.ts";
 import { buildArtifact } from "../harness/artifacts.ts";
@@ -13,6 +15,7 @@ import { parseExposition, samplesOf, type ExpositionSample } from "../harness/pr
 
 const metricsWasm = buildArtifact("metrics");
 const conformanceWasm = buildArtifact("abi-conformance");
+const rateLimitWasm = buildArtifact("rate-limit");
 
 const filterConfig: MetricsFilterConfig = {
   reporter: "destination",
@@ -302,6 +305,100 @@ describe("metrics filter configuration errors in real Envoy", () => {
           return true;
         });
     } finally {
+      await upstream.close();
+    }
+  });
+});
+
+describe("metrics filter placed after a filter that answers requests itself", () => {
+  let upstream: Upstream;
+  let envoy: EnvoyInstance | undefined;
+  const test = (name: string, body: () => Promise<void>) => it(name, withEnvoyLog(() => envoy, body));
+
+  before(async () => {
+    upstream = await appUpstream();
+    envoy = await metricsEnvoy(upstream, filterConfig, { chain: "metrics-last" });
+  });
+
+  after(async () => {
+    await envoy?.stop();
+    await upstream?.close();
+  });
+
+  test("still counts the requests the earlier filter answered", async () => {
+    assert.equal(await send(envoy!, "/local-response"), 418);
+    assert.equal(await send(envoy!, "/status/200"), 200);
+    const { samples } = await scrapeUntil(envoy!, (all) => total(all, "istio_requests_total") >= 2);
+    assert.equal(total(samples, "istio_requests_total", { response_code: "418" }), 1);
+    assert.equal(total(samples, "istio_requests_total", { response_code: "200" }), 1);
+  });
+});
+
+describe("the example envoy/metrics.yaml", () => {
+  const yamlPath = join(projectRoot, "envoy", "metrics.yaml");
+
+  /** The metrics filter's configuration, as written in the example (the JSON block after `name: metrics`). */
+  function exampleFilterConfig(yaml: string): MetricsFilterConfig {
+    const block = /name: metrics[\s\S]*?value: \|\n([\s\S]*?)\n\s*- name:/.exec(yaml);
+    assert.ok(block, "envoy/metrics.yaml: metrics filter configuration not found");
+    return JSON.parse(block[1]) as MetricsFilterConfig;
+  }
+
+  it("has a stats_tags entry for every label its filter configuration emits", () => {
+    const yaml = readFileSync(yamlPath, "utf8");
+    const config = exampleFilterConfig(yaml);
+    for (const name of metricsLabelNames(config)) {
+      const { regex } = labelTagExtractor(name);
+      assert.ok(yaml.includes(`{ tag_name: ${name}, regex: ${JSON.stringify(regex)} }`), `no stats_tags entry for ${name}`);
+    }
+    const buckets = config.histogram_buckets?.istio_request_duration_milliseconds;
+    assert.ok(buckets && yaml.includes(`buckets: [${buckets.join(", ")}]`), "histogram_bucket_settings repeat the filter's buckets");
+  });
+
+  it("starts as written, next to rate-limit, and serves Istio metrics with labels", { timeout: 90_000 }, async () => {
+    const upstream = await appUpstream();
+    // Only what a test machine needs changed: loopback, ephemeral ports, the built modules' absolute paths.
+    let yaml = readFileSync(yamlPath, "utf8");
+    const edits: Array<[string, string]> = [
+      ["address: 0.0.0.0, port_value: 10000", "address: 127.0.0.1, port_value: 0"],
+      ["port_value: 9901", "port_value: 0"],
+      ["port_value: 9080", `port_value: ${upstream.port}`],
+      ["filename: build/metrics.wasm", `filename: ${metricsWasm}`],
+      ["filename: build/rate-limit.wasm", `filename: ${rateLimitWasm}`],
+    ];
+    for (const [from, to] of edits) {
+      assert.ok(yaml.includes(from), `envoy/metrics.yaml no longer contains "${from}"`);
+      yaml = yaml.replace(from, to);
+    }
+    let envoy: EnvoyInstance | undefined;
+    try {
+      envoy = await startEnvoy({ config: {}, extraArgs: ["--config-yaml", yaml], concurrency: 2 });
+      await withEnvoyLog(() => envoy, async () => {
+        const inbound = envoy!.url("inbound");
+        for (let i = 0; i < 2; i++) {
+          const response = await fetch(`${inbound}/status/200`, { headers: { "x-api-version": "v1" } });
+          await response.arrayBuffer();
+          assert.equal(response.status, 200);
+        }
+        const writes: number[] = [];
+        for (let i = 0; i < 4; i++) {
+          const response = await fetch(`${inbound}/reviews`, { method: "POST", body: "{}" });
+          await response.arrayBuffer();
+          writes.push(response.status);
+        }
+        assert.deepEqual(writes, [200, 200, 200, 429], "the rate-limit filter after metrics limits POST /reviews");
+
+        const { text, samples } = await scrapeUntil(envoy!, (all) => total(all, "istio_request_duration_milliseconds_count") >= 6);
+        const base = { reporter: "destination", destination_workload: "reviews-v2", destination_service_name: "reviews" };
+        assert.equal(total(samples, "istio_requests_total", { ...base, response_code: "200", api_version: "v1" }), 2, text);
+        assert.equal(total(samples, "istio_requests_total", { ...base, response_code: "200", api_version: "unknown" }), 3);
+        assert.equal(total(samples, "istio_requests_total", { ...base, response_code: "429" }), 1);
+        const bounds = samplesOf(samples, "istio_request_duration_milliseconds_bucket", { response_code: "429" }).map((sample) => sample.labels.le);
+        assert.deepEqual(bounds, ["1", "5", "10", "25", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "+Inf"]);
+        assert.doesNotMatch(text, /=\.=|;\.;|wasmcustom/);
+      })();
+    } finally {
+      await envoy?.stop();
       await upstream.close();
     }
   });
