@@ -34,8 +34,22 @@ export class BucketPolicy {
 export class BucketState {
   constructor(public tokens: u32, public lastFillMs: u64) {}
 
-  static full(policy: BucketPolicy, nowMs: u64): BucketState {
-    return new BucketState(policy.maxTokens, nowMs);
+  /** Makes this a new, full bucket whose fills are anchored at `nowMs`. */
+  fill(policy: BucketPolicy, nowMs: u64): void {
+    this.tokens = policy.maxTokens;
+    this.lastFillMs = nowMs;
+  }
+
+  /** Reads the bucket stored in a non-free slot value. */
+  loadFrom(value: ArrayBuffer): void {
+    const base = changetype<usize>(value);
+    this.tokens = load<u32>(base, 4);
+    this.lastFillMs = load<u64>(base, 8);
+  }
+
+  copyFrom(other: BucketState): void {
+    this.tokens = other.tokens;
+    this.lastFillMs = other.lastFillMs;
   }
 
   /**
@@ -89,12 +103,6 @@ export class BucketState {
 /** True for a free slot (never written by a bucket, or emptied by the idle sweep). */
 export function isFreeSlot(value: ArrayBuffer): bool {
   return value.byteLength < SLOT_HEADER_BYTES || load<u8>(changetype<usize>(value)) != FORMAT_VERSION;
-}
-
-/** The bucket stored in a non-free slot. */
-export function readSlotState(value: ArrayBuffer): BucketState {
-  const base = changetype<usize>(value);
-  return new BucketState(load<u32>(base, 4), load<u64>(base, 8));
 }
 
 /** True when the slot holds the bucket of exactly this descriptor identity. */

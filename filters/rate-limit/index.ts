@@ -2,12 +2,12 @@
 // the whole Envoy however many worker threads (and so Wasm VMs) it runs. See README.md for the configuration.
 export * from "../../assembly/abi/exports";
 import {
-  Context, Counter, FilterHeadersStatus, Gauge, RootContext, currentTimeMilliseconds, headers, logInfo, logWarn,
+  Context, Counter, FilterHeadersStatus, Gauge, RootContext, currentTimeMilliseconds, logInfo, logWarn,
   registerRootContext,
 } from "../../assembly";
 import { RateLimitConfig, Rule, parseConfig } from "./config";
 import { RequestView, buildIdentity, ruleMatches } from "./keys";
-import { RuleHeaders, allowedResponseHeaders, limitedResponseHeaders } from "./response";
+import { LIMITED_BODY, RuleHeaders } from "./response";
 import { BucketTable, Decision, Verdict } from "./table";
 
 const TICK_MS: u32 = 1000;
@@ -121,15 +121,19 @@ function reportProblem(line: string): void {
   logWarn("rate-limit: " + line);
 }
 
+const NO_IDENTITY = new ArrayBuffer(0);
+const requestView = new RequestView();
+
 class RateLimitStream extends Context {
-  identity: ArrayBuffer = new ArrayBuffer(0);
+  identity: ArrayBuffer = NO_IDENTITY;
   private applied: ActiveRule | null = null;
   private decision: Decision | null = null;
   private answeredLocally: bool = false;
 
   onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatus {
     const root = this.root as RateLimitRoot;
-    const active = root.select(new RequestView(), this);
+    requestView.reset();
+    const active = root.select(requestView, this);
     if (active === null) return FilterHeadersStatus.Continue;
     const rule = active.rule;
     const decision = active.table.acquire(this.identity, currentTimeMilliseconds());
@@ -150,7 +154,7 @@ class RateLimitStream extends Context {
         }
         active.stats.limited.increment();
         this.answeredLocally = true;
-        this.sendLocalResponse(429, "local_rate_limited", limitedResponseHeaders(active.headers, decision), "local_rate_limited");
+        this.sendPreparedLocalResponse(429, LIMITED_BODY, active.headers.limitedResponse(decision), "local_rate_limited");
         return FilterHeadersStatus.StopIteration;
       default: // Verdict.Failed
         active.stats.failed.increment();
@@ -167,8 +171,7 @@ class RateLimitStream extends Context {
     const active = this.applied;
     const decision = this.decision;
     if (active === null || decision === null) return FilterHeadersStatus.Continue;
-    const extra = allowedResponseHeaders(active.headers, decision);
-    for (let i = 0; i < extra.length; i++) headers.response.add(extra[i].key, extra[i].value);
+    active.headers.addToResponse(decision);
     return FilterHeadersStatus.Continue;
   }
 

@@ -7,7 +7,7 @@
 // replaced by its SHA-256, which keeps every slot small while still telling keys apart.
 //
 // Everything works on the header bytes as the host returns them: no UTF-16 strings on the hot path.
-import { getProperty, headers } from "../../assembly";
+import { PropertyPath, headers } from "../../assembly";
 import { sha256 } from "../../assembly/lib/sha2";
 import { DescriptorKind, DescriptorSpec, HeaderMatcher, MissingKeyPolicy, Rule, RuleMatch } from "./config";
 
@@ -17,22 +17,38 @@ const TAG_HASHED: u8 = 1;
 /** Length field of a part whose header was absent (shared_bucket policy): no real value has this length. */
 const MISSING_PART: u32 = 0xffffffff;
 
-const SOURCE_ADDRESS: Array<string> = ["source", "address"];
+const SOURCE_ADDRESS = new PropertyPath(["source", "address"]);
 const EMPTY = new ArrayBuffer(0);
 
-/** The request's pseudo-headers, read from the host at most once each. */
+/**
+ * The request's pseudo-headers, read from the host at most once each. One instance serves every request (wasm
+ * runs one callback at a time); `reset` starts a new one.
+ */
 export class RequestView {
   private path: ArrayBuffer | null = null;
+  private pathEnd: i32 = 0;
   private method: ArrayBuffer | null = null;
 
-  /** The :path bytes up to (not including) the query string or fragment. */
+  reset(): void {
+    this.path = null;
+    this.method = null;
+  }
+
+  /** The raw :path bytes (query string included); see `pathLength`. */
   pathBytes(): ArrayBuffer {
     const cached = this.path;
     if (cached !== null) return cached;
     const raw = headers.request.getBytes(":path");
-    const path = raw === null ? EMPTY : withoutQuery(raw);
+    const path = raw === null ? EMPTY : raw;
     this.path = path;
+    this.pathEnd = lengthWithoutQuery(path);
     return path;
+  }
+
+  /** Bytes of :path before the query string or fragment. */
+  pathLength(): i32 {
+    this.pathBytes();
+    return this.pathEnd;
   }
 
   methodBytes(): ArrayBuffer {
@@ -45,22 +61,22 @@ export class RequestView {
   }
 }
 
-function withoutQuery(path: ArrayBuffer): ArrayBuffer {
+function lengthWithoutQuery(path: ArrayBuffer): i32 {
   const base = changetype<usize>(path);
   const length = path.byteLength;
   for (let i = 0; i < length; i++) {
     const c = load<u8>(base + i);
-    if (c == 0x3f /* ? */ || c == 0x23 /* # */) return path.slice(0, i);
+    if (c == 0x3f /* ? */ || c == 0x23 /* # */) return i;
   }
-  return path;
+  return length;
 }
 
 function bytesEqual(a: ArrayBuffer, b: ArrayBuffer): bool {
   return a.byteLength == b.byteLength && memory.compare(changetype<usize>(a), changetype<usize>(b), a.byteLength) == 0;
 }
 
-function startsWith(value: ArrayBuffer, prefix: ArrayBuffer): bool {
-  return value.byteLength >= prefix.byteLength &&
+function startsWith(value: ArrayBuffer, valueLength: i32, prefix: ArrayBuffer): bool {
+  return valueLength >= prefix.byteLength &&
     memory.compare(changetype<usize>(value), changetype<usize>(prefix), prefix.byteLength) == 0;
 }
 
@@ -74,7 +90,7 @@ function headerMatches(matcher: HeaderMatcher): bool {
 /** True when the request meets every condition of the match (all of them must hold). */
 export function ruleMatches(match: RuleMatch, request: RequestView): bool {
   const prefix = match.pathPrefix;
-  if (prefix !== null && !startsWith(request.pathBytes(), prefix)) return false;
+  if (prefix !== null && !startsWith(request.pathBytes(), request.pathLength(), prefix)) return false;
   const method = match.method;
   if (method !== null && !bytesEqual(request.methodBytes(), method)) return false;
   const matchers = match.headers;
@@ -86,8 +102,11 @@ export function ruleMatches(match: RuleMatch, request: RequestView): bool {
 
 // ---- identity ----
 
-/** Parts of one identity being assembled; reused across requests (wasm runs one request at a time). */
-const parts = new Array<ArrayBuffer | null>();
+// The parts of the identity being assembled: bytes [0, length) of each buffer (null: header absent). Reused
+// across requests (wasm runs one callback at a time), so assembling allocates only the identity itself.
+const partBuffers = new Array<ArrayBuffer | null>();
+const partLengths = new Array<i32>();
+let currentLength: i32 = 0;
 
 /**
  * The identity bytes of the rule's bucket for this request, or null when a key header is missing and the rule
@@ -95,30 +114,33 @@ const parts = new Array<ArrayBuffer | null>();
  */
 export function buildIdentity(rule: Rule, request: RequestView): ArrayBuffer | null {
   const specs = rule.descriptors;
-  parts.length = 0;
+  partBuffers.length = 0;
+  partLengths.length = 0;
   let size = 1;
   for (let i = 0; i < specs.length; i++) {
     const spec = unchecked(specs[i]);
     const part = descriptorValue(spec, request);
     if (part === null && spec.onMissing == MissingKeyPolicy.SkipRule) return null;
-    parts.push(part);
-    size += 4 + (part === null ? 0 : part.byteLength);
+    partBuffers.push(part);
+    partLengths.push(currentLength);
+    size += 4 + (part === null ? 0 : currentLength);
   }
   const raw = new ArrayBuffer(size);
   let at = changetype<usize>(raw);
   store<u8>(at++, TAG_RAW);
-  for (let i = 0; i < parts.length; i++) {
-    const part = unchecked(parts[i]);
+  for (let i = 0; i < partBuffers.length; i++) {
+    const part = unchecked(partBuffers[i]);
     if (part === null) {
       store<u32>(at, MISSING_PART);
       at += 4;
       continue;
     }
-    store<u32>(at, part.byteLength);
-    memory.copy(at + 4, changetype<usize>(part), part.byteLength);
-    at += 4 + part.byteLength;
+    const length = unchecked(partLengths[i]);
+    store<u32>(at, <u32>length);
+    memory.copy(at + 4, changetype<usize>(part), length);
+    at += 4 + length;
   }
-  parts.length = 0;
+  partBuffers.length = 0;
   return size <= MAX_RAW_IDENTITY ? raw : hashedIdentity(raw);
 }
 
@@ -130,33 +152,41 @@ function hashedIdentity(raw: ArrayBuffer): ArrayBuffer {
   return out;
 }
 
-/** One descriptor's value for this request; null when its header is absent. */
+/** Makes `value` (all of it) the current part. */
+function whole(value: ArrayBuffer | null): ArrayBuffer | null {
+  if (value !== null) currentLength = value.byteLength;
+  return value;
+}
+
+/** One descriptor's value for this request (its first `currentLength` bytes); null when its header is absent. */
 function descriptorValue(spec: DescriptorSpec, request: RequestView): ArrayBuffer | null {
   switch (spec.kind) {
     case DescriptorKind.RequestHeader:
     case DescriptorKind.JwtClaim:
-      return headers.request.getBytes(spec.headerName);
+      return whole(headers.request.getBytes(spec.headerName));
     case DescriptorKind.RemoteAddress:
-      return clientAddress(spec.trustedHops);
-    case DescriptorKind.PathPrefix:
-      return leadingSegments(request.pathBytes(), spec.segments);
+      return whole(clientAddress(spec.trustedHops));
+    case DescriptorKind.PathPrefix: {
+      const path = request.pathBytes();
+      currentLength = leadingSegmentsLength(path, request.pathLength(), spec.segments);
+      return path;
+    }
     case DescriptorKind.Method:
-      return request.methodBytes();
+      return whole(request.methodBytes());
     default:
-      return spec.value;
+      return whole(spec.value);
   }
 }
 
-/** The first `count` segments of a path: "/a/b/c" with 2 gives "/a/b". Shorter paths are kept whole. */
-export function leadingSegments(path: ArrayBuffer, count: i32): ArrayBuffer {
+/** Length of the first `count` segments of a path: "/a/b/c" with 2 gives 4 ("/a/b"). Shorter paths are kept whole. */
+export function leadingSegmentsLength(path: ArrayBuffer, length: i32, count: i32): i32 {
   const base = changetype<usize>(path);
-  const length = path.byteLength;
-  if (length == 0 || load<u8>(base) != 0x2f) return path; // "*" or absolute-form: the whole value
+  if (length == 0 || load<u8>(base) != 0x2f) return length; // "*" or absolute-form: the whole value
   let seen = 0;
   for (let i = 1; i < length; i++) {
-    if (load<u8>(base + i) == 0x2f && ++seen == count) return path.slice(0, i);
+    if (load<u8>(base + i) == 0x2f && ++seen == count) return i;
   }
-  return path;
+  return length;
 }
 
 // ---- client address ----
@@ -175,7 +205,7 @@ export function clientAddress(trustedHops: i32): ArrayBuffer {
       if (entry !== null) return entry;
     }
   }
-  const peer = getProperty(SOURCE_ADDRESS);
+  const peer = SOURCE_ADDRESS.get();
   return peer === null ? EMPTY : stripPort(peer);
 }
 

@@ -9,15 +9,27 @@
 //   retry-after            (429 only) until the bucket holds enough tokens for this request
 //   RateLimit-Policy       "<rule>";q=<max_tokens>;w=<seconds for an empty bucket to fill up>
 //   RateLimit              "<rule>";r=<remaining>;t=<x-ratelimit-reset>
-import { HeaderPair, Headers } from "../../assembly";
+import { HeaderPair, PreparedHeaders, headers } from "../../assembly";
 import { Rule } from "./config";
 import { Decision } from "./table";
 
-/** The per-rule header values that never change, built once at configuration. */
+export function secondsCeil(ms: u64): u64 {
+  return (ms + 999) / 1000;
+}
+
+/** Body of the 429, as Envoy's local_ratelimit words it. */
+export const LIMITED_BODY = String.UTF8.encode("local_rate_limited");
+
+/**
+ * A rule's header values that never change, and its last 429 header block: 429s of one rule in the same second
+ * carry identical headers, so a flood of limited requests reuses one serialized block.
+ */
 export class RuleHeaders {
   readonly limit: string;
   readonly policy: string;
   readonly policyName: string;
+  private limitedFor: u64 = 0;
+  private limited: PreparedHeaders = new PreparedHeaders([]);
 
   constructor(rule: Rule) {
     const limit = rule.bucket.maxTokens.toString();
@@ -26,37 +38,36 @@ export class RuleHeaders {
     this.policyName = policyName;
     this.policy = policyName + ";q=" + limit + ";w=" + secondsCeil(rule.bucket.timeToFullMs()).toString();
   }
-}
 
-export function secondsCeil(ms: u64): u64 {
-  return (ms + 999) / 1000;
-}
+  /** Headers of the 429 answer (Envoy adds content-type: text/plain for the body itself). */
+  limitedResponse(decision: Decision): PreparedHeaders {
+    let retrySeconds = secondsCeil(decision.retryAfterMs);
+    if (retrySeconds == 0) retrySeconds = 1;
+    if (retrySeconds == this.limitedFor) return this.limited;
+    const retry = retrySeconds.toString();
+    const list = new Array<HeaderPair>();
+    list.push(new HeaderPair("x-envoy-ratelimited", "true"));
+    list.push(new HeaderPair("retry-after", retry));
+    list.push(new HeaderPair("x-ratelimit-limit", this.limit));
+    list.push(new HeaderPair("x-ratelimit-remaining", "0"));
+    list.push(new HeaderPair("x-ratelimit-reset", retry));
+    list.push(new HeaderPair("ratelimit-policy", this.policy));
+    list.push(new HeaderPair("ratelimit", this.policyName + ";r=0;t=" + retry));
+    const prepared = new PreparedHeaders(list);
+    this.limited = prepared;
+    this.limitedFor = retrySeconds;
+    return prepared;
+  }
 
-function pushRateLimitHeaders(out: Headers, fixed: RuleHeaders, remaining: u32, resetSeconds: u64): void {
-  const reset = resetSeconds.toString();
-  const left = remaining.toString();
-  out.push(new HeaderPair("x-ratelimit-limit", fixed.limit));
-  out.push(new HeaderPair("x-ratelimit-remaining", left));
-  out.push(new HeaderPair("x-ratelimit-reset", reset));
-  out.push(new HeaderPair("ratelimit-policy", fixed.policy));
-  out.push(new HeaderPair("ratelimit", fixed.policyName + ";r=" + left + ";t=" + reset));
-}
-
-/** Headers of the 429 answer. */
-export function limitedResponseHeaders(fixed: RuleHeaders, decision: Decision): Headers {
-  let retrySeconds = secondsCeil(decision.retryAfterMs);
-  if (retrySeconds == 0) retrySeconds = 1;
-  const out = new Array<HeaderPair>();
-  out.push(new HeaderPair("content-type", "text/plain"));
-  out.push(new HeaderPair("x-envoy-ratelimited", "true"));
-  out.push(new HeaderPair("retry-after", retrySeconds.toString()));
-  pushRateLimitHeaders(out, fixed, 0, retrySeconds);
-  return out;
-}
-
-/** Headers added to a response the limit let through (only with enable_x_ratelimit_headers). */
-export function allowedResponseHeaders(fixed: RuleHeaders, decision: Decision): Headers {
-  const out = new Array<HeaderPair>();
-  pushRateLimitHeaders(out, fixed, decision.remaining, secondsCeil(decision.resetMs));
-  return out;
+  /** Adds the headers to a response the limit let through (only with enable_x_ratelimit_headers). */
+  addToResponse(decision: Decision): void {
+    const reset = secondsCeil(decision.resetMs).toString();
+    const left = decision.remaining.toString();
+    const response = headers.response;
+    response.add("x-ratelimit-limit", this.limit);
+    response.add("x-ratelimit-remaining", left);
+    response.add("x-ratelimit-reset", reset);
+    response.add("ratelimit-policy", this.policy);
+    response.add("ratelimit", this.policyName + ";r=" + left + ";t=" + reset);
+  }
 }

@@ -11,10 +11,8 @@
 //
 // Updates are read / compute / compare-and-swap: a write fails with CasMismatch when another worker wrote the
 // slot in between, and the whole decision is recomputed from a fresh read, at most MAX_ATTEMPTS times.
-import { SharedData, SharedDataEntry, WasmResult, logWarn } from "../../assembly";
-import {
-  BucketState, FREE_SLOT, encodeSlot, isFreeSlot, readSlotState, slotHoldsIdentity,
-} from "./bucket";
+import { SharedData, WasmResult, logWarn } from "../../assembly";
+import { BucketState, FREE_SLOT, encodeSlot, isFreeSlot, slotHoldsIdentity } from "./bucket";
 import { Rule, TableFullPolicy } from "./config";
 import { identityHash } from "./keys";
 
@@ -45,29 +43,42 @@ export class Decision {
   tableFull: bool = false;
 }
 
-/** A candidate slot found while probing. */
+/**
+ * The slot a request will use: its key, version and bucket. One instance serves every request (wasm runs one
+ * callback at a time), so probing allocates nothing of its own.
+ */
 class Probe {
   key: string = "";
   cas: u32 = 0;
-  state: BucketState | null = null;
-  /** True when the slot already holds this identity's bucket. */
-  owned: bool = false;
+  readonly state: BucketState = new BucketState(0, 0);
+  /** When no slot is available: the candidate bucket that frees up first. */
+  readonly busiest: BucketState = new BucketState(0, 0);
+  hasBusiest: bool = false;
 }
+
+const probe = new Probe();
 
 export class BucketTable {
   readonly keyPrefix: string;
   readonly overflowKey: string;
   private readonly probes: u32;
+  /** Slot keys built so far (built on first use: the hot path then allocates no key strings). */
+  private readonly keys: Array<string | null>;
 
   constructor(public readonly rule: Rule, statPrefix: string) {
     const keyPrefix = "rl:" + statPrefix + ":" + rule.name + ":";
     this.keyPrefix = keyPrefix;
     this.overflowKey = keyPrefix + "overflow";
     this.probes = rule.maxBuckets < PROBES ? rule.maxBuckets : PROBES;
+    this.keys = new Array<string | null>(<i32>rule.maxBuckets);
   }
 
   slotKey(slot: u32): string {
-    return this.keyPrefix + slot.toString();
+    const cached = unchecked(this.keys[slot]);
+    if (cached !== null) return cached;
+    const key = this.keyPrefix + slot.toString();
+    unchecked((this.keys[slot] = key));
+    return key;
   }
 
   /**
@@ -76,38 +87,36 @@ export class BucketTable {
    * once would otherwise both succeed and one update would be lost.
    */
   createSlots(): void {
-    for (let slot: u32 = 0; slot < this.rule.maxBuckets; slot++) createIfMissing(this.slotKey(slot));
+    for (let slot: u32 = 0; slot < this.rule.maxBuckets; slot++) createIfMissing(this.keyPrefix + slot.toString());
     createIfMissing(this.overflowKey);
   }
 
   /** Takes the rule's cost from the bucket of `identity`, or says why not. */
   acquire(identity: ArrayBuffer, nowMs: u64): Decision {
     const rule = this.rule;
+    const policy = rule.bucket;
     const decision = new Decision();
     const home = identityHash(identity) % rule.maxBuckets;
-    const probe = new Probe();
+    const state = probe.state;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let useIdentity = identity;
-      if (!this.findSlot(identity, home, nowMs, probe)) {
+      if (!this.findSlot(identity, home, nowMs)) {
         decision.tableFull = true;
         if (rule.onTableFull == TableFullPolicy.Allow) {
           decision.verdict = Verdict.Unmetered;
           return decision;
         }
         if (rule.onTableFull == TableFullPolicy.Deny) {
-          const busy = probe.state;
           decision.verdict = Verdict.Limited;
           decision.remaining = 0;
-          decision.retryAfterMs = busy !== null ?
-            busy.msUntilAvailable(rule.bucket, nowMs, rule.bucket.maxTokens) : rule.bucket.fillIntervalMs;
+          decision.retryAfterMs = probe.hasBusiest ?
+            probe.busiest.msUntilAvailable(policy, nowMs, policy.maxTokens) : policy.fillIntervalMs;
           decision.resetMs = decision.retryAfterMs;
           return decision;
         }
-        if (!this.readOverflow(nowMs, probe)) break;
+        if (!this.readOverflow(nowMs)) break;
         useIdentity = NO_IDENTITY;
       }
-      const state = probe.state!;
-      const policy = rule.bucket;
       if (!state.tryConsume(rule.cost)) {
         // Nothing to write: refill is computed from the stored time, so a refused request costs one read.
         decision.verdict = Verdict.Limited;
@@ -130,17 +139,18 @@ export class BucketTable {
   }
 
   /**
-   * Fills `probe` with the slot this identity should use, its version and its bucket (refilled to `nowMs`).
-   * Returns false when every candidate holds another key's live bucket; `probe.state` is then the candidate
+   * Points the probe at the slot this identity should use, with its version and its bucket refilled to `nowMs`.
+   * Returns false when every candidate holds another key's live bucket; `probe.busiest` is then the candidate
    * bucket that frees up first, so a denial can say when to retry.
    */
-  private findSlot(identity: ArrayBuffer, home: u32, nowMs: u64, probe: Probe): bool {
+  private findSlot(identity: ArrayBuffer, home: u32, nowMs: u64): bool {
     const rule = this.rule;
     const policy = rule.bucket;
-    let candidate: SharedDataEntry | null = null;
-    let candidateKey = "";
-    let soonestFree: BucketState | null = null;
+    const state = probe.state;
+    let candidateKey: string | null = null;
+    let candidateCas: u32 = 0;
     let soonestFreeMs: u64 = u64.MAX_VALUE;
+    probe.hasBusiest = false;
     for (let i: u32 = 0; i < this.probes; i++) {
       const key = this.slotKey((home + i) % rule.maxBuckets);
       let entry = SharedData.get(key);
@@ -152,47 +162,44 @@ export class BucketTable {
       }
       const value = entry.value;
       if (isFreeSlot(value)) {
-        if (candidate === null) {
-          candidate = entry;
+        if (candidateKey === null) {
           candidateKey = key;
+          candidateCas = entry.cas;
         }
         continue;
       }
-      const state = readSlotState(value);
+      state.loadFrom(value);
       state.refill(policy, nowMs);
       if (slotHoldsIdentity(value, identity)) {
         probe.key = key;
         probe.cas = entry.cas;
-        probe.state = state;
-        probe.owned = true;
         return true;
       }
       if (state.isFull(policy)) {
-        if (candidate === null) {
-          candidate = entry;
+        if (candidateKey === null) {
           candidateKey = key;
+          candidateCas = entry.cas;
         }
         continue;
       }
       const untilFree = state.msUntilAvailable(policy, nowMs, policy.maxTokens);
       if (untilFree < soonestFreeMs) {
         soonestFreeMs = untilFree;
-        soonestFree = state;
+        probe.busiest.copyFrom(state);
+        probe.hasBusiest = true;
       }
     }
-    if (candidate !== null) {
+    if (candidateKey !== null) {
       probe.key = candidateKey;
-      probe.cas = candidate.cas;
-      probe.state = BucketState.full(policy, nowMs);
-      probe.owned = false;
+      probe.cas = candidateCas;
+      state.fill(policy, nowMs);
       return true;
     }
-    probe.state = soonestFree;
     return false;
   }
 
-  /** Points `probe` at the rule's overflow bucket; false when shared data failed. */
-  private readOverflow(nowMs: u64, probe: Probe): bool {
+  /** Points the probe at the rule's overflow bucket; false when shared data failed. */
+  private readOverflow(nowMs: u64): bool {
     let entry = SharedData.get(this.overflowKey);
     if (entry === null) {
       createIfMissing(this.overflowKey);
@@ -200,17 +207,15 @@ export class BucketTable {
       if (entry === null) return false;
     }
     const policy = this.rule.bucket;
-    let state: BucketState;
+    const state = probe.state;
     if (isFreeSlot(entry.value)) {
-      state = BucketState.full(policy, nowMs);
+      state.fill(policy, nowMs);
     } else {
-      state = readSlotState(entry.value);
+      state.loadFrom(entry.value);
       state.refill(policy, nowMs);
     }
     probe.key = this.overflowKey;
     probe.cas = entry.cas;
-    probe.state = state;
-    probe.owned = false;
     return true;
   }
 
@@ -226,7 +231,8 @@ export class BucketTable {
       const key = slot < this.rule.maxBuckets ? this.slotKey(slot) : this.overflowKey;
       const entry = SharedData.get(key);
       if (entry === null || isFreeSlot(entry.value)) continue;
-      const state = readSlotState(entry.value);
+      const state = probe.state;
+      state.loadFrom(entry.value);
       state.refill(policy, nowMs);
       if (!state.isFull(policy)) {
         live++;

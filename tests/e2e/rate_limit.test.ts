@@ -153,6 +153,7 @@ function suite(concurrency: number, everything: boolean): void {
       }
       const limited = replies[3];
       assert.equal(limited.body, "local_rate_limited");
+      assert.equal(header(limited, "content-type"), "text/plain");
       assert.equal(header(limited, "x-envoy-ratelimited"), "true");
       assert.equal(header(limited, "retry-after"), header(limited, "x-ratelimit-reset"));
       assert.equal(header(limited, "x-ratelimit-limit"), "3", "each header appears once on the 429");
