@@ -76,6 +76,7 @@ export class RequestAttributes {
   private reporterIsSource: i8 = -1; // -1 not read yet, -2 unknown direction, 0 destination, 1 source
   private service: string | null = null;
   private peerPrincipal: string | null = null;
+  private mtls: i8 = -1;
   private grpc: i8 = -1;
 
   constructor(private readonly config: MetricsConfig, private readonly local: LocalWorkload) {}
@@ -84,6 +85,7 @@ export class RequestAttributes {
     this.reporterIsSource = -1;
     this.service = null;
     this.peerPrincipal = null;
+    this.mtls = -1;
     this.grpc = -1;
   }
 
@@ -107,13 +109,18 @@ export class RequestAttributes {
     return this.grpc == 1;
   }
 
-  /** The downstream peer's URI SAN (mTLS), or `unknown`. */
+  /** Whether the downstream connection is mutual TLS (the client presented a certificate). */
+  private isMutualTls(): bool {
+    if (this.mtls < 0) this.mtls = CONNECTION_MTLS.getBool() ? 1 : 0;
+    return this.mtls == 1;
+  }
+
+  /** The downstream peer's URI SAN, or `unknown`; only a client certificate can carry one. */
   private downstreamPrincipal(): string {
-    let principal = this.peerPrincipal;
-    if (principal === null) {
-      principal = sanitize(PEER_PRINCIPAL.get(), this.config.maxValueLength);
-      this.peerPrincipal = principal;
-    }
+    const cached = this.peerPrincipal;
+    if (cached !== null) return cached;
+    const principal = this.isMutualTls() ? sanitize(PEER_PRINCIPAL.get(), this.config.maxValueLength) : UNKNOWN;
+    this.peerPrincipal = principal;
     return principal;
   }
 
@@ -189,7 +196,7 @@ export class RequestAttributes {
       case Dimension.ConnectionSecurityPolicy: {
         // Only the server side sees how its client connected; Istio reports `unknown` on the client side.
         if (this.side() != 0) return UNKNOWN;
-        return CONNECTION_MTLS.getBool() ? "mutual_tls" : "none";
+        return this.isMutualTls() ? "mutual_tls" : "none";
       }
       default:
         return UNKNOWN;
