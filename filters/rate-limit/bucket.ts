@@ -57,6 +57,8 @@ export class BucketState {
    * (the state is kept until the clock passes the stored instant again).
    */
   refill(policy: BucketPolicy, nowMs: u64): void {
+    // A configuration update may have lowered max_tokens under a live bucket.
+    if (this.tokens > policy.maxTokens) this.tokens = policy.maxTokens;
     if (nowMs <= this.lastFillMs) return;
     const fills = (nowMs - this.lastFillMs) / policy.fillIntervalMs;
     if (fills == 0) return;

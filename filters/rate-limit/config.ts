@@ -82,6 +82,7 @@ export class RateLimitConfig {
 
 export const DEFAULT_MAX_BUCKETS: u32 = 1024;
 export const MAX_MAX_BUCKETS: u32 = 65536;
+export const MAX_TOTAL_BUCKETS: u32 = 262144;
 const MAX_TOKENS_LIMIT: f64 = 1_000_000_000;
 const MAX_FILL_INTERVAL_MS: i64 = 86_400_000;
 const MAX_RULES: i32 = 64;
@@ -423,9 +424,24 @@ export function parseConfig(bytes: ArrayBuffer, report: (line: string) => void):
       p.add("rules", "is empty and there is no default_rule: the filter would limit nothing");
     }
     checkUniqueNames(p, config);
+    checkTotalBuckets(p, config);
   }
   for (let i = 0; i < p.list.length; i++) report(p.list[i]);
   return p.list.length == 0 ? config : null;
+}
+
+/**
+ * Every slot is a shared-data key created at configuration time by every worker, so the total is bounded: it
+ * keeps start-up quick and shared memory predictable (each slot holds at most ~170 bytes).
+ */
+function checkTotalBuckets(p: Problems, config: RateLimitConfig): void {
+  let total: u64 = 0;
+  for (let i = 0; i < config.rules.length; i++) total += config.rules[i].maxBuckets;
+  const fallback = config.defaultRule;
+  if (fallback !== null) total += fallback.maxBuckets;
+  if (total > <u64>MAX_TOTAL_BUCKETS) {
+    p.add("max_buckets", "summed over all rules is " + total.toString() + ", more than " + MAX_TOTAL_BUCKETS.toString());
+  }
 }
 
 /** Rule names key the buckets and the metrics, so two rules with one name would share both. */

@@ -105,6 +105,15 @@ describe("token bucket refill (host clock)", () => {
     assert.equal(again.headers.get("retry-after"), "2", "0 tokens left: two fills are needed for a cost of 2");
   });
 
+  it("applies a lowered max_tokens to a live bucket at once", async () => {
+    const store = new SharedDataStore();
+    const before = await start(oneRule({ token_bucket: bucket(10, 1, "60s") }, { enable_x_ratelimit_headers: "DRAFT_VERSION_03" }), { sharedData: store });
+    assert.equal(send(before, { "x-client": "a" }).headers.get("x-ratelimit-remaining"), "9");
+    // The same rule reconfigured with a smaller bucket (a VM loaded with the new configuration, same shared data).
+    const after = await start(oneRule({ token_bucket: bucket(3, 1, "60s") }, { enable_x_ratelimit_headers: "DRAFT_VERSION_03" }), { sharedData: store });
+    assert.deepEqual(statuses(after, 4, { "x-client": "a" }), [200, 200, 200, 429]);
+  });
+
   it("does not refill while the host clock runs backwards", async () => {
     const host = await start(oneRule({ token_bucket: bucket(1, 1, "1s") }));
     assert.equal(send(host, { "x-client": "a" }).status, 200);
@@ -471,6 +480,8 @@ describe("configuration", () => {
     ["bad on_missing", oneRule({ descriptors: [{ request_headers: { header_name: "x", on_missing: "ignore" } }] }), "rate-limit: rules[0].descriptors[0].request_headers.on_missing must be"],
     ["upper-case header name", oneRule({ descriptors: [{ request_headers: { header_name: "X-Key" } }] }), "rate-limit: rules[0].descriptors[0].request_headers.header_name must be a lower-case header name"],
     ["too many buckets", oneRule({ max_buckets: 1_000_000 }), "rate-limit: rules[0].max_buckets must be <= 65536"],
+    ["too many buckets in total", { rules: Array.from({ length: 5 }, (_, i) => ({ ...(oneRule().rules as Json[])[0], name: `r${i}`, max_buckets: 65536 })) },
+      "rate-limit: max_buckets summed over all rules is 327680, more than 262144"],
     ["bad headers mode", oneRule({}, { enable_x_ratelimit_headers: true }), "rate-limit: enable_x_ratelimit_headers must be a string"],
     ["no rules at all", { stat_prefix: "x" }, "rate-limit: rules is empty and there is no default_rule"],
     ["not JSON", "max_tokens=5", "rate-limit: configuration is not valid JSON"],
