@@ -66,7 +66,7 @@ describe("metrics filter scraped by a real Prometheus", () => {
       for (let i = 0; i < count; i++) {
         // The 503s are POSTs with a 3000-byte body, the rest small GETs: they land in different size buckets.
         const post = code === "503";
-        const response = await fetch(`${envoy.url()}/status/${code}`, {
+        const response: Response = await fetch(`${envoy.url()}/status/${code}`, {
           method: post ? "POST" : "GET", body: post ? "b".repeat(3000) : undefined, headers: { "x-tenant": 'team "blue"\\' },
         });
         await response.arrayBuffer();
