@@ -71,11 +71,13 @@ export async function mintToken(fixture: JwtFixture, options: TokenOptions = {})
 export interface ProviderOptions {
   /** Copy `sub` to SUBJECT_HEADER (the chain's rate limit keys on it). */
   subjectHeader?: boolean;
+  /** Keep up to this many verified tokens (jwt_authn's jwt_cache_config); no cache when absent. */
+  cacheSize?: number;
 }
 
 /**
  * One provider and one rule requiring it on every path, in jwt_authn's JSON shape: Envoy's jwt_authn reads it as
- * its proto config, the Lua baseline as its CONFIG.
+ * its proto config, our jwt-auth filter as its plugin configuration, the Lua baseline as its CONFIG.
  */
 export function jwtAuthnStyleConfig(fixture: JwtFixture, options: ProviderOptions = {}): {
   providers: Record<string, Record<string, unknown>>;
@@ -89,20 +91,16 @@ export function jwtAuthnStyleConfig(fixture: JwtFixture, options: ProviderOption
     forward: true,
   };
   if (options.subjectHeader) provider.claim_to_headers = [{ header_name: SUBJECT_HEADER, claim_name: "sub" }];
+  if (options.cacheSize) provider.jwt_cache_config = { jwt_cache_size: options.cacheSize };
   return {
     providers: { [PROVIDER]: provider },
     rules: [{ match: { prefix: "/" }, requires: { provider_name: PROVIDER } }],
   };
 }
 
-/** Envoy's native jwt_authn filter with that configuration; `cacheSize` > 0 turns on its verified-token cache. */
-export function nativeJwtAuthnFilter(fixture: JwtFixture, options: ProviderOptions & { cacheSize?: number } = {}) {
+/** Envoy's native jwt_authn filter with that configuration. */
+export function nativeJwtAuthnFilter(fixture: JwtFixture, options: ProviderOptions = {}) {
   const config = jwtAuthnStyleConfig(fixture, options);
-  if (options.cacheSize) {
-    for (const provider of Object.values(config.providers)) {
-      provider.jwt_cache_config = { jwt_cache_size: options.cacheSize };
-    }
-  }
   return {
     name: "envoy.filters.http.jwt_authn",
     typed_config: {

@@ -94,7 +94,7 @@ export function allVariants(algs: readonly JwtAlg[]): Variant[] {
     variants.push(
       {
         id: `jwt-${a}-lua`, group: "jwt", impl: "lua", alg, label: `JWT ${alg} · Lua`, unavailable: always,
-        httpFilters: (f) => [luaBaselineFilter("jwt_auth", { ...jwtConfig(f), cache_size: JWT_CACHE_SIZE })],
+        httpFilters: (f) => [luaBaselineFilter("jwt_auth", jwtAuthnStyleConfig(f, { cacheSize: JWT_CACHE_SIZE }))],
       },
       {
         id: `jwt-${a}-wasm`, group: "jwt", impl: "wasm", alg, label: `JWT ${alg} · Wasm`, unavailable: needs("jwt-auth"),
@@ -136,7 +136,7 @@ export function allVariants(algs: readonly JwtAlg[]): Variant[] {
       id: "chain-lua", group: "chain", impl: "lua", alg: chainAlg, label: `chain (JWT ${chainAlg} → rate limit → metrics) · Lua`,
       unavailable: always,
       httpFilters: (f) => [
-        luaBaselineFilter("jwt_auth", { ...jwtConfig(f, true), cache_size: JWT_CACHE_SIZE }),
+        luaBaselineFilter("jwt_auth", jwtAuthnStyleConfig(f, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true })),
         luaBaselineFilter("rate_limit", rateLimitConfig(bySubject)),
         luaBaselineFilter("metrics", METRICS_CONFIG),
       ],
@@ -161,8 +161,4 @@ export function allVariants(algs: readonly JwtAlg[]): Variant[] {
     },
   );
   return variants;
-}
-
-function jwtConfig(fixture: JwtFixture, subjectHeader = false) {
-  return jwtAuthnStyleConfig(fixture, { subjectHeader });
 }

@@ -21,11 +21,9 @@ export function wasmFilterUnavailable(name: WasmFilterName): string | false {
   return false;
 }
 
-/** The jwt-auth filter with the provider jwt_authn and the Lua baseline get, and a verified-token cache. */
-export function wasmJwtAuthFilter(fixture: JwtFixture, options: ProviderOptions & { cacheSize?: number } = {}): Json {
-  const config: Record<string, unknown> = { ...jwtAuthnStyleConfig(fixture, options) };
-  if (options.cacheSize !== undefined) config.cache_size = options.cacheSize;
-  return wasmFilter({ name: "jwt-auth", wasmPath: wasmPath("jwt-auth"), configuration: config });
+/** The jwt-auth filter with the configuration jwt_authn and the Lua baseline get. */
+export function wasmJwtAuthFilter(fixture: JwtFixture, options: ProviderOptions = {}): Json {
+  return wasmFilter({ name: "jwt-auth", wasmPath: wasmPath("jwt-auth"), configuration: jwtAuthnStyleConfig(fixture, options) });
 }
 
 export function wasmRateLimitFilter(configuration: unknown): Json {

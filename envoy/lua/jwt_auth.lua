@@ -21,9 +21,9 @@
 -- is jwt_authn's, for the subset this baseline implements:
 --   providers = { <name> = { issuer, audiences = {..}, local_jwks = { inline_string = "<JWKS JSON>" },
 --                            from_headers = { { name, value_prefix } }, forward, clock_skew_seconds,
---                            claim_to_headers = { { header_name, claim_name } } } },
+--                            claim_to_headers = { { header_name, claim_name } },
+--                            jwt_cache_config = { jwt_cache_size } } },   -- verified tokens kept, per worker
 --   rules = { { match = { prefix | path }, requires = { provider_name } | nil } },   -- first match wins
---   cache_size = <verified tokens kept per worker; 0 disables>   (Lua only; like jwt_authn's jwt_cache_config)
 -- A configuration this file does not understand fails at load time, so Envoy refuses it.
 if type(CONFIG) ~= "table" then error("jwt-auth(lua): no CONFIG table precedes the script", 0) end
 
@@ -58,6 +58,8 @@ local function base64url_decode(s)
     o = o + 3
     i = i + 4
   end
+  -- A last group of 2 or 3 characters carries 1 or 2 bytes. Leftover bits are ignored, not checked: jwt_authn's
+  -- decoder accepts them too, and this filter answers as jwt_authn does.
   local rest = n - i + 1
   if rest >= 2 then
     local a, b = B64URL[byte(s, i)], B64URL[byte(s, i + 1)]
@@ -312,7 +314,7 @@ end
 
 local PROVIDER_FIELDS = {
   issuer = true, audiences = true, local_jwks = true, from_headers = true, forward = true,
-  clock_skew_seconds = true, claim_to_headers = true,
+  clock_skew_seconds = true, claim_to_headers = true, jwt_cache_config = true,
 }
 
 local function parse_provider(name, p)
@@ -341,15 +343,25 @@ local function parse_provider(name, p)
   end
   local skew = p.clock_skew_seconds or 60
   if type(skew) ~= "number" or skew < 0 then config_error(path .. ".clock_skew_seconds", "must be >= 0") end
+  if skew == 0 then skew = 60 end -- jwt_authn reads 0, the proto default, as 60 seconds
+  -- Like jwt_authn: no cache unless jwt_cache_config is given; a size of 0 means the default, 100.
+  local cache_size = 0
+  if p.jwt_cache_config ~= nil then
+    check_keys(p.jwt_cache_config, path .. ".jwt_cache_config", { jwt_cache_size = true })
+    cache_size = p.jwt_cache_config.jwt_cache_size or 100
+    if type(cache_size) ~= "number" or cache_size < 0 then config_error(path .. ".jwt_cache_config.jwt_cache_size", "must be >= 0") end
+    if cache_size == 0 then cache_size = 100 end
+  end
   return {
     name = name, issuer = p.issuer, audiences = audiences, has_audiences = next(audiences) ~= nil,
     keys = parse_jwks(p.local_jwks.inline_string, path .. ".local_jwks.inline_string"),
     from_headers = from_headers, forward = p.forward == true, skew = skew, claim_to_headers = claim_to_headers,
+    cache = { size = cache_size, young = {}, old = {}, count = 0 },
   }
 end
 
 local function parse_config(c)
-  check_keys(c, "config", { providers = true, rules = true, cache_size = true })
+  check_keys(c, "config", { providers = true, rules = true })
   local providers = {}
   if type(c.providers) ~= "table" or next(c.providers) == nil then config_error("providers", "must name at least one provider") end
   for name, p in pairs(c.providers) do providers[name] = parse_provider(name, p) end
@@ -368,38 +380,35 @@ local function parse_config(c)
     rules[i] = rule
   end
   if #rules == 0 then config_error("rules", "must have at least one rule") end
-  local cache_size = c.cache_size or 100
-  if type(cache_size) ~= "number" or cache_size < 0 then config_error("cache_size", "must be >= 0") end
-  return { providers = providers, rules = rules, cache_size = cache_size }
+  return { providers = providers, rules = rules }
 end
 
 local config = parse_config(CONFIG)
 
 ---------------------------------------------------------------------------------------------------------------------
--- Verified-token cache: a bounded map from the full token to what verification established. Two generations give
--- O(1) bounded eviction without a linked list: when the young generation fills up, the old one is dropped.
+-- Verified-token cache, one per provider: a map from the full token (never a hash of it) to what verification
+-- established. Two generations give O(1) eviction without a linked list: when the young one holds jwt_cache_size
+-- tokens it becomes the old one and the previous old one is dropped, so at most twice the size is kept.
 
-local cache_young, cache_old, cache_count = {}, {}, 0
-
-local function cache_get(token)
-  local entry = cache_young[token]
+local function cache_get(cache, token)
+  local entry = cache.young[token]
   if entry then return entry end
-  entry = cache_old[token]
+  entry = cache.old[token]
   if entry then
-    cache_old[token] = nil
-    cache_young[token] = entry
-    cache_count = cache_count + 1
+    cache.old[token] = nil
+    cache.young[token] = entry
+    cache.count = cache.count + 1
   end
   return entry
 end
 
-local function cache_put(token, entry)
-  if config.cache_size == 0 then return end
-  if cache_count >= config.cache_size then
-    cache_old, cache_young, cache_count = cache_young, {}, 0
+local function cache_put(cache, token, entry)
+  if cache.size == 0 then return end
+  if cache.count >= cache.size then
+    cache.old, cache.young, cache.count = cache.young, {}, 0
   end
-  cache_young[token] = entry
-  cache_count = cache_count + 1
+  cache.young[token] = entry
+  cache.count = cache.count + 1
 end
 
 ---------------------------------------------------------------------------------------------------------------------
@@ -465,23 +474,64 @@ local function pick_key(provider, alg, kid)
   return nil
 end
 
+-- The algorithms jwt_authn knows (others are refused as unsupported before any key is looked at).
+local KNOWN_ALGS = {
+  RS256 = true, RS384 = true, RS512 = true, PS256 = true, PS384 = true, PS512 = true, ES256 = true, ES384 = true,
+  ES512 = true, HS256 = true, HS384 = true, HS512 = true, EdDSA = true,
+}
+
+local function is_string_list(v)
+  if type(v) == "string" then return true end
+  if type(v) ~= "table" or getmetatable(v) ~= JSON_ARRAY then return false end
+  for _, item in ipairs(v) do
+    if type(item) ~= "string" then return false end
+  end
+  return true
+end
+
+-- Parses the token as jwt_verify_lib does, with its messages. Returns the parts, or nil and a message.
+local function parse_token(token)
+  local sections = {}
+  for section in string.gmatch(token, "[^.]+") do
+    sections[#sections + 1] = section
+    if #sections > 3 then break end
+  end
+  if #sections ~= 3 then return nil, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections" end
+  local header_json = base64url_decode(sections[1])
+  if not header_json then return nil, "Jwt header is an invalid Base64url encoded" end
+  local header = json_decode(header_json)
+  if not is_object(header) then return nil, "Jwt header is an invalid JSON" end
+  local alg, kid = header.alg, header.kid
+  if type(alg) ~= "string" then return nil, "Jwt header [alg] field is required and must be a string" end
+  if not KNOWN_ALGS[alg] then return nil, "Jwt header [alg] is not supported" end
+  if kid ~= nil and type(kid) ~= "string" then return nil, "Jwt header [kid] field is not a string" end
+  local payload_json = base64url_decode(sections[2])
+  if not payload_json then return nil, "Jwt payload is an invalid Base64url encoded" end
+  local payload = json_decode(payload_json)
+  if not is_object(payload) then return nil, "Jwt payload is an invalid JSON" end
+  for _, claim in ipairs({ "iss", "sub", "jti" }) do
+    if payload[claim] ~= nil and type(payload[claim]) ~= "string" then
+      return nil, "Jwt payload [" .. claim .. "] field is not a string"
+    end
+  end
+  for _, claim in ipairs({ "iat", "nbf", "exp" }) do
+    if payload[claim] ~= nil and not is_uint(payload[claim]) then
+      return nil, "Jwt payload [" .. claim .. "] field is not an integer"
+    end
+  end
+  if payload.aud ~= nil and not is_string_list(payload.aud) then
+    return nil, "Jwt payload [aud] field is not a string or string list"
+  end
+  local signature = base64url_decode(sections[3])
+  if not signature then return nil, "Jwt signature is an invalid Base64url encoded" end
+  return { alg = alg, kid = kid, payload = payload, signature = signature, signed = sections[1] .. "." .. sections[2] }
+end
+
 -- Returns nil when the token is good (and the payload), or a status and a message.
 local function verify(handle, provider, token, now)
-  local dot1 = find(token, ".", 1, true)
-  local dot2 = dot1 and find(token, ".", dot1 + 1, true)
-  if not dot2 or find(token, ".", dot2 + 1, true) then return 401, "Jwt verification fails" end
-  local header_json = base64url_decode(sub(token, 1, dot1 - 1))
-  local payload_json = base64url_decode(sub(token, dot1 + 1, dot2 - 1))
-  local signature = base64url_decode(sub(token, dot2 + 1))
-  if not header_json or not payload_json or not signature then return 401, "Jwt verification fails" end
-  local header, payload = json_decode(header_json), json_decode(payload_json)
-  if not is_object(header) or not is_object(payload) then return 401, "Jwt verification fails" end
-  local alg, kid = header.alg, header.kid
-  if type(alg) ~= "string" or (kid ~= nil and type(kid) ~= "string") then return 401, "Jwt verification fails" end
-  if (payload.exp ~= nil and not is_uint(payload.exp)) or (payload.nbf ~= nil and not is_uint(payload.nbf))
-      or (payload.iss ~= nil and type(payload.iss) ~= "string") then
-    return 401, "Jwt verification fails"
-  end
+  local jwt, problem = parse_token(token)
+  if not jwt then return 401, problem end
+  local payload, alg, kid, signature = jwt.payload, jwt.alg, jwt.kid, jwt.signature
 
   -- jwt_authn's order: time, issuer, audience, then the signature.
   if payload.nbf and now + provider.skew < payload.nbf then return 401, "Jwt not yet valid" end
@@ -499,7 +549,7 @@ local function verify(handle, provider, token, now)
   end
   local public_key = handle:importPublicKey(key.der, #key.der):get()
   if not public_key then return 401, "Jwt verification fails" end
-  local signed = sub(token, 1, dot2 - 1)
+  local signed = jwt.signed
   local ok = handle:verifySignature(hash, public_key, signature, #signature, signed, #signed)
   if not ok then return 401, "Jwt verification fails" end
   return nil, payload
@@ -527,14 +577,14 @@ function envoy_on_request(handle)
 
   local now = os.time()
   local payload
-  local cached = cache_get(token)
-  if cached and cached.provider == provider and now <= cached.expires then
+  local cached = provider.cache.size > 0 and cache_get(provider.cache, token)
+  if cached and now <= cached.expires then
     payload = cached.payload
   else
     local status, result = verify(handle, provider, token, now)
     if status then return deny(handle, status, result, path) end
     payload = result
-    cache_put(token, { provider = provider, payload = payload, expires = (payload.exp or math.huge) + provider.skew })
+    cache_put(provider.cache, token, { payload = payload, expires = (payload.exp or math.huge) + provider.skew })
   end
 
   for _, c in ipairs(provider.claim_to_headers) do
