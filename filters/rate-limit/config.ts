@@ -432,7 +432,7 @@ export function parseConfig(bytes: ArrayBuffer, report: (line: string) => void):
 
 /**
  * Every slot is a shared-data key created at configuration time by every worker, so the total is bounded: it
- * keeps start-up quick and shared memory predictable (each slot holds at most ~170 bytes).
+ * keeps start-up quick and shared memory predictable (each slot holds at most 144 bytes).
  */
 function checkTotalBuckets(p: Problems, config: RateLimitConfig): void {
   let total: u64 = 0;
