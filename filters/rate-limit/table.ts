@@ -17,6 +17,8 @@ import { Rule, TableFullPolicy } from "./config";
 import { identityHash } from "./keys";
 
 const PROBES: u32 = 4;
+/** Tables up to this many slots keep their key strings (at most ~200 KB per rule and VM); larger ones build them. */
+const KEY_CACHE_LIMIT: u32 = 4096;
 export const MAX_ATTEMPTS: i32 = 32;
 const NO_IDENTITY = new ArrayBuffer(0);
 
@@ -52,8 +54,8 @@ class Probe {
   cas: u32 = 0;
   readonly state: BucketState = new BucketState(0, 0);
   /** When no slot is available: the candidate bucket that frees up first. */
-  readonly busiest: BucketState = new BucketState(0, 0);
-  hasBusiest: bool = false;
+  readonly soonestFree: BucketState = new BucketState(0, 0);
+  hasSoonestFree: bool = false;
 }
 
 const probe = new Probe();
@@ -62,22 +64,24 @@ export class BucketTable {
   readonly keyPrefix: string;
   readonly overflowKey: string;
   private readonly probes: u32;
-  /** Slot keys built so far (built on first use: the hot path then allocates no key strings). */
-  private readonly keys: Array<string | null>;
+  /** Slot keys built so far, so the hot path allocates no key strings; null for tables too large to cache. */
+  private readonly keys: Array<string | null> | null;
 
   constructor(public readonly rule: Rule, statPrefix: string) {
     const keyPrefix = "rl:" + statPrefix + ":" + rule.name + ":";
     this.keyPrefix = keyPrefix;
     this.overflowKey = keyPrefix + "overflow";
     this.probes = rule.maxBuckets < PROBES ? rule.maxBuckets : PROBES;
-    this.keys = new Array<string | null>(<i32>rule.maxBuckets);
+    this.keys = rule.maxBuckets <= KEY_CACHE_LIMIT ? new Array<string | null>(<i32>rule.maxBuckets) : null;
   }
 
   slotKey(slot: u32): string {
-    const cached = unchecked(this.keys[slot]);
+    const keys = this.keys;
+    if (keys === null) return this.keyPrefix + slot.toString();
+    const cached = unchecked(keys[slot]);
     if (cached !== null) return cached;
     const key = this.keyPrefix + slot.toString();
-    unchecked((this.keys[slot] = key));
+    unchecked((keys[slot] = key));
     return key;
   }
 
@@ -109,8 +113,8 @@ export class BucketTable {
         if (rule.onTableFull == TableFullPolicy.Deny) {
           decision.verdict = Verdict.Limited;
           decision.remaining = 0;
-          decision.retryAfterMs = probe.hasBusiest ?
-            probe.busiest.msUntilAvailable(policy, nowMs, policy.maxTokens) : policy.fillIntervalMs;
+          decision.retryAfterMs = probe.hasSoonestFree ?
+            probe.soonestFree.msUntilAvailable(policy, nowMs, policy.maxTokens) : policy.fillIntervalMs;
           decision.resetMs = decision.retryAfterMs;
           return decision;
         }
@@ -140,7 +144,7 @@ export class BucketTable {
 
   /**
    * Points the probe at the slot this identity should use, with its version and its bucket refilled to `nowMs`.
-   * Returns false when every candidate holds another key's live bucket; `probe.busiest` is then the candidate
+   * Returns false when every candidate holds another key's live bucket; `probe.soonestFree` is then the candidate
    * bucket that frees up first, so a denial can say when to retry.
    */
   private findSlot(identity: ArrayBuffer, home: u32, nowMs: u64): bool {
@@ -150,7 +154,7 @@ export class BucketTable {
     let candidateKey: string | null = null;
     let candidateCas: u32 = 0;
     let soonestFreeMs: u64 = u64.MAX_VALUE;
-    probe.hasBusiest = false;
+    probe.hasSoonestFree = false;
     for (let i: u32 = 0; i < this.probes; i++) {
       const key = this.slotKey((home + i) % rule.maxBuckets);
       let entry = SharedData.get(key);
@@ -185,8 +189,8 @@ export class BucketTable {
       const untilFree = state.msUntilAvailable(policy, nowMs, policy.maxTokens);
       if (untilFree < soonestFreeMs) {
         soonestFreeMs = untilFree;
-        probe.busiest.copyFrom(state);
-        probe.hasBusiest = true;
+        probe.soonestFree.copyFrom(state);
+        probe.hasSoonestFree = true;
       }
     }
     if (candidateKey !== null) {
