@@ -4,7 +4,7 @@ import { PropertyPath, headers } from "../../assembly";
 import { ExtraDimension, ExtraSource, MetricsConfig, ReporterMode } from "./config";
 import {
   Dimension, UNKNOWN, hostWithoutPort, istioClusterHost, responseFlagsLabel, sanitize, sanitizeString,
-  serviceShortName, spiffeNamespace,
+  sameBytes, serviceShortName, spiffeNamespace,
 } from "./labels";
 
 // Property paths, serialized once: most are read on every request.
@@ -42,9 +42,9 @@ const GRPC_CONTENT_TYPE = "application/grpc";
 /** Whether a content-type starts with application/grpc (+proto, +json ...), compared as bytes. */
 function isGrpcContentType(value: ArrayBuffer | null): bool {
   if (value === null || value.byteLength < GRPC_CONTENT_TYPE.length) return false;
-  const bytes = Uint8Array.wrap(value);
+  const bytes = changetype<usize>(value);
   for (let i = 0; i < GRPC_CONTENT_TYPE.length; i++) {
-    if (<i32>unchecked(bytes[i]) != GRPC_CONTENT_TYPE.charCodeAt(i)) return false;
+    if (<i32>load<u8>(bytes + <usize>i) != GRPC_CONTENT_TYPE.charCodeAt(i)) return false;
   }
   return true;
 }
@@ -71,11 +71,40 @@ export class LocalWorkload {
   }
 }
 
+/**
+ * A peer certificate's identity (its URI SAN) and the namespace in it, kept from one request to the next:
+ * connections are long-lived, so consecutive requests mostly carry the same certificate, and comparing its bytes
+ * costs less than sanitizing and parsing it again.
+ */
+class PeerIdentity {
+  private raw: ArrayBuffer | null = null;
+  principal: string = UNKNOWN;
+  namespace: string = UNKNOWN;
+
+  update(raw: ArrayBuffer | null, maxLength: i32): void {
+    if (raw === null) {
+      this.raw = null;
+      this.principal = UNKNOWN;
+      this.namespace = UNKNOWN;
+      return;
+    }
+    const last = this.raw;
+    if (last !== null && sameBytes(last, raw)) return;
+    this.raw = raw.slice(0); // sanitize rewrites its input
+    this.principal = sanitize(raw, maxLength);
+    const namespace = spiffeNamespace(this.principal);
+    this.namespace = namespace !== null ? namespace : UNKNOWN;
+  }
+}
+
 /** Per-request values, filled lazily: each property is read at most once per request. */
 export class RequestAttributes {
   private reporterIsSource: i8 = -1; // -1 not read yet, -2 unknown direction, 0 destination, 1 source
   private service: string | null = null;
-  private peerPrincipal: string | null = null;
+  private readonly downstreamPeer: PeerIdentity = new PeerIdentity();
+  private readonly upstreamPeer: PeerIdentity = new PeerIdentity();
+  private downstreamPeerRead: bool = false;
+  private upstreamPeerRead: bool = false;
   private mtls: i8 = -1;
   private grpc: i8 = -1;
 
@@ -84,7 +113,8 @@ export class RequestAttributes {
   reset(): void {
     this.reporterIsSource = -1;
     this.service = null;
-    this.peerPrincipal = null;
+    this.downstreamPeerRead = false;
+    this.upstreamPeerRead = false;
     this.mtls = -1;
     this.grpc = -1;
   }
@@ -115,13 +145,24 @@ export class RequestAttributes {
     return this.mtls == 1;
   }
 
-  /** The downstream peer's URI SAN, or `unknown`; only a client certificate can carry one. */
-  private downstreamPrincipal(): string {
-    const cached = this.peerPrincipal;
-    if (cached !== null) return cached;
-    const principal = this.isMutualTls() ? sanitize(PEER_PRINCIPAL.get(), this.config.maxValueLength) : UNKNOWN;
-    this.peerPrincipal = principal;
-    return principal;
+  /** The client's certificate identity; only a client certificate (mutual TLS) can carry one. */
+  private downstream(): PeerIdentity {
+    const peer = this.downstreamPeer;
+    if (!this.downstreamPeerRead) {
+      peer.update(this.isMutualTls() ? PEER_PRINCIPAL.get() : null, this.config.maxValueLength);
+      this.downstreamPeerRead = true;
+    }
+    return peer;
+  }
+
+  /** The upstream server's certificate identity. */
+  private upstream(): PeerIdentity {
+    const peer = this.upstreamPeer;
+    if (!this.upstreamPeerRead) {
+      peer.update(UPSTREAM_PEER_PRINCIPAL.get(), this.config.maxValueLength);
+      this.upstreamPeerRead = true;
+    }
+    return peer;
   }
 
   private destinationService(): string {
@@ -156,20 +197,16 @@ export class RequestAttributes {
       case Dimension.SourceWorkload:
         return this.side() == 1 ? this.local.name : UNKNOWN;
       case Dimension.SourceWorkloadNamespace: {
-        if (this.side() == 1) return this.local.namespace;
-        const namespace = spiffeNamespace(this.downstreamPrincipal());
-        return namespace !== null ? namespace : UNKNOWN;
+        return this.side() == 1 ? this.local.namespace : this.downstream().namespace;
       }
       case Dimension.SourcePrincipal: {
-        if (this.side() != 1) return this.downstreamPrincipal();
+        if (this.side() != 1) return this.downstream().principal;
         return this.local.principal != UNKNOWN ? this.local.principal : sanitize(UPSTREAM_LOCAL_PRINCIPAL.get(), max);
       }
       case Dimension.DestinationWorkload:
         return this.side() == 0 ? this.local.name : UNKNOWN;
       case Dimension.DestinationWorkloadNamespace: {
-        if (this.side() == 0) return this.local.namespace;
-        const namespace = spiffeNamespace(sanitize(UPSTREAM_PEER_PRINCIPAL.get(), max));
-        return namespace !== null ? namespace : UNKNOWN;
+        return this.side() == 0 ? this.local.namespace : this.upstream().namespace;
       }
       case Dimension.DestinationService:
         return this.destinationService();

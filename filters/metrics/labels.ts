@@ -94,14 +94,20 @@ export function isSafeValueByte(c: u32): bool {
  */
 export function sanitize(bytes: ArrayBuffer | null, maxLength: i32): string {
   if (bytes === null) return UNKNOWN;
-  const view = Uint8Array.wrap(bytes);
-  let length = min(view.length, maxLength);
+  const base = changetype<usize>(bytes);
+  let length = min(bytes.byteLength, maxLength);
   for (let i = 0; i < length; i++) {
-    if (!isSafeValueByte(<u32>unchecked(view[i]))) unchecked((view[i] = 0x5f));
+    if (!isSafeValueByte(<u32>load<u8>(base + <usize>i))) store<u8>(base + <usize>i, 0x5f);
   }
-  while (length > 0 && unchecked(view[length - 1]) == 0x2e) length--;
+  while (length > 0 && load<u8>(base + <usize>(length - 1)) == 0x2e) length--;
   if (length == 0) return UNKNOWN;
-  return String.UTF8.decode(length == view.length ? bytes : bytes.slice(0, length));
+  return String.UTF8.decodeUnsafe(base, <usize>length);
+}
+
+/** Whether two buffers hold the same bytes. */
+export function sameBytes(a: ArrayBuffer, b: ArrayBuffer): bool {
+  const length = a.byteLength;
+  return length == b.byteLength && memory.compare(changetype<usize>(a), changetype<usize>(b), <usize>length) == 0;
 }
 
 /** The same rule for a value that is already a string (configuration, node metadata). */

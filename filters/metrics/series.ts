@@ -62,6 +62,9 @@ export class SeriesRegistry {
   private readonly labelSets: Gauge;
   private readonly countKey: string;
   private readonly markerPrefix: string;
+  // The shared count never goes down (shared data keys cannot be deleted), so once it has reached the cap no new
+  // set can be admitted anywhere: from then on only sets other workers admitted earlier need a look-up.
+  private full: bool = false;
 
   /**
    * `labelNames`: the label names in stat-name order (for the overflow series); `scope`: the shared-data key
@@ -122,10 +125,14 @@ export class SeriesRegistry {
   private admit(key: string): bool {
     const marker = this.markerPrefix + key;
     if (SharedData.get(marker) !== null) return true;
+    if (this.full) return false;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const entry = SharedData.get(this.countKey);
       const count = entry === null ? 0 : parseCount(entry.value);
-      if (count >= this.cap) return false;
+      if (count >= this.cap) {
+        this.full = true;
+        return false;
+      }
       const next = count + 1;
       const result = SharedData.set(this.countKey, String.UTF8.encode(next.toString()), entry === null ? 0 : entry.cas);
       if (result == WasmResult.Ok) {
