@@ -7,7 +7,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+/** Installing failed: apt-get ran and did not produce a prometheus binary. */
 export class PrometheusInstallError extends Error {}
+/** This machine cannot install it at all (no apt-get, not root): the only reason a test may skip. */
+export class PrometheusUnavailableError extends Error {}
 
 const candidates = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"];
 
@@ -36,15 +39,17 @@ export function ensurePrometheus(log: (line: string) => void = (line) => process
   if (existing) return existing;
   if (process.env.PROMETHEUS_BIN) throw new PrometheusInstallError(`PROMETHEUS_BIN=${process.env.PROMETHEUS_BIN} does not exist`);
   if (!run("sh", ["-c", "command -v apt-get"]).ok) {
-    throw new PrometheusInstallError("prometheus is not installed and apt-get is not available to install it (set PROMETHEUS_BIN)");
+    throw new PrometheusUnavailableError("prometheus is not installed and apt-get is not available to install it (set PROMETHEUS_BIN)");
   }
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
-    throw new PrometheusInstallError("prometheus is not installed and installing Debian's package needs root (set PROMETHEUS_BIN)");
+    throw new PrometheusUnavailableError("prometheus is not installed and installing Debian's package needs root (set PROMETHEUS_BIN)");
   }
   log("installing Debian's prometheus package (apt-get) ...");
-  const update = run("apt-get", ["update"]);
+  // Wait for another apt run (a parallel test, an engineer) instead of failing on its lock.
+  const lock = ["-o", "DPkg::Lock::Timeout=300"];
+  const update = run("apt-get", [...lock, "update"]);
   if (!update.ok) throw new PrometheusInstallError(`apt-get update failed:\n${tail(update.output)}`);
-  const install = run("apt-get", ["install", "-y", "--no-install-recommends", "prometheus"]);
+  const install = run("apt-get", [...lock, "install", "-y", "--no-install-recommends", "prometheus"]);
   const installed = findPrometheus();
   if (!install.ok || !installed) throw new PrometheusInstallError(`apt-get install prometheus failed:\n${tail(install.output)}`);
   log(`installed ${run(installed, ["--version"]).output.split("\n")[0]}`);
@@ -131,7 +136,6 @@ export interface StartPrometheusOptions {
 /** Starts Prometheus on 127.0.0.1 (a free port) scraping the given targets; resolves once /-/ready answers. */
 export async function startPrometheus(options: StartPrometheusOptions): Promise<PrometheusInstance> {
   const binary = ensurePrometheus();
-  const workDir = mkdtempSync(join(tmpdir(), "as-mesh-prometheus-"));
   const interval = `${options.scrapeIntervalSeconds ?? 1}s`;
   const config = [
     "global:",
@@ -146,6 +150,21 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
       `      - targets: [${JSON.stringify(target.address)}]`,
     ]),
   ].join("\n") + "\n";
+  // The port is chosen free, then bound by Prometheus: another process can take it in between, so retry.
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await launch(binary, config, options.readyTimeoutMs ?? 60_000);
+    } catch (error) {
+      lastError = error as Error;
+      if (!/address already in use/.test(lastError.message)) throw lastError;
+    }
+  }
+  throw lastError;
+}
+
+async function launch(binary: string, config: string, readyTimeoutMs: number): Promise<PrometheusInstance> {
+  const workDir = mkdtempSync(join(tmpdir(), "as-mesh-prometheus-"));
   const configPath = join(workDir, "prometheus.yml");
   writeFileSync(configPath, config);
   const port = await freePort();
@@ -156,7 +175,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     "--log.level=warn",
   ], { stdio: ["ignore", "pipe", "pipe"] });
   const instance = new PrometheusInstance(child, `http://127.0.0.1:${port}`, workDir);
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  const deadline = Date.now() + readyTimeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
       const tailText = instance.logTail();
@@ -172,7 +191,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   }
   const tailText = instance.logTail();
   await instance.stop();
-  throw new Error(`prometheus was not ready after ${options.readyTimeoutMs ?? 60_000} ms:\n${tailText}`);
+  throw new Error(`prometheus was not ready after ${readyTimeoutMs} ms:\n${tailText}`);
 }
 
 // ---- the text exposition format (what Envoy's /stats/prometheus serves) ----
