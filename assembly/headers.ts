@@ -39,6 +39,22 @@ export class HeaderMap {
     return result == WasmResult.Ok || result == WasmResult.NotFound;
   }
 
+  /** getBytes for a HeaderName: the name is not encoded again on each call. */
+  getBytesOf(name: HeaderName): ArrayBuffer | null {
+    return host.getHeaderMapValueEncoded(this.type, name.encoded, name.name);
+  }
+
+  /** add for a HeaderName and a value already UTF-8 encoded. */
+  addEncoded(name: HeaderName, value: ArrayBuffer): bool {
+    return host.addHeaderMapValueEncoded(this.type, name.encoded, value, name.name) == WasmResult.Ok;
+  }
+
+  /** remove for a HeaderName (absent counts as success). */
+  removeName(name: HeaderName): bool {
+    const result = host.removeHeaderMapValueEncoded(this.type, name.encoded, name.name);
+    return result == WasmResult.Ok || result == WasmResult.NotFound;
+  }
+
   all(): Headers {
     return host.getHeaderMapPairs(this.type);
   }
@@ -76,5 +92,17 @@ export class PreparedHeaders {
 
   constructor(readonly headers: Headers) {
     this.serialized = serializeHeaders(headers);
+  }
+}
+
+/**
+ * A header name encoded once, for headers a filter reads or writes on every request: the HeaderMap methods that
+ * take one (getBytesOf, addEncoded, removeName) skip encoding the name again.
+ */
+export class HeaderName {
+  readonly encoded: ArrayBuffer;
+
+  constructor(readonly name: string) {
+    this.encoded = String.UTF8.encode(name);
   }
 }

@@ -9,7 +9,7 @@ export {
   BaseContext, RootContext, Context, registerRootContext, dispatchHttpCall, HttpCallCallback, RootContextFactory,
 } from "./context";
 export { HttpCallResponse } from "./http_call";
-export { HeaderMap, headers, makeHeaders, PreparedHeaders } from "./headers";
+export { HeaderMap, HeaderName, headers, makeHeaders, PreparedHeaders } from "./headers";
 export { propertyPath, getProperty, getPropertyString, getPropertyInt, getPropertyBool, setProperty, PropertyPath } from "./properties";
 export { SharedData, SharedDataEntry, SharedQueue } from "./shared_data";
 export { Counter, Gauge, Histogram } from "./metrics";

@@ -165,6 +165,29 @@ export function removeHeaderMapValue(map: HeaderMapType, key: string): WasmResul
   return <WasmResult>result;
 }
 
+/** getHeaderMapValueBytes for a name already UTF-8 encoded (see HeaderName); `name` only labels a failure. */
+export function getHeaderMapValueEncoded(map: HeaderMapType, encodedKey: ArrayBuffer, name: string): ArrayBuffer | null {
+  clearSlots();
+  const result = raw.proxy_get_header_map_value(map, changetype<usize>(encodedKey), encodedKey.byteLength, slots, slots + 8);
+  if (result == WasmResult.Ok) return takeReturnedBuffer();
+  if (result != WasmResult.NotFound) report("get_header_map_value(" + name + ")", result);
+  return null;
+}
+
+/** addHeaderMapValue for a name and value already UTF-8 encoded; `name` only labels a failure. */
+export function addHeaderMapValueEncoded(map: HeaderMapType, encodedKey: ArrayBuffer, value: ArrayBuffer, name: string): WasmResult {
+  const result = raw.proxy_add_header_map_value(map, changetype<usize>(encodedKey), encodedKey.byteLength, changetype<usize>(value), value.byteLength);
+  if (result != WasmResult.Ok) report("add_header_map_value(" + name + ")", result);
+  return <WasmResult>result;
+}
+
+/** removeHeaderMapValue for a name already UTF-8 encoded; `name` only labels a failure. */
+export function removeHeaderMapValueEncoded(map: HeaderMapType, encodedKey: ArrayBuffer, name: string): WasmResult {
+  const result = raw.proxy_remove_header_map_value(map, changetype<usize>(encodedKey), encodedKey.byteLength);
+  if (result != WasmResult.Ok && result != WasmResult.NotFound) report("remove_header_map_value(" + name + ")", result);
+  return <WasmResult>result;
+}
+
 // ---- buffers ----
 
 export function getBufferBytes(buffer: BufferType, start: u32, maxSize: u32): ArrayBuffer {
