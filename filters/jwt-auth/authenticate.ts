@@ -8,39 +8,55 @@
 // Checks per token follow jwt_authn's order: structure, issuer, time, audience, then the signature — so an expired
 // token is "expired" even when its signature is also wrong.
 //
-// Nothing is written to the request while deciding: what a verified token should add or remove is collected in
-// `actions`, rolled back when the member it belongs to fails, and applied by the caller only on success.
+// Nothing is written to the request while deciding: what verified tokens call for is collected in `actions`,
+// rolled back when the member it belongs to fails, and applied by the caller only on success.
+//
+// One Authenticator serves every request of a root context (wasm runs one callback at a time); `begin` resets
+// it. A request whose token is in the verified-token cache allocates nothing here.
 import { FilterConfig, IssuerSet, ProviderConfig, Requirement, RequirementKind } from "./config";
-import { FoundToken, RequestView, extractTokens } from "./extract";
+import { FoundToken, RequestView, extractToken } from "./extract";
 import { Token, checkTime, parseToken } from "./token";
 import { verifySignature } from "./verify";
 import { audiencesAllowed, claimHeaderValue, findClaim } from "./claims";
 import { VerifiedToken } from "./token_cache";
 import { ProviderState } from "./provider_state";
 import { JwtMetrics } from "./metrics";
+import { Action, ActionKind } from "./actions";
 import { Status } from "./status";
-
-export const enum ActionKind { AddHeader, RemoveHeader, RemoveParam }
-
-/** A change to the request that a verified token calls for. */
-export class Action {
-  constructor(public kind: ActionKind, public name: string, public value: string = "") {}
-}
 
 export class Authenticator {
   readonly actions: Array<Action> = new Array<Action>();
-  /** Tokens per location, extracted on first need (several requirements may read the same header). */
-  private tokensAt: Array<Array<FoundToken> | null>;
+  /** One slot per location: the token found there in this request, once looked for. */
+  private readonly slots: Array<FoundToken> = new Array<FoundToken>();
+  private readonly looked: Array<bool> = new Array<bool>();
+  /** Per location: the action that removes its token upstream (forward: false). */
+  private readonly removals: Array<Action> = new Array<Action>();
+  /** Scratch list of the tokens a requirement reads. */
+  private readonly found: Array<FoundToken> = new Array<FoundToken>();
+  private request: RequestView = new RequestView();
   private nowSeconds: u64 = 0;
 
   constructor(
     private readonly config: FilterConfig,
     private readonly providers: Array<ProviderState>,
-    private readonly request: RequestView,
     private readonly metrics: JwtMetrics,
     private readonly clock: () => u64,
   ) {
-    this.tokensAt = new Array<Array<FoundToken> | null>(config.locations.length);
+    for (let i = 0; i < config.locations.length; i++) {
+      const location = config.locations[i];
+      this.slots.push(new FoundToken(i));
+      this.looked.push(false);
+      this.removals.push(new Action(location.isHeader ? ActionKind.RemoveHeader : ActionKind.RemoveParam, location.header));
+    }
+  }
+
+  /** Starts a new request. */
+  begin(request: RequestView): void {
+    this.request = request;
+    this.actions.length = 0;
+    this.nowSeconds = 0;
+    const looked = this.looked;
+    for (let i = 0, n = looked.length; i < n; i++) unchecked((looked[i] = false));
   }
 
   evaluate(requirement: Requirement): Status {
@@ -77,17 +93,18 @@ export class Authenticator {
     return verdict;
   }
 
+  /** The tokens at these locations, in jwt_authn's order, each location read once per request. */
   private tokens(locations: Array<i32>): Array<FoundToken> {
-    const found = new Array<FoundToken>();
-    for (let i = 0; i < locations.length; i++) {
+    const found = this.found;
+    found.length = 0;
+    for (let i = 0, n = locations.length; i < n; i++) {
       const index = unchecked(locations[i]);
-      let atLocation = unchecked(this.tokensAt[index]);
-      if (atLocation === null) {
-        atLocation = new Array<FoundToken>();
-        extractTokens(this.request, this.config.locations[index], index, atLocation);
-        unchecked((this.tokensAt[index] = atLocation));
+      const slot = unchecked(this.slots[index]);
+      if (!unchecked(this.looked[index])) {
+        extractToken(this.request, this.config.locations[index], slot);
+        unchecked((this.looked[index] = true));
       }
-      for (let j = 0; j < atLocation.length; j++) found.push(unchecked(atLocation[j]));
+      if (slot.present) found.push(slot);
     }
     return found;
   }
@@ -96,10 +113,11 @@ export class Authenticator {
   private checkProvider(requirement: Requirement): Status {
     const provider = this.providers[requirement.providerIndex];
     const found = this.tokens(provider.config.locations);
-    if (found.length == 0) return Status.JwtMissed;
+    const count = found.length;
+    if (count == 0) return Status.JwtMissed;
     const mark = this.actions.length;
     // jwt_authn takes tokens from the back of its list; keep its order so the reported failure is the same.
-    for (let i = found.length - 1; i >= 0; i--) {
+    for (let i = count - 1; i >= 0; i--) {
       const status = this.checkToken(unchecked(found[i]), provider, null, requirement.audiences);
       if (status != Status.Ok) {
         this.actions.length = mark;
@@ -112,14 +130,13 @@ export class Authenticator {
   /** allow_missing / allow_missing_or_failed: tokens anywhere, each for the provider of its issuer. */
   private checkAnyProvider(allowFailed: bool): Status {
     const found = this.tokens(this.config.allLocations);
-    if (found.length == 0) return Status.Ok;
     let verdict = Status.Ok;
     for (let i = found.length - 1; i >= 0; i--) {
       const token = unchecked(found[i]);
       const status = this.checkToken(token, null, this.config.locations[token.location].issuers, null);
       if (status != Status.Ok && verdict == Status.Ok) verdict = status;
     }
-    // A present token that failed fails the request (unless failures are allowed): all tokens must be good.
+    // A token that is present but fails fails the request (unless failures are allowed): all tokens must be good.
     return allowFailed ? Status.Ok : verdict;
   }
 
@@ -134,7 +151,7 @@ export class Authenticator {
    */
   private checkToken(found: FoundToken, state: ProviderState | null, issuers: IssuerSet | null, audiences: Array<string> | null): Status {
     if (state !== null) {
-      const cached = state.cache.lookup(found.bytes);
+      const cached = state.cache.lookup(found.pointer, found.length);
       if (cached !== null) {
         this.metrics.cacheHit.increment();
         return this.useCached(found, state, cached, audiences);
@@ -142,7 +159,8 @@ export class Authenticator {
       this.metrics.cacheMiss.increment();
     }
 
-    const token = parseToken(found.bytes);
+    const bytes = found.bytes();
+    const token = parseToken(bytes);
     if (token.status != Status.Ok) return token.status;
     let provider: ProviderState;
     if (state !== null) {
@@ -154,7 +172,7 @@ export class Authenticator {
       const byIssuer = this.config.providerForIssuer(token.iss);
       if (byIssuer === null) return Status.JwtUnknownIssuer;
       provider = this.providers[byIssuer.index];
-      const cached = provider.cache.lookup(found.bytes);
+      const cached = provider.cache.lookup(found.pointer, found.length);
       if (cached !== null) return this.useCached(found, provider, cached, audiences);
     }
     const config = provider.config;
@@ -171,7 +189,7 @@ export class Authenticator {
     const verified = describeVerified(token, config);
     // With provider_and_audiences the provider's own list was not the one checked above; settle it for later hits.
     verified.fitsProviderAudiences = audiences === null || audiencesAllowed(config.audiences, token.audiences);
-    provider.cache.insert(found.bytes, verified);
+    provider.cache.insert(bytes, verified);
     this.addActions(found, config, verified);
     return Status.Ok;
   }
@@ -179,7 +197,7 @@ export class Authenticator {
   private useCached(found: FoundToken, state: ProviderState, verified: VerifiedToken, audiences: Array<string> | null): Status {
     const time = checkTime(verified.nbf, verified.exp, this.now(), state.config.clockSkewSeconds);
     if (time != Status.Ok) {
-      state.cache.evict(found.bytes);
+      state.cache.evict(found.pointer, found.length);
       return time;
     }
     // Whether the provider's own audiences accept the token was settled when it was cached; a requirement's own
@@ -192,36 +210,32 @@ export class Authenticator {
 
   private addActions(found: FoundToken, config: ProviderConfig, verified: VerifiedToken): void {
     const actions = this.actions;
-    if (config.forwardPayloadHeader.length > 0) {
-      actions.push(new Action(ActionKind.AddHeader, config.forwardPayloadHeader, verified.payloadValue));
-    }
-    const claims = config.claimToHeaders;
-    for (let i = 0; i < claims.length; i++) {
-      const value = unchecked(verified.claimValues[i]);
-      if (value !== null) actions.push(new Action(ActionKind.AddHeader, unchecked(claims[i]).headerName, value));
-    }
-    if (!config.forward) {
-      const location = this.config.locations[found.location];
-      actions.push(new Action(location.isHeader ? ActionKind.RemoveHeader : ActionKind.RemoveParam, location.name));
-    }
+    const headerActions = verified.headerActions;
+    for (let i = 0, n = headerActions.length; i < n; i++) actions.push(unchecked(headerActions[i]));
+    if (!config.forward) actions.push(unchecked(this.removals[found.location]));
   }
 }
 
 /** What a verified token gives upstream, computed once and cached with it. */
 function describeVerified(token: Token, config: ProviderConfig): VerifiedToken {
+  const actions = new Array<Action>();
+  const payloadHeader = config.forwardPayloadHeader;
+  if (payloadHeader !== null) {
+    // The payload segment as sent (base64url, ASCII), with "=" up to a multiple of four when asked to pad.
+    const length = token.signingInputEnd - token.payloadStart;
+    const padded = config.padForwardPayloadHeader ? (length + 3) & ~3 : length;
+    const value = new Uint8Array(padded);
+    value.set(token.bytes.subarray(token.payloadStart, token.signingInputEnd));
+    for (let i = length; i < padded; i++) value[i] = 0x3d;
+    actions.push(new Action(ActionKind.AddHeader, payloadHeader, value.buffer));
+  }
   const claims = config.claimToHeaders;
-  const values = new Array<string | null>(claims.length);
   const payload = token.payload!;
   for (let i = 0; i < claims.length; i++) {
     const claim = findClaim(payload, unchecked(claims[i]).claimPath);
-    unchecked((values[i] = claim === null ? null : claimHeaderValue(claim)));
+    if (claim === null) continue;
+    const value = claimHeaderValue(claim);
+    if (value !== null) actions.push(new Action(ActionKind.AddHeader, unchecked(claims[i]).header, String.UTF8.encode(value)));
   }
-  let payloadValue = "";
-  if (config.forwardPayloadHeader.length > 0) {
-    payloadValue = String.UTF8.decode(token.bytes.slice(token.payloadStart, token.signingInputEnd).buffer);
-    if (config.padForwardPayloadHeader) {
-      while ((payloadValue.length & 3) != 0) payloadValue += "=";
-    }
-  }
-  return new VerifiedToken(token.nbf, token.exp, token.audiences, values, payloadValue);
+  return new VerifiedToken(token.nbf, token.exp, token.audiences, actions);
 }

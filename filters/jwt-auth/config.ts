@@ -3,6 +3,7 @@
 // load, a rule naming an undefined provider) stops the parse with one message naming the field's path, e.g.
 //   providers.auth0.remote_jwks.cache_duration must be a duration such as "300s"
 // and Envoy then refuses the configuration.
+import { HeaderName } from "../../assembly";
 import { JsonValue, parseJson, lastJsonError } from "../../assembly/lib/json";
 import { Jwks, loadJwks } from "./jwks";
 import { normalizeAudience } from "./claims";
@@ -30,11 +31,15 @@ export class Location {
   /** Issuers of every provider reading this location (used when a requirement accepts any provider). */
   issuers: IssuerSet = new IssuerSet();
   prefixBytes: Uint8Array;
+  /** The header name, or the parameter name, encoded once. */
+  header: HeaderName;
   nameBytes: Uint8Array;
 
   constructor(public isHeader: bool, public name: string, public prefix: string) {
     this.prefixBytes = Uint8Array.wrap(String.UTF8.encode(prefix));
-    this.nameBytes = Uint8Array.wrap(String.UTF8.encode(name));
+    const header = new HeaderName(name);
+    this.header = header;
+    this.nameBytes = Uint8Array.wrap(header.encoded);
   }
 
   /** Header locations first, then parameters; each group ordered by name (and prefix), like jwt_authn. */
@@ -45,9 +50,11 @@ export class Location {
 
 export class ClaimToHeader {
   claimPath: Array<string>;
+  header: HeaderName;
 
   constructor(public headerName: string, public claimName: string) {
     this.claimPath = claimName.split(".");
+    this.header = new HeaderName(headerName);
   }
 }
 
@@ -71,7 +78,7 @@ export class ProviderConfig {
   /** Indices into FilterConfig.locations, in jwt_authn's extraction order. */
   locations: Array<i32> = new Array<i32>();
   forward: bool = false;
-  forwardPayloadHeader: string = "";
+  forwardPayloadHeader: HeaderName | null = null;
   padForwardPayloadHeader: bool = false;
   claimToHeaders: Array<ClaimToHeader> = new Array<ClaimToHeader>();
   clockSkewSeconds: u64 = 60;
@@ -100,8 +107,11 @@ export class HeaderMatcher {
   /** present_match: true matches when the header exists, false when it does not. */
   present: i8 = -1;
   invert: bool = false;
+  header: HeaderName;
 
-  constructor(public name: string) {}
+  constructor(public name: string) {
+    this.header = new HeaderName(name);
+  }
 }
 
 export class Rule {
@@ -126,7 +136,7 @@ export class FilterConfig {
   statPrefix: string = "jwt_auth";
   bypassCorsPreflight: bool = false;
   /** Headers this filter writes (claim_to_headers, forward_payload_header): removed from every request first. */
-  outputHeaders: Array<string> = new Array<string>();
+  outputHeaders: Array<HeaderName> = new Array<HeaderName>();
   /** All locations (for allow_missing / allow_missing_or_failed, which read every provider's locations). */
   allLocations: Array<i32> = new Array<i32>();
 
@@ -412,8 +422,9 @@ function sortLocations(config: FilterConfig, indices: Array<i32>): void {
   }
 }
 
-function addOutputHeader(config: FilterConfig, name: string): void {
-  if (!config.outputHeaders.includes(name)) config.outputHeaders.push(name);
+function addOutputHeader(config: FilterConfig, name: HeaderName): void {
+  for (let i = 0; i < config.outputHeaders.length; i++) if (config.outputHeaders[i].name == name.name) return;
+  config.outputHeaders.push(name);
 }
 
 function parseProvider(p: Parser, config: FilterConfig, name: string, value: JsonValue, path: string): void {
@@ -464,8 +475,9 @@ function parseProvider(p: Parser, config: FilterConfig, name: string, value: Jso
   provider.forward = p.bool(value, "forward", path);
   const payloadHeader = p.string(value, "forward_payload_header", path);
   if (payloadHeader.length > 0) {
-    provider.forwardPayloadHeader = p.headerName(payloadHeader, path + ".forward_payload_header");
-    addOutputHeader(config, provider.forwardPayloadHeader);
+    const header = new HeaderName(p.headerName(payloadHeader, path + ".forward_payload_header"));
+    provider.forwardPayloadHeader = header;
+    addOutputHeader(config, header);
   }
   provider.padForwardPayloadHeader = p.bool(value, "pad_forward_payload_header", path);
 
@@ -483,8 +495,9 @@ function parseProvider(p: Parser, config: FilterConfig, name: string, value: Jso
       const headerName = p.headerName(p.requiredString(items[i], "header_name", itemPath), itemPath + ".header_name");
       const claimName = p.requiredString(items[i], "claim_name", itemPath);
       if (p.failed) return;
-      provider.claimToHeaders.push(new ClaimToHeader(headerName, claimName));
-      addOutputHeader(config, headerName);
+      const claim = new ClaimToHeader(headerName, claimName);
+      provider.claimToHeaders.push(claim);
+      addOutputHeader(config, claim.header);
     }
   }
 

@@ -1,38 +1,88 @@
 // Finding tokens in a request, as jwt_authn's extractor does: in a header after a value prefix ("Bearer "), or
 // in a query parameter. Header values and :path are read once per request, as bytes; a token is a view into
 // those bytes, never a string.
-import { headers } from "../../assembly";
+import { HeaderName, headers } from "../../assembly";
 import { Location } from "./config";
 
-/** The request headers of the current stream, each read from the host at most once. */
+/**
+ * The request headers of the current stream, each read from the host at most once. One instance serves every
+ * request (wasm runs one callback at a time); `reset` starts the next request.
+ */
+export const PATH = new HeaderName(":path");
+
 export class RequestView {
-  private names: Array<string> = new Array<string>();
+  private names: Array<HeaderName> = new Array<HeaderName>();
   private values: Array<Uint8Array | null> = new Array<Uint8Array | null>();
   private pathBytes: Uint8Array | null = null;
   private pathRead: bool = false;
 
-  header(name: string): Uint8Array | null {
-    for (let i = 0; i < this.names.length; i++) if (unchecked(this.names[i]) == name) return unchecked(this.values[i]);
-    const raw = headers.request.getBytes(name);
+  reset(): void {
+    this.names.length = 0;
+    this.values.length = 0;
+    this.pathBytes = null;
+    this.pathRead = false;
+  }
+
+  header(name: HeaderName): Uint8Array | null {
+    const names = this.names;
+    for (let i = 0, n = names.length; i < n; i++) {
+      const seen = unchecked(names[i]);
+      if (seen === name || seen.name == name.name) return unchecked(this.values[i]);
+    }
+    const raw = headers.request.getBytesOf(name);
     let value: Uint8Array | null = null;
     if (raw !== null) value = Uint8Array.wrap(raw);
-    this.names.push(name);
+    names.push(name);
     this.values.push(value);
     return value;
   }
 
   path(): Uint8Array | null {
     if (!this.pathRead) {
-      this.pathBytes = this.header(":path");
+      this.pathBytes = this.header(PATH);
       this.pathRead = true;
     }
     return this.pathBytes;
   }
+
+  /** Records a new :path after this filter rewrote it. */
+  pathRewritten(path: Uint8Array): void {
+    this.pathBytes = path;
+    this.pathRead = true;
+  }
 }
 
-/** A token found in a request, with the location it came from (to remove it after verification). */
+/**
+ * A token found in a request: bytes [start, end) of `source` (a header value or a decoded query parameter), and
+ * the location it came from. Kept as a range so the cached path never allocates a view of it.
+ */
 export class FoundToken {
-  constructor(public bytes: Uint8Array, public location: i32) {}
+  source: Uint8Array = new Uint8Array(0);
+  start: i32 = 0;
+  end: i32 = 0;
+  present: bool = false;
+
+  constructor(public location: i32) {}
+
+  @inline get pointer(): usize {
+    return this.source.dataStart + <usize>this.start;
+  }
+
+  @inline get length(): i32 {
+    return this.end - this.start;
+  }
+
+  /** The token as its own array view (for parsing and caching, off the cached path). */
+  bytes(): Uint8Array {
+    return this.source.subarray(this.start, this.end);
+  }
+
+  set(source: Uint8Array, start: i32, end: i32): void {
+    this.source = source;
+    this.start = start;
+    this.end = end;
+    this.present = true;
+  }
 }
 
 /** Base64url characters and the dot: what a compact JWS is made of. */
@@ -53,18 +103,26 @@ function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): i32 {
 }
 
 /**
- * The token in a header value. Like jwt_authn: the prefix may appear anywhere in the value; the token starts at
- * the first base64url-or-dot character after it and runs to the end of the value (the parser judges the rest).
- * Without such a character the whole value is the token (and will fail to parse). No prefix: the whole value.
+ * Finds the token in a header value, like jwt_authn: the prefix may appear anywhere in the value; the token
+ * starts at the first base64url-or-dot character after it and runs to the end of the value (the parser judges the
+ * rest). Without such a character the whole value is the token (and will fail to parse). No prefix: the whole
+ * value. False when the prefix is not in the value.
  */
-export function tokenInHeaderValue(value: Uint8Array, prefix: Uint8Array): Uint8Array | null {
-  if (prefix.length == 0) return value;
-  const at = indexOfBytes(value, prefix);
-  if (at < 0) return null;
-  for (let i = at + prefix.length; i < value.length; i++) {
-    if (isTokenByte(unchecked(value[i]))) return value.subarray(i);
+export function tokenInHeaderValue(value: Uint8Array, prefix: Uint8Array, out: FoundToken): bool {
+  if (prefix.length == 0) {
+    out.set(value, 0, value.length);
+    return true;
   }
-  return value;
+  const at = indexOfBytes(value, prefix);
+  if (at < 0) return false;
+  for (let i = at + prefix.length; i < value.length; i++) {
+    if (isTokenByte(unchecked(value[i]))) {
+      out.set(value, i, value.length);
+      return true;
+    }
+  }
+  out.set(value, 0, value.length);
+  return true;
 }
 
 function hexValue(c: u32): i32 {
@@ -135,18 +193,18 @@ export function pathWithoutParam(path: Uint8Array, span: ParamSpan): string {
   return head + tail;
 }
 
-/** Appends the tokens at `location` to `out`. */
-export function extractTokens(request: RequestView, location: Location, index: i32, out: Array<FoundToken>): void {
+/** Looks for the token at `location`; `out.present` says whether there is one. */
+export function extractToken(request: RequestView, location: Location, out: FoundToken): void {
+  out.present = false;
   if (location.isHeader) {
-    const value = request.header(location.name);
-    if (value === null) return;
-    const token = tokenInHeaderValue(value, location.prefixBytes);
-    if (token !== null) out.push(new FoundToken(token, index));
+    const value = request.header(location.header);
+    if (value !== null) tokenInHeaderValue(value, location.prefixBytes, out);
     return;
   }
   const path = request.path();
   if (path === null) return;
   const span = findQueryParam(path, location.nameBytes);
   if (span === null) return;
-  out.push(new FoundToken(percentDecode(path, span.valueStart, span.end), index));
+  const decoded = percentDecode(path, span.valueStart, span.end);
+  out.set(decoded, 0, decoded.length);
 }

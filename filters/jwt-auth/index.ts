@@ -2,16 +2,17 @@
 // See README.md for the configuration and how it maps to jwt_authn.
 export * from "../../assembly/abi/exports";
 import {
-  BaseContext, Context, FilterHeadersStatus, HttpCallResponse, RootContext, currentTimeMilliseconds,
+  BaseContext, Context, FilterHeadersStatus, HeaderName, HttpCallResponse, RootContext, currentTimeMilliseconds,
   currentTimeNanoseconds, currentTimeSeconds, headers, logError, logInfo, logWarn, makeHeaders, registerRootContext,
 } from "../../assembly";
 import { FilterConfig, lastConfigError, parseConfig } from "./config";
 import { ProviderState } from "./provider_state";
 import { MAX_JWKS_BYTES, RemoteJwks } from "./remote_jwks";
 import { JwtMetrics } from "./metrics";
-import { RequestView, findQueryParam, pathWithoutParam } from "./extract";
+import { PATH, RequestView, findQueryParam, pathWithoutParam } from "./extract";
 import { findRule } from "./rules";
-import { Action, ActionKind, Authenticator } from "./authenticate";
+import { Authenticator } from "./authenticate";
+import { Action, ActionKind } from "./actions";
 import { Status, denyReasonOf, statusHttpCode, statusMessage } from "./status";
 
 /** How often the root context checks whether a remote JWKS is due (only when a provider has one). */
@@ -24,6 +25,7 @@ class JwtAuthRoot extends RootContext {
   /** Callout token → index in `remotes`. */
   pendingFetches: Map<u32, i32> = new Map<u32, i32>();
   metrics: JwtMetrics | null = null;
+  authenticator: Authenticator | null = null;
 
   onConfigure(size: u32): bool {
     const config = parseConfig(Uint8Array.wrap(this.getPluginConfiguration()));
@@ -32,7 +34,8 @@ class JwtAuthRoot extends RootContext {
       return false;
     }
     this.config = config;
-    this.metrics = new JwtMetrics(config.statPrefix);
+    const metrics = new JwtMetrics(config.statPrefix);
+    this.metrics = metrics;
     // The cache's bucket hash is seeded per VM, so bucket placement cannot be predicted from outside.
     const seed = currentTimeNanoseconds() ^ (<u64>this.id << 32);
     this.providers = new Array<ProviderState>();
@@ -44,6 +47,7 @@ class JwtAuthRoot extends RootContext {
       this.providers.push(state);
       if (provider.remote !== null) this.remotes.push(new RemoteJwks(state, provider.remote!));
     }
+    this.authenticator = new Authenticator(config, this.providers, metrics, currentTimeSeconds);
     if (this.remotes.length > 0) {
       this.setTickPeriod(TICK_MS);
       this.refreshRemoteJwks();
@@ -108,17 +112,21 @@ function onJwksResponse(origin: BaseContext, token: u32, response: HttpCallRespo
   (origin as JwtAuthRoot).onJwksResponse(token, response);
 }
 
+/** One view serves every request: wasm runs one callback at a time. */
+const request = new RequestView();
+
 class JwtAuthStream extends Context {
   onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatus {
     const root = this.root as JwtAuthRoot;
     const config = root.config;
     const metrics = root.metrics;
-    if (config === null || metrics === null) return FilterHeadersStatus.Continue; // not configured: Envoy refused it
+    const authenticator = root.authenticator;
+    if (config === null || metrics === null || authenticator === null) return FilterHeadersStatus.Continue; // Envoy refused the configuration
     // Headers this filter writes can only come from it: whatever the client sent under those names goes.
     const outputs = config.outputHeaders;
-    for (let i = 0; i < outputs.length; i++) headers.request.remove(outputs[i]);
+    for (let i = 0, n = outputs.length; i < n; i++) headers.request.removeName(unchecked(outputs[i]));
 
-    const request = new RequestView();
+    request.reset();
     if (config.bypassCorsPreflight && isCorsPreflight(request)) {
       metrics.allowed.increment();
       return FilterHeadersStatus.Continue;
@@ -128,7 +136,7 @@ class JwtAuthStream extends Context {
       metrics.allowed.increment();
       return FilterHeadersStatus.Continue;
     }
-    const authenticator = new Authenticator(config, root.providers, request, metrics, currentTimeSeconds);
+    authenticator.begin(request);
     const status = authenticator.evaluate(rule.requirement);
     if (status == Status.Ok) {
       applyActions(authenticator.actions, request);
@@ -150,19 +158,26 @@ class JwtAuthStream extends Context {
   }
 }
 
+const METHOD = new HeaderName(":method");
+const ORIGIN = new HeaderName("origin");
+const REQUEST_METHOD = new HeaderName("access-control-request-method");
+const FORWARDED_PROTO = new HeaderName("x-forwarded-proto");
+const AUTHORITY = new HeaderName(":authority");
+const ORIGINAL_PATH = new HeaderName("x-envoy-original-path");
+
 function isCorsPreflight(request: RequestView): bool {
-  const method = request.header(":method");
+  const method = request.header(METHOD);
   if (method === null || method.length != 7 || String.UTF8.decode(method.slice().buffer) != "OPTIONS") return false;
-  const origin = request.header("origin");
-  const requested = request.header("access-control-request-method");
+  const origin = request.header(ORIGIN);
+  const requested = request.header(REQUEST_METHOD);
   return origin !== null && origin.length > 0 && requested !== null && requested.length > 0;
 }
 
 /** Envoy's Utility::buildOriginalUri: scheme from x-forwarded-proto, host, and at most 256 bytes of the path. */
 function originalUri(request: RequestView): string {
-  const proto = request.header("x-forwarded-proto");
-  const host = request.header(":authority");
-  let path = request.header("x-envoy-original-path");
+  const proto = request.header(FORWARDED_PROTO);
+  const host = request.header(AUTHORITY);
+  let path = request.header(ORIGINAL_PATH);
   if (path === null) path = request.path();
   if (path === null) return "";
   const shown = path.length > 256 ? path.subarray(0, 256) : path;
@@ -174,21 +189,20 @@ function text(bytes: Uint8Array | null): string {
 }
 
 function applyActions(actions: Array<Action>, request: RequestView): void {
-  let path: Uint8Array | null = null;
-  for (let i = 0; i < actions.length; i++) {
-    const action = actions[i];
+  for (let i = 0, n = actions.length; i < n; i++) {
+    const action = unchecked(actions[i]);
     if (action.kind == ActionKind.AddHeader) {
-      headers.request.add(action.name, action.value);
+      headers.request.addEncoded(action.name, action.value);
     } else if (action.kind == ActionKind.RemoveHeader) {
-      headers.request.remove(action.name);
+      headers.request.removeName(action.name);
     } else {
-      if (path === null) path = request.path();
+      const path = request.path();
       if (path === null) continue;
-      const span = findQueryParam(path, Uint8Array.wrap(String.UTF8.encode(action.name)));
-      if (span === null) continue;
+      const span = findQueryParam(path, Uint8Array.wrap(action.name.encoded));
+      if (span === null) continue; // already removed (two providers read the same parameter)
       const rewritten = pathWithoutParam(path, span);
-      headers.request.replace(":path", rewritten);
-      path = Uint8Array.wrap(String.UTF8.encode(rewritten));
+      headers.request.replace(PATH.name, rewritten);
+      request.pathRewritten(Uint8Array.wrap(String.UTF8.encode(rewritten)));
     }
   }
 }

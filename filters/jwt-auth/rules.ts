@@ -28,7 +28,7 @@ function pathMatches(rule: Rule, request: RequestView): bool {
 }
 
 function headerMatches(matcher: HeaderMatcher, request: RequestView): bool {
-  const raw = request.header(matcher.name);
+  const raw = request.header(matcher.header);
   let matched: bool;
   if (matcher.present >= 0) {
     matched = (raw !== null) == (matcher.present == 1);

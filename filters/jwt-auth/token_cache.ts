@@ -7,16 +7,16 @@
 // expires (checked on every hit), until it is the least recently used one when a new token needs room, or until
 // the provider's keys change.
 
+import { Action } from "./actions";
+
 /** What a successful verification established; reused as-is on a cache hit. */
 export class VerifiedToken {
   constructor(
     public nbf: u64,
     public exp: u64,
     public audiences: Array<string>,
-    /** Header value per claim_to_headers entry of the provider (null: the claim gives no header). */
-    public claimValues: Array<string | null>,
-    /** The payload segment for forward_payload_header, "" when not configured. */
-    public payloadValue: string,
+    /** The headers to add upstream: forward_payload_header and claim_to_headers, values included. */
+    public headerActions: Array<Action>,
   ) {}
 
   /** Whether the provider's own audiences accept the token (a requirement may have checked other ones). */
@@ -52,9 +52,9 @@ export class TokenCache {
     return this.count;
   }
 
-  /** The verification result cached for exactly these bytes (now the most recently used), or null. */
-  lookup(token: Uint8Array): VerifiedToken | null {
-    const entry = this.find(token, hashBytes(token.dataStart, token.length, this.seed));
+  /** The verification result cached for exactly these `length` bytes (now the most recently used), or null. */
+  lookup(pointer: usize, length: i32): VerifiedToken | null {
+    const entry = this.find(pointer, length, hashBytes(pointer, length, this.seed));
     if (entry === null) return null;
     this.touch(entry);
     return entry.verified;
@@ -64,7 +64,7 @@ export class TokenCache {
   insert(token: Uint8Array, verified: VerifiedToken): void {
     if (this.capacity < 1 || token.length > MAX_CACHED_TOKEN_BYTES) return;
     const hash = hashBytes(token.dataStart, token.length, this.seed);
-    const existing = this.find(token, hash);
+    const existing = this.find(token.dataStart, token.length, hash);
     if (existing !== null) {
       existing.verified = verified;
       this.touch(existing);
@@ -80,8 +80,8 @@ export class TokenCache {
   }
 
   /** Drops the entry for these bytes, if any (e.g. its token expired). */
-  evict(token: Uint8Array): void {
-    const entry = this.find(token, hashBytes(token.dataStart, token.length, this.seed));
+  evict(pointer: usize, length: i32): void {
+    const entry = this.find(pointer, length, hashBytes(pointer, length, this.seed));
     if (entry !== null) this.remove(entry);
   }
 
@@ -93,13 +93,12 @@ export class TokenCache {
     this.count = 0;
   }
 
-  private find(token: Uint8Array, hash: u32): Entry | null {
+  private find(pointer: usize, length: i32, hash: u32): Entry | null {
     let entry = unchecked(this.buckets[<i32>(hash & this.mask)]);
-    const length = token.length;
     while (entry !== null) {
       const stored = entry.bytes;
       if (entry.hash == hash && stored.length == length &&
-          memory.compare(stored.dataStart, token.dataStart, <usize>length) == 0) {
+          memory.compare(stored.dataStart, pointer, <usize>length) == 0) {
         return entry;
       }
       entry = entry.nextInBucket;
