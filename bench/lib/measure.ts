@@ -63,6 +63,7 @@ export function variantConfig(variant: Variant, context: Pick<RunContext, "fixtu
   return bootstrap({
     listeners: [httpListener({ name: LISTENER, httpFilters: variant.httpFilters(context.fixture), routes: [{ prefix: "/", action }] })],
     clusters: context.upstreamPort === null ? [] : [staticCluster("upstream", "127.0.0.1", context.upstreamPort)],
+    extra: variant.bootstrapExtra,
   });
 }
 

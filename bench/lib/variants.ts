@@ -2,6 +2,7 @@
 // and by Envoy's native C++ filters, plus the three-filter chain. Each variant is the HTTP filter list of one Envoy;
 // the route behind it (direct_response, or a loopback upstream) is the same for all.
 import type { Json } from "../../envoy/bootstrap.ts";
+import { statsConfigForIstioMetrics, type MetricsFilterConfig } from "../../envoy/istio_metrics.ts";
 import { luaBaselineFilter } from "../../envoy/lua/index.ts";
 import { jwtAuthnStyleConfig, nativeJwtAuthnFilter, SUBJECT_HEADER, type JwtAlg, type JwtFixture } from "./jwt_fixture.ts";
 import {
@@ -25,6 +26,8 @@ export interface Variant {
   /** Why it cannot run here, or false. */
   unavailable: () => string | false;
   httpFilters: (fixture: JwtFixture) => Json[];
+  /** Top-level bootstrap fields the variant needs (the metrics filters' stats_tags). */
+  bootstrapExtra?: Json;
 }
 
 /** Verified tokens a cache keeps: the same size for the Lua, Wasm and native caches. */
@@ -62,13 +65,16 @@ export function nativeLocalRateLimitFilter(header: string): Json {
 }
 
 /** The metrics configuration the Lua baseline and the Wasm filter both run: Istio's standard labels. */
-export const METRICS_CONFIG = {
+export const METRICS_CONFIG: MetricsFilterConfig = {
   reporter: "destination",
   workload: {
     name: "bench", namespace: "default", service: "bench.default.svc.cluster.local", service_name: "bench",
   },
   max_label_sets: 1000,
 };
+
+/** The bootstrap stats_tags that turn the metrics' encoded names into Prometheus labels, as a deployment has them. */
+const metricsBootstrap: Json = { stats_config: statsConfigForIstioMetrics(METRICS_CONFIG) };
 
 const byUser = { request_headers: { header_name: "x-user" } };
 const bySubject = { jwt_claim: { header_name: SUBJECT_HEADER } };
@@ -126,33 +132,34 @@ export function allVariants(algs: readonly JwtAlg[]): Variant[] {
     },
     {
       id: "metrics-lua", group: "metrics", impl: "lua", label: "metrics · Lua", unavailable: always,
-      httpFilters: () => [luaBaselineFilter("metrics", METRICS_CONFIG)],
+      httpFilters: () => [luaBaselineFilter("metrics", METRICS_CONFIG)], bootstrapExtra: metricsBootstrap,
     },
     {
       id: "metrics-wasm", group: "metrics", impl: "wasm", label: "metrics · Wasm", unavailable: needs("metrics"),
-      httpFilters: () => [wasmMetricsFilter(METRICS_CONFIG)],
+      httpFilters: () => [wasmMetricsFilter(METRICS_CONFIG)], bootstrapExtra: metricsBootstrap,
     },
+    // The chain in the order the metrics filter asks for: first, so it also counts what the filters after it answer.
     {
-      id: "chain-lua", group: "chain", impl: "lua", alg: chainAlg, label: `chain (JWT ${chainAlg} → rate limit → metrics) · Lua`,
-      unavailable: always,
+      id: "chain-lua", group: "chain", impl: "lua", alg: chainAlg, label: `chain (metrics → JWT ${chainAlg} → rate limit) · Lua`,
+      unavailable: always, bootstrapExtra: metricsBootstrap,
       httpFilters: (f) => [
+        luaBaselineFilter("metrics", METRICS_CONFIG),
         luaBaselineFilter("jwt_auth", jwtAuthnStyleConfig(f, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true })),
         luaBaselineFilter("rate_limit", rateLimitConfig(bySubject)),
-        luaBaselineFilter("metrics", METRICS_CONFIG),
       ],
     },
     {
-      id: "chain-wasm", group: "chain", impl: "wasm", alg: chainAlg, label: `chain (JWT ${chainAlg} → rate limit → metrics) · Wasm`,
-      unavailable: needs("jwt-auth", "rate-limit", "metrics"),
+      id: "chain-wasm", group: "chain", impl: "wasm", alg: chainAlg, label: `chain (metrics → JWT ${chainAlg} → rate limit) · Wasm`,
+      unavailable: needs("jwt-auth", "rate-limit", "metrics"), bootstrapExtra: metricsBootstrap,
       httpFilters: (f) => [
+        wasmMetricsFilter(METRICS_CONFIG),
         wasmJwtAuthFilter(f, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true }),
         wasmRateLimitFilter(rateLimitConfig(bySubject)),
-        wasmMetricsFilter(METRICS_CONFIG),
       ],
     },
     {
       id: "chain-native", group: "chain", impl: "native", alg: chainAlg,
-      label: `chain (JWT ${chainAlg} → rate limit) · jwt_authn + jwt_cache + local_ratelimit, no metrics filter`,
+      label: `chain (JWT ${chainAlg} → rate limit) · jwt_authn + jwt_cache + local_ratelimit (no native metrics filter)`,
       unavailable: always,
       httpFilters: (f) => [
         nativeJwtAuthnFilter(f, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true }),

@@ -18,6 +18,7 @@
 --     the configuration or :authority.
 --   * The cardinality cap is per worker (Lua states share nothing); the Wasm filter's is Envoy-wide.
 --   * State from the request to the response travels in the stream's dynamic metadata, the Lua API's only way.
+--   * Place it first in the chain: a response another filter sends itself (a 401, a 429) then passes through it.
 --
 -- Configuration: a `CONFIG` table defined before this script (envoy/lua/index.ts prepends it), with the Wasm
 -- filter's fields: reporter ("destination" | "source"), workload = { name, namespace, principal, service,

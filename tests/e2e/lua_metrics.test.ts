@@ -4,11 +4,11 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { bootstrap, httpListener, type Json } from "../../envoy/bootstrap.ts";
 import { luaBaselineFilter } from "../../envoy/lua/index.ts";
-import { statsConfigForIstioMetrics } from "../../envoy/istio_metrics.ts";
+import { statsConfigForIstioMetrics, type MetricsFilterConfig } from "../../envoy/istio_metrics.ts";
 import { startEnvoy, withEnvoyLog, EnvoyStartError, type EnvoyInstance } from "../harness/envoy.ts";
 import { wasmFilterUnavailable, wasmMetricsFilter, wasmRateLimitFilter } from "../../bench/lib/wasm_filters.ts";
 
-const metricsConfig = {
+const metricsConfig: MetricsFilterConfig = {
   reporter: "destination",
   workload: { name: "ratings-v1", namespace: "default", service: "ratings.default.svc.cluster.local", service_name: "ratings" },
   extra_dimensions: [{ name: "api_version", request_header: "x-api-version" }],
