@@ -1,10 +1,10 @@
 // Reading a request's label values and measurements from Envoy at access-log time, when request, response,
 // connection and upstream attributes are final. Only what the configured dimensions need is read.
 import { PropertyPath, headers } from "../../assembly";
-import { ExtraDimension, ExtraSource, MetricsConfig, ReporterMode } from "./config";
+import { ExtraSource, MetricsConfig, ReporterMode } from "./config";
 import {
   Dimension, UNKNOWN, hostWithoutPort, istioClusterHost, responseFlagsLabel, sanitize, sanitizeString,
-  sameBytes, serviceShortName, spiffeNamespace,
+  LastValue, serviceShortName, spiffeNamespace,
 } from "./labels";
 
 // Property paths, serialized once: most are read on every request.
@@ -77,22 +77,15 @@ export class LocalWorkload {
  * costs less than sanitizing and parsing it again.
  */
 class PeerIdentity {
-  private raw: ArrayBuffer | null = null;
+  private readonly last: LastValue = new LastValue();
   principal: string = UNKNOWN;
   namespace: string = UNKNOWN;
 
   update(raw: ArrayBuffer | null, maxLength: i32): void {
-    if (raw === null) {
-      this.raw = null;
-      this.principal = UNKNOWN;
-      this.namespace = UNKNOWN;
-      return;
-    }
-    const last = this.raw;
-    if (last !== null && sameBytes(last, raw)) return;
-    this.raw = raw.slice(0); // sanitize rewrites its input
-    this.principal = sanitize(raw, maxLength);
-    const namespace = spiffeNamespace(this.principal);
+    const principal = this.last.sanitize(raw, maxLength);
+    if (principal == this.principal) return;
+    this.principal = principal;
+    const namespace = spiffeNamespace(principal);
     this.namespace = namespace !== null ? namespace : UNKNOWN;
   }
 }
@@ -108,7 +101,12 @@ export class RequestAttributes {
   private mtls: i8 = -1;
   private grpc: i8 = -1;
 
-  constructor(private readonly config: MetricsConfig, private readonly local: LocalWorkload) {}
+  /** One memory per extra dimension, in configuration order. */
+  private readonly extraValues: Array<LastValue> = new Array<LastValue>();
+
+  constructor(private readonly config: MetricsConfig, private readonly local: LocalWorkload) {
+    for (let i = 0; i < config.extraDimensions.length; i++) this.extraValues.push(new LastValue());
+  }
 
   reset(): void {
     this.reporterIsSource = -1;
@@ -240,11 +238,13 @@ export class RequestAttributes {
     }
   }
 
-  /** The label value of an extra dimension: a header or property, sanitized; absent or empty → `unknown`. */
-  extraValue(extra: ExtraDimension): string {
-    const max = this.config.maxValueLength;
-    if (extra.source == ExtraSource.RequestHeader) return sanitize(headers.request.getBytes(extra.key), max);
-    if (extra.source == ExtraSource.ResponseHeader) return sanitize(headers.response.getBytes(extra.key), max);
-    return sanitize(extra.property!.get(), max);
+  /** The label value of extra dimension `index`: a header or property, sanitized; absent or empty → `unknown`. */
+  extraValue(index: i32): string {
+    const extra = unchecked(this.config.extraDimensions[index]);
+    let raw: ArrayBuffer | null;
+    if (extra.source == ExtraSource.RequestHeader) raw = headers.request.getBytes(extra.key);
+    else if (extra.source == ExtraSource.ResponseHeader) raw = headers.response.getBytes(extra.key);
+    else raw = extra.property!.get();
+    return unchecked(this.extraValues[index]).sanitize(raw, this.config.maxValueLength);
   }
 }

@@ -49,9 +49,9 @@ class MetricsRoot extends RootContext {
     for (let i = 0; i < standard; i++) {
       unchecked((values[i] = attributes.value(unchecked(dimensions[i]))));
     }
-    const extras = config.extraDimensions;
-    for (let i = 0; i < extras.length; i++) {
-      unchecked((values[standard + i] = attributes.extraValue(unchecked(extras[i]))));
+    const extras = config.extraDimensions.length;
+    for (let i = 0; i < extras; i++) {
+      unchecked((values[standard + i] = attributes.extraValue(i)));
     }
     const series = this.registry!.lookup(values);
 

@@ -110,6 +110,25 @@ export function sameBytes(a: ArrayBuffer, b: ArrayBuffer): bool {
   return length == b.byteLength && memory.compare(changetype<usize>(a), changetype<usize>(b), <usize>length) == 0;
 }
 
+/**
+ * Sanitizes through a one-entry memory: the same raw bytes as last time give the same string object back. Header
+ * and certificate values mostly repeat from one request to the next, and comparing bytes costs less than
+ * sanitizing and decoding them again (and an identical string object makes the label-set comparison a pointer check).
+ */
+export class LastValue {
+  private raw: ArrayBuffer | null = null;
+  private value: string = UNKNOWN;
+
+  sanitize(raw: ArrayBuffer | null, maxLength: i32): string {
+    if (raw === null) return UNKNOWN;
+    const last = this.raw;
+    if (last !== null && sameBytes(last, raw)) return this.value;
+    this.raw = raw.slice(0); // sanitize rewrites its input
+    this.value = sanitize(raw, maxLength);
+    return this.value;
+  }
+}
+
 /** The same rule for a value that is already a string (configuration, node metadata). */
 export function sanitizeString(value: string, maxLength: i32): string {
   return sanitize(String.UTF8.encode(value), maxLength);
