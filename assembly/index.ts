@@ -11,7 +11,7 @@ export {
 export { HttpCallResponse } from "./http_call";
 export { HeaderMap, HeaderName, headers, makeHeaders, PreparedHeaders } from "./headers";
 export { propertyPath, getProperty, getPropertyString, getPropertyInt, getPropertyBool, setProperty, PropertyPath } from "./properties";
-export { SharedData, SharedDataEntry, SharedQueue } from "./shared_data";
+export { SharedData, SharedDataEntry, SharedDataKey, SharedQueue } from "./shared_data";
 export { Counter, Gauge, Histogram } from "./metrics";
 export { log, logEnabled, logTrace, logDebug, logInfo, logWarn, logError, logCritical } from "./log";
 export { currentTimeNanoseconds, currentTimeMilliseconds, currentTimeSeconds } from "./time";

@@ -18,6 +18,26 @@ export namespace SharedData {
   }
 }
 
+/**
+ * A shared-data key encoded once, for keys read and written on every request: `get` and `set` through it skip
+ * encoding the key again.
+ */
+export class SharedDataKey {
+  readonly encoded: ArrayBuffer;
+
+  constructor(readonly key: string) {
+    this.encoded = String.UTF8.encode(key);
+  }
+
+  get(): host.SharedDataEntry | null {
+    return host.getSharedDataEncoded(this.encoded, this.key);
+  }
+
+  set(value: ArrayBuffer, cas: u32 = 0): WasmResult {
+    return host.setSharedDataEncoded(this.encoded, value, cas, this.key);
+  }
+}
+
 /** Shared queues: one VM enqueues, the VM that registered the queue is woken with onQueueReady. */
 export namespace SharedQueue {
   /** Registers a queue owned by this VM's root context; u32.MAX_VALUE on failure. */

@@ -288,6 +288,25 @@ export function setSharedData(key: string, value: ArrayBuffer, cas: u32): WasmRe
   return <WasmResult>result;
 }
 
+/** getSharedData for a key already UTF-8 encoded (see SharedDataKey); `name` only labels a failure. */
+export function getSharedDataEncoded(encodedKey: ArrayBuffer, name: string): SharedDataEntry | null {
+  clearSlots();
+  const result = raw.proxy_get_shared_data(changetype<usize>(encodedKey), encodedKey.byteLength, slots, slots + 8, slots + 16);
+  if (result == WasmResult.Ok) {
+    const cas = load<u32>(slots, 16);
+    return new SharedDataEntry(takeReturnedBuffer(), cas);
+  }
+  if (result != WasmResult.NotFound) report("get_shared_data(" + name + ")", result);
+  return null;
+}
+
+/** setSharedData for a key already UTF-8 encoded (see SharedDataKey); `name` only labels a failure. */
+export function setSharedDataEncoded(encodedKey: ArrayBuffer, value: ArrayBuffer, cas: u32, name: string): WasmResult {
+  const result = raw.proxy_set_shared_data(changetype<usize>(encodedKey), encodedKey.byteLength, changetype<usize>(value), value.byteLength, cas);
+  if (result != WasmResult.CasMismatch) report("set_shared_data(" + name + ")", result);
+  return <WasmResult>result;
+}
+
 // ---- shared queues ----
 
 /** Queue id, or u32.MAX_VALUE when the host refused. */
