@@ -3,6 +3,7 @@
 // unknown fields are errors, so a typo never silently disables a limit. Field names follow Envoy's
 // local_ratelimit (token_bucket, max_tokens, tokens_per_fill, fill_interval, stat_prefix,
 // enable_x_ratelimit_headers) and ratelimit filter (failure_mode_deny) where Envoy has a word for the idea.
+import { HeaderName } from "../../assembly";
 import { JsonValue, lastJsonError, parseJson } from "../../assembly/lib/json";
 import { BucketPolicy } from "./bucket";
 import { parseDurationMs } from "./duration";
@@ -37,7 +38,7 @@ export const enum TableFullPolicy {
 export class DescriptorSpec {
   kind: DescriptorKind = DescriptorKind.GenericKey;
   /** request_headers / jwt_claim: the header to read (lower case). */
-  headerName: string = "";
+  header: HeaderName = new HeaderName("");
   onMissing: MissingKeyPolicy = MissingKeyPolicy.SharedBucket;
   /** remote_address: how many proxies at the right end of x-forwarded-for are trusted (0: ignore the header). */
   trustedHops: i32 = 0;
@@ -48,7 +49,11 @@ export class DescriptorSpec {
 }
 
 export class HeaderMatcher {
-  constructor(public name: string, public exact: ArrayBuffer | null, public present: bool) {}
+  readonly header: HeaderName;
+
+  constructor(name: string, public exact: ArrayBuffer | null, public present: bool) {
+    this.header = new HeaderName(name);
+  }
 }
 
 export class RuleMatch {
@@ -242,7 +247,7 @@ function parseDescriptor(p: Problems, value: JsonValue, path: string): Descripto
     const name = readString(p, body, "header_name", inner, true);
     if (name !== null) {
       if (!isHeaderName(name)) p.add(join(inner, "header_name"), "must be a lower-case header name (got \"" + name + "\")");
-      spec.headerName = name;
+      spec.header = new HeaderName(name);
     }
     spec.onMissing = parseMissingPolicy(p, body, inner);
   } else if (kind == "remote_address") {

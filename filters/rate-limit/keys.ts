@@ -7,7 +7,7 @@
 // replaced by its SHA-256, which keeps every slot small while still telling keys apart.
 //
 // Everything works on the header bytes as the host returns them: no UTF-16 strings on the hot path.
-import { PropertyPath, headers } from "../../assembly";
+import { HeaderName, PropertyPath, headers } from "../../assembly";
 import { sha256 } from "../../assembly/lib/sha2";
 import { DescriptorKind, DescriptorSpec, HeaderMatcher, MissingKeyPolicy, Rule, RuleMatch } from "./config";
 
@@ -18,6 +18,9 @@ const TAG_HASHED: u8 = 1;
 const MISSING_PART: u32 = 0xffffffff;
 
 const SOURCE_ADDRESS = new PropertyPath(["source", "address"]);
+const PATH = new HeaderName(":path");
+const METHOD = new HeaderName(":method");
+const FORWARDED_FOR = new HeaderName("x-forwarded-for");
 const EMPTY = new ArrayBuffer(0);
 
 /**
@@ -38,7 +41,7 @@ export class RequestView {
   pathBytes(): ArrayBuffer {
     const cached = this.path;
     if (cached !== null) return cached;
-    const raw = headers.request.getBytes(":path");
+    const raw = headers.request.getBytesOf(PATH);
     const path = raw === null ? EMPTY : raw;
     this.path = path;
     this.pathEnd = lengthWithoutQuery(path);
@@ -54,7 +57,7 @@ export class RequestView {
   methodBytes(): ArrayBuffer {
     const cached = this.method;
     if (cached !== null) return cached;
-    const raw = headers.request.getBytes(":method");
+    const raw = headers.request.getBytesOf(METHOD);
     const method = raw === null ? EMPTY : raw;
     this.method = method;
     return method;
@@ -81,7 +84,7 @@ function startsWith(value: ArrayBuffer, valueLength: i32, prefix: ArrayBuffer): 
 }
 
 function headerMatches(matcher: HeaderMatcher): bool {
-  const value = headers.request.getBytes(matcher.name);
+  const value = headers.request.getBytesOf(matcher.header);
   const exact = matcher.exact;
   if (exact !== null) return value !== null && bytesEqual(value, exact);
   return (value !== null) == matcher.present;
@@ -163,7 +166,7 @@ function descriptorValue(spec: DescriptorSpec, request: RequestView): ArrayBuffe
   switch (spec.kind) {
     case DescriptorKind.RequestHeader:
     case DescriptorKind.JwtClaim:
-      return whole(headers.request.getBytes(spec.headerName));
+      return whole(headers.request.getBytesOf(spec.header));
     case DescriptorKind.RemoteAddress:
       return whole(clientAddress(spec.trustedHops));
     case DescriptorKind.PathPrefix: {
@@ -199,7 +202,7 @@ export function leadingSegmentsLength(path: ArrayBuffer, length: i32, count: i32
  */
 export function clientAddress(trustedHops: i32): ArrayBuffer {
   if (trustedHops > 0) {
-    const forwarded = headers.request.getBytes("x-forwarded-for");
+    const forwarded = headers.request.getBytesOf(FORWARDED_FOR);
     if (forwarded !== null) {
       const entry = forwardedEntry(forwarded, trustedHops);
       if (entry !== null) return entry;

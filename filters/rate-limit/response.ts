@@ -9,9 +9,15 @@
 //   retry-after            (429 only) until the bucket holds enough tokens for this request
 //   RateLimit-Policy       "<rule>";q=<max_tokens>;w=<seconds for an empty bucket to fill up>
 //   RateLimit              "<rule>";r=<remaining>;t=<x-ratelimit-reset>
-import { HeaderPair, PreparedHeaders, headers } from "../../assembly";
+import { HeaderName, HeaderPair, PreparedHeaders, headers } from "../../assembly";
 import { Rule } from "./config";
 import { Decision } from "./table";
+
+const LIMIT = new HeaderName("x-ratelimit-limit");
+const REMAINING = new HeaderName("x-ratelimit-remaining");
+const RESET = new HeaderName("x-ratelimit-reset");
+const POLICY = new HeaderName("ratelimit-policy");
+const RATELIMIT = new HeaderName("ratelimit");
 
 export function secondsCeil(ms: u64): u64 {
   return (ms + 999) / 1000;
@@ -28,6 +34,8 @@ export class RuleHeaders {
   readonly limit: string;
   readonly policy: string;
   readonly policyName: string;
+  private readonly limitBytes: ArrayBuffer;
+  private readonly policyBytes: ArrayBuffer;
   private limitedFor: u64 = 0;
   private limited: PreparedHeaders = new PreparedHeaders([]);
 
@@ -36,7 +44,10 @@ export class RuleHeaders {
     const policyName = "\"" + rule.name + "\"";
     this.limit = limit;
     this.policyName = policyName;
-    this.policy = policyName + ";q=" + limit + ";w=" + secondsCeil(rule.bucket.timeToFullMs()).toString();
+    const policy = policyName + ";q=" + limit + ";w=" + secondsCeil(rule.bucket.timeToFullMs()).toString();
+    this.policy = policy;
+    this.limitBytes = String.UTF8.encode(limit);
+    this.policyBytes = String.UTF8.encode(policy);
   }
 
   /** Headers of the 429 answer (Envoy adds content-type: text/plain for the body itself). */
@@ -64,10 +75,10 @@ export class RuleHeaders {
     const reset = secondsCeil(decision.resetMs).toString();
     const left = decision.remaining.toString();
     const response = headers.response;
-    response.add("x-ratelimit-limit", this.limit);
-    response.add("x-ratelimit-remaining", left);
-    response.add("x-ratelimit-reset", reset);
-    response.add("ratelimit-policy", this.policy);
-    response.add("ratelimit", this.policyName + ";r=" + left + ";t=" + reset);
+    response.addEncoded(LIMIT, this.limitBytes);
+    response.addEncoded(REMAINING, String.UTF8.encode(left));
+    response.addEncoded(RESET, String.UTF8.encode(reset));
+    response.addEncoded(POLICY, this.policyBytes);
+    response.addEncoded(RATELIMIT, String.UTF8.encode(this.policyName + ";r=" + left + ";t=" + reset));
   }
 }

@@ -11,13 +11,13 @@
 //
 // Updates are read / compute / compare-and-swap: a write fails with CasMismatch when another worker wrote the
 // slot in between, and the whole decision is recomputed from a fresh read, at most MAX_ATTEMPTS times.
-import { SharedData, WasmResult, logWarn } from "../../assembly";
+import { SharedDataKey, WasmResult, logWarn } from "../../assembly";
 import { BucketState, FREE_SLOT, encodeSlot, isFreeSlot, slotHoldsIdentity } from "./bucket";
 import { Rule, TableFullPolicy } from "./config";
 import { identityHash } from "./keys";
 
 const PROBES: u32 = 4;
-/** Tables up to this many slots keep their key strings (at most ~200 KB per rule and VM); larger ones build them. */
+/** Tables up to this many slots keep their encoded keys (at most ~300 KB per rule and VM); larger ones build them. */
 const KEY_CACHE_LIMIT: u32 = 4096;
 export const MAX_ATTEMPTS: i32 = 32;
 const NO_IDENTITY = new ArrayBuffer(0);
@@ -50,7 +50,7 @@ export class Decision {
  * callback at a time), so probing allocates nothing of its own.
  */
 class Probe {
-  key: string = "";
+  key: SharedDataKey = new SharedDataKey("");
   cas: u32 = 0;
   readonly state: BucketState = new BucketState(0, 0);
   /** When no slot is available: the candidate bucket that frees up first. */
@@ -62,25 +62,25 @@ const probe = new Probe();
 
 export class BucketTable {
   readonly keyPrefix: string;
-  readonly overflowKey: string;
+  readonly overflowKey: SharedDataKey;
   private readonly probes: u32;
-  /** Slot keys built so far, so the hot path allocates no key strings; null for tables too large to cache. */
-  private readonly keys: Array<string | null> | null;
+  /** Slot keys built so far, so the hot path encodes no key; null for tables too large to cache. */
+  private readonly keys: Array<SharedDataKey | null> | null;
 
   constructor(public readonly rule: Rule, statPrefix: string) {
     const keyPrefix = "rl:" + statPrefix + ":" + rule.name + ":";
     this.keyPrefix = keyPrefix;
-    this.overflowKey = keyPrefix + "overflow";
+    this.overflowKey = new SharedDataKey(keyPrefix + "overflow");
     this.probes = rule.maxBuckets < PROBES ? rule.maxBuckets : PROBES;
-    this.keys = rule.maxBuckets <= KEY_CACHE_LIMIT ? new Array<string | null>(<i32>rule.maxBuckets) : null;
+    this.keys = rule.maxBuckets <= KEY_CACHE_LIMIT ? new Array<SharedDataKey | null>(<i32>rule.maxBuckets) : null;
   }
 
-  slotKey(slot: u32): string {
+  slotKey(slot: u32): SharedDataKey {
     const keys = this.keys;
-    if (keys === null) return this.keyPrefix + slot.toString();
+    if (keys === null) return new SharedDataKey(this.keyPrefix + slot.toString());
     const cached = unchecked(keys[slot]);
     if (cached !== null) return cached;
-    const key = this.keyPrefix + slot.toString();
+    const key = new SharedDataKey(this.keyPrefix + slot.toString());
     unchecked((keys[slot] = key));
     return key;
   }
@@ -91,7 +91,7 @@ export class BucketTable {
    * once would otherwise both succeed and one update would be lost.
    */
   createSlots(): void {
-    for (let slot: u32 = 0; slot < this.rule.maxBuckets; slot++) createIfMissing(this.keyPrefix + slot.toString());
+    for (let slot: u32 = 0; slot < this.rule.maxBuckets; slot++) createIfMissing(new SharedDataKey(this.keyPrefix + slot.toString()));
     createIfMissing(this.overflowKey);
   }
 
@@ -129,7 +129,7 @@ export class BucketTable {
         decision.resetMs = decision.retryAfterMs;
         return decision;
       }
-      const result = SharedData.set(probe.key, encodeSlot(state, useIdentity), probe.cas);
+      const result = probe.key.set(encodeSlot(state, useIdentity), probe.cas);
       if (result == WasmResult.Ok) {
         decision.verdict = Verdict.Allowed;
         decision.remaining = state.tokens;
@@ -151,17 +151,17 @@ export class BucketTable {
     const rule = this.rule;
     const policy = rule.bucket;
     const state = probe.state;
-    let candidateKey: string | null = null;
+    let candidateKey: SharedDataKey | null = null;
     let candidateCas: u32 = 0;
     let soonestFreeMs: u64 = u64.MAX_VALUE;
     probe.hasSoonestFree = false;
     for (let i: u32 = 0; i < this.probes; i++) {
       const key = this.slotKey((home + i) % rule.maxBuckets);
-      let entry = SharedData.get(key);
+      let entry = key.get();
       if (entry === null) {
         // Not created at configuration time (e.g. max_buckets grew): create it, then read its version.
         createIfMissing(key);
-        entry = SharedData.get(key);
+        entry = key.get();
         if (entry === null) continue;
       }
       const value = entry.value;
@@ -204,10 +204,10 @@ export class BucketTable {
 
   /** Points the probe at the rule's overflow bucket; false when shared data failed. */
   private readOverflow(nowMs: u64): bool {
-    let entry = SharedData.get(this.overflowKey);
+    let entry = this.overflowKey.get();
     if (entry === null) {
       createIfMissing(this.overflowKey);
-      entry = SharedData.get(this.overflowKey);
+      entry = this.overflowKey.get();
       if (entry === null) return false;
     }
     const policy = this.rule.bucket;
@@ -233,7 +233,7 @@ export class BucketTable {
     const end = from + count;
     for (let slot = from; slot < end; slot++) {
       const key = slot < this.rule.maxBuckets ? this.slotKey(slot) : this.overflowKey;
-      const entry = SharedData.get(key);
+      const entry = key.get();
       if (entry === null || isFreeSlot(entry.value)) continue;
       const state = probe.state;
       state.loadFrom(entry.value);
@@ -243,7 +243,7 @@ export class BucketTable {
         continue;
       }
       // A concurrent update makes this CasMismatch: the bucket is in use again and stays.
-      SharedData.set(key, FREE_SLOT, entry.cas);
+      key.set(FREE_SLOT, entry.cas);
     }
     return live;
   }
@@ -254,8 +254,8 @@ export class BucketTable {
   }
 }
 
-function createIfMissing(key: string): void {
-  if (SharedData.get(key) !== null) return;
-  const result = SharedData.set(key, FREE_SLOT, 0);
-  if (result != WasmResult.Ok) logWarn("rate-limit: could not create shared-data key " + key);
+function createIfMissing(key: SharedDataKey): void {
+  if (key.get() !== null) return;
+  const result = key.set(FREE_SLOT, 0);
+  if (result != WasmResult.Ok) logWarn("rate-limit: could not create shared-data key " + key.key);
 }
