@@ -1,6 +1,6 @@
 // Reading a request's label values and measurements from Envoy at access-log time, when request, response,
 // connection and upstream attributes are final. Only what the configured dimensions need is read.
-import { PropertyPath, headers } from "../../assembly";
+import { HeaderName, PropertyPath, headers } from "../../assembly";
 import { ExtraSource, MetricsConfig, ReporterMode } from "./config";
 import {
   Dimension, UNKNOWN, hostWithoutPort, istioClusterHost, responseFlagsLabel, sanitize, sanitizeString,
@@ -37,6 +37,7 @@ function statusLabel(code: i64): string {
   return label;
 }
 
+const CONTENT_TYPE = new HeaderName("content-type");
 const GRPC_CONTENT_TYPE = "application/grpc";
 
 /** Whether a content-type starts with application/grpc (+proto, +json ...), compared as bytes. */
@@ -132,7 +133,7 @@ export class RequestAttributes {
 
   private isGrpc(): bool {
     if (this.grpc < 0) {
-      this.grpc = isGrpcContentType(headers.request.getBytes("content-type")) ? 1 : 0;
+      this.grpc = isGrpcContentType(headers.request.getBytesOf(CONTENT_TYPE)) ? 1 : 0;
     }
     return this.grpc == 1;
   }
@@ -242,8 +243,8 @@ export class RequestAttributes {
   extraValue(index: i32): string {
     const extra = unchecked(this.config.extraDimensions[index]);
     let raw: ArrayBuffer | null;
-    if (extra.source == ExtraSource.RequestHeader) raw = headers.request.getBytes(extra.key);
-    else if (extra.source == ExtraSource.ResponseHeader) raw = headers.response.getBytes(extra.key);
+    if (extra.source == ExtraSource.RequestHeader) raw = headers.request.getBytesOf(extra.header!);
+    else if (extra.source == ExtraSource.ResponseHeader) raw = headers.response.getBytesOf(extra.header!);
     else raw = extra.property!.get();
     return unchecked(this.extraValues[index]).sanitize(raw, this.config.maxValueLength);
   }

@@ -14,7 +14,7 @@
 //   "max_value_length": 128
 // }
 import { JsonValue, lastJsonError, parseJsonString } from "../../assembly/lib/json";
-import { PropertyPath, logError } from "../../assembly";
+import { HeaderName, PropertyPath, logError } from "../../assembly";
 import { Dimension, HISTOGRAM_METRICS, STANDARD_LABELS, isValidLabelName, standardDimension } from "./labels";
 
 export const DEFAULT_MAX_LABEL_SETS: i32 = 1000;
@@ -43,6 +43,7 @@ export class ExtraDimension {
     public source: ExtraSource,
     /** Header name (lower case) or dotted property path. */
     public key: string,
+    public header: HeaderName | null,
     public property: PropertyPath | null,
   ) {}
 }
@@ -270,8 +271,11 @@ function readExtraDimensions(extras: JsonValue, config: MetricsConfig, problems:
       }
       key = key.toLowerCase();
     }
-    const property = source == ExtraSource.Property ? new PropertyPath(key.split(".")) : null;
-    config.extraDimensions.push(new ExtraDimension(name, source, key, property));
+    let header: HeaderName | null = null;
+    let property: PropertyPath | null = null;
+    if (source == ExtraSource.Property) property = new PropertyPath(key.split("."));
+    else header = new HeaderName(key);
+    config.extraDimensions.push(new ExtraDimension(name, source, key, header, property));
   }
 }
 
