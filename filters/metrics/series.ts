@@ -6,7 +6,7 @@
 // set seen for the first time is admitted through shared data (one counter, advanced with compare-and-swap, plus a
 // marker key per admitted set, so a set admitted by another worker is not counted twice). Once the cap is reached,
 // new sets are recorded into the overflow series, whose every label is `other`, and counted.
-import { Counter, Gauge, Histogram, SharedData, WasmResult, logError, logWarn } from "../../assembly";
+import { Counter, Gauge, Histogram, SharedData, SharedDataKey, WasmResult, logError, logWarn } from "../../assembly";
 import { LABEL_TERMINATOR, NAME_VALUE_SEPARATOR, OVERFLOW, REQUESTS_TOTAL, REQUEST_BYTES, REQUEST_DURATION, RESPONSE_BYTES } from "./labels";
 
 /** Prometheus: as_mesh_metrics_overflow_total — requests recorded into the overflow series. */
@@ -60,7 +60,7 @@ export class SeriesRegistry {
   private overflowSeries: Series | null = null;
   private readonly overflowCount: Counter;
   private readonly labelSets: Gauge;
-  private readonly countKey: string;
+  private readonly countKey: SharedDataKey;
   private readonly markerPrefix: string;
   // The shared count never goes down (shared data keys cannot be deleted), so once it has reached the cap no new
   // set can be admitted anywhere: from then on only sets other workers admitted earlier need a look-up.
@@ -73,12 +73,12 @@ export class SeriesRegistry {
   constructor(readonly cap: i32, private readonly labelNames: Array<string>, scope: string) {
     this.overflowCount = new Counter(OVERFLOW_COUNTER);
     this.labelSets = new Gauge(LABEL_SETS_GAUGE);
-    this.countKey = scope + "label-sets";
+    this.countKey = new SharedDataKey(scope + "label-sets");
     this.markerPrefix = scope + "label-set/";
-    const current = SharedData.get(this.countKey);
+    const current = this.countKey.get();
     if (current === null) {
       // Before any traffic: every worker's configure races only with the others' configure, all writing 0.
-      SharedData.set(this.countKey, String.UTF8.encode("0"), 0);
+      this.countKey.set(String.UTF8.encode("0"), 0);
     } else {
       this.labelSets.set(<u64>parseCount(current.value));
     }
@@ -127,14 +127,14 @@ export class SeriesRegistry {
     if (SharedData.get(marker) !== null) return true;
     if (this.full) return false;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const entry = SharedData.get(this.countKey);
+      const entry = this.countKey.get();
       const count = entry === null ? 0 : parseCount(entry.value);
       if (count >= this.cap) {
         this.full = true;
         return false;
       }
       const next = count + 1;
-      const result = SharedData.set(this.countKey, String.UTF8.encode(next.toString()), entry === null ? 0 : entry.cas);
+      const result = this.countKey.set(String.UTF8.encode(next.toString()), entry === null ? 0 : entry.cas);
       if (result == WasmResult.Ok) {
         // Two workers meeting the same new set at once may both count it: the cap can only get stricter.
         if (SharedData.set(marker, String.UTF8.encode("1"), 0) != WasmResult.Ok) {
