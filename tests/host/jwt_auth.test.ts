@@ -2,7 +2,11 @@
 // behaviours are proven in real Envoy by tests/e2e/jwt_auth*.test.ts.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { HostEmulator, SharedDataStore, type Stream } from "./emulator.ts";
+import { projectRoot } from "../../scripts/tools.ts";
 import { buildArtifact } from "../harness/artifacts.ts";
 import {
   ALGORITHMS, type Algorithm, type SigningKey, algorithmConfusionTokens, base64url, generateAllKeys, generateSigningKey,
@@ -483,6 +487,17 @@ describe("jwt-auth configuration checks (host emulator)", () => {
   it("refuses both or neither of local_jwks and remote_jwks", async () => {
     await rejected(configWith({ example: { issuer: ISSUER } }), /providers\.example needs local_jwks or remote_jwks/);
     await rejected(configWith({ example: provider({ remote_jwks: { cluster: "c", path: "/k" } }) }), /either local_jwks or remote_jwks/);
+  });
+
+  it("loads the configuration of the example envoy/jwt-auth.yaml as written", async () => {
+    type Node = Record<string, unknown>;
+    const yaml = parseYaml(readFileSync(join(projectRoot, "envoy", "jwt-auth.yaml"), "utf8")) as Node;
+    const listeners = ((yaml.static_resources as Node).listeners as Node[]);
+    const hcm = (((listeners[0].filter_chains as Node[])[0].filters as Node[])[0].typed_config as Node);
+    const entry = (hcm.http_filters as Node[]).find((filter) => filter.name === "envoy.filters.http.wasm")!;
+    const configuration = (((entry.typed_config as Node).config as Node).configuration as Node).value as string;
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration });
+    assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
   });
 
   it("refuses requires_any with fewer than two members", async () => {
