@@ -84,11 +84,6 @@ export class SeriesRegistry {
     }
   }
 
-  /** Series admitted by this VM. */
-  get size(): i32 {
-    return this.seen.size;
-  }
-
   /** The series for a label set (`values` in label order): its own, or the overflow series past the cap. */
   lookup(values: Array<string>): Series {
     const last = this.lastSeries;
