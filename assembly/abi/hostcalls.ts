@@ -77,12 +77,7 @@ function serializePath(path: Array<string>): ArrayBuffer {
 
 /** The raw bytes of a property, or null when the host has no such property. */
 export function getProperty(path: Array<string>): ArrayBuffer | null {
-  const encoded = serializePath(path);
-  clearSlots();
-  const result = raw.proxy_get_property(changetype<usize>(encoded), encoded.byteLength, slots, slots + 8);
-  if (result == WasmResult.Ok) return takeReturnedBuffer();
-  if (result != WasmResult.NotFound) report("get_property(" + path.join(".") + ")", result);
-  return null;
+  return getPropertySerialized(serializePath(path), path.join("."));
 }
 
 /** A property path in the form the host takes (segments joined by NUL), for callers that serialize it once. */
@@ -134,20 +129,11 @@ export function getHeaderMapSize(map: HeaderMapType): u32 {
 
 /** A header's value as raw bytes; null when absent (or when the map is not available in this callback). */
 export function getHeaderMapValueBytes(map: HeaderMapType, key: string): ArrayBuffer | null {
-  const encoded = utf8(key);
-  clearSlots();
-  const result = raw.proxy_get_header_map_value(map, changetype<usize>(encoded), encoded.byteLength, slots, slots + 8);
-  if (result == WasmResult.Ok) return takeReturnedBuffer();
-  if (result != WasmResult.NotFound) report("get_header_map_value(" + key + ")", result);
-  return null;
+  return getHeaderMapValueEncoded(map, utf8(key), key);
 }
 
 export function addHeaderMapValue(map: HeaderMapType, key: string, value: string): WasmResult {
-  const k = utf8(key);
-  const v = utf8(value);
-  const result = raw.proxy_add_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
-  report("add_header_map_value(" + key + ")", result);
-  return <WasmResult>result;
+  return addHeaderMapValueEncoded(map, utf8(key), utf8(value), key);
 }
 
 export function replaceHeaderMapValue(map: HeaderMapType, key: string, value: string): WasmResult {
@@ -159,10 +145,7 @@ export function replaceHeaderMapValue(map: HeaderMapType, key: string, value: st
 }
 
 export function removeHeaderMapValue(map: HeaderMapType, key: string): WasmResult {
-  const k = utf8(key);
-  const result = raw.proxy_remove_header_map_value(map, changetype<usize>(k), k.byteLength);
-  if (result != WasmResult.NotFound) report("remove_header_map_value(" + key + ")", result);
-  return <WasmResult>result;
+  return removeHeaderMapValueEncoded(map, utf8(key), key);
 }
 
 /** getHeaderMapValueBytes for a name already UTF-8 encoded (see HeaderName); `name` only labels a failure. */
@@ -218,13 +201,7 @@ export function setBufferBytes(buffer: BufferType, start: u32, size: u32, data: 
 // ---- stream control ----
 
 export function sendLocalResponse(statusCode: u32, details: string, body: ArrayBuffer, headers: Headers, grpcStatus: i32): WasmResult {
-  const d = utf8(details);
-  const h = serializeHeaders(headers);
-  const result = raw.proxy_send_local_response(
-    statusCode, changetype<usize>(d), d.byteLength, changetype<usize>(body), body.byteLength,
-    changetype<usize>(h), h.byteLength, grpcStatus);
-  report("send_local_response", result);
-  return <WasmResult>result;
+  return sendLocalResponseSerialized(statusCode, details, body, serializeHeaders(headers), grpcStatus);
 }
 
 /** sendLocalResponse with the header block already serialized (by serializeHeaders), for answers sent often. */
@@ -269,23 +246,12 @@ export class SharedDataEntry {
 }
 
 export function getSharedData(key: string): SharedDataEntry | null {
-  const k = utf8(key);
-  clearSlots();
-  const result = raw.proxy_get_shared_data(changetype<usize>(k), k.byteLength, slots, slots + 8, slots + 16);
-  if (result == WasmResult.Ok) {
-    const cas = load<u32>(slots, 16);
-    return new SharedDataEntry(takeReturnedBuffer(), cas);
-  }
-  if (result != WasmResult.NotFound) report("get_shared_data(" + key + ")", result);
-  return null;
+  return getSharedDataEncoded(utf8(key), key);
 }
 
 /** Writes when `cas` is 0 or still the entry's version; otherwise returns CasMismatch and writes nothing. */
 export function setSharedData(key: string, value: ArrayBuffer, cas: u32): WasmResult {
-  const k = utf8(key);
-  const result = raw.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas);
-  if (result != WasmResult.CasMismatch) report("set_shared_data(" + key + ")", result);
-  return <WasmResult>result;
+  return setSharedDataEncoded(utf8(key), value, cas, key);
 }
 
 /** getSharedData for a key already UTF-8 encoded (see SharedDataKey); `name` only labels a failure. */
