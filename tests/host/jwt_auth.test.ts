@@ -295,6 +295,27 @@ describe("jwt-auth token locations and upstream headers (host emulator)", () => 
     assert.deepEqual(headersNamed("x-jwt-payload"), [segments(token)[1]]);
   });
 
+  it("pads the forwarded payload when pad_forward_payload_header is set", async () => {
+    const host = await start(configWith({ example: provider({ forward_payload_header: "x-jwt-payload", pad_forward_payload_header: true }) }));
+    for (const sub of ["a", "ab", "abc"]) {
+      const token = await signToken(key("HS256"), { ...goodClaims, sub });
+      const stream = request(host, bearer(token));
+      assertAllowed(stream);
+      const value = stream.requestHeader("x-jwt-payload")!;
+      assert.equal(value.length % 4, 0);
+      assert.equal(value.replace(/=+$/, ""), segments(token)[1]);
+    }
+  });
+
+  it("reads tokens from from_params and removes that parameter upstream", async () => {
+    const host = await start(configWith({ example: provider({ from_params: ["jwt"] }) }));
+    const token = await signToken(key("EdDSA"), goodClaims);
+    const stream = request(host, {}, `/api/items?jwt=${token}`);
+    assertAllowed(stream);
+    assert.equal(stream.requestHeader(":path"), "/api/items");
+    assertDenied(request(host, bearer(token)), 401, "Jwt is missing");
+  });
+
   it("strips spoofed claim headers even from requests that fail or need no token", async () => {
     const host = await start(configWith({ example: provider({ claim_to_headers: [{ header_name: "x-jwt-sub", claim_name: "sub" }] }) },
       [{ match: { prefix: "/public" } }, { match: { prefix: "/" }, requires: { provider_name: "example" } }]));
@@ -372,6 +393,18 @@ describe("jwt-auth rules (host emulator)", () => {
     const good = request(host, bearer(await signToken(key("ES256"), goodClaims)), "/lenient");
     assertAllowed(good);
     assert.equal(good.requestHeader("x-jwt-sub"), "alice");
+  });
+
+  it("matches rules on header presence and inverted conditions", async () => {
+    const host = await start(configWith({ example: provider() }, [
+      { match: { prefix: "/", headers: [{ name: "x-internal", present_match: true }, { name: ":method", string_match: { exact: "POST" }, invert_match: true }] } },
+      { match: { prefix: "/" }, requires: { provider_name: "example" } },
+    ]));
+    assertAllowed(request(host, { "x-internal": "1" }));
+    assertDenied(request(host, {}), 401, "Jwt is missing");
+    const post = host.newStream();
+    post.sendRequestHeaders({ ":method": "POST", ":path": "/api", ":authority": "svc", "x-internal": "1" });
+    assertDenied(post, 401, "Jwt is missing");
   });
 
   it("lets an OPTIONS CORS preflight through when bypass_cors_preflight is set", async () => {
