@@ -140,15 +140,19 @@ export class RequestAttributes {
 
   /** Whether the downstream connection is mutual TLS (the client presented a certificate). */
   private isMutualTls(): bool {
-    if (this.mtls < 0) this.mtls = CONNECTION_MTLS.getBool() ? 1 : 0;
+    if (this.mtls < 0) {
+      // A client certificate's URI SAN already says so (one host call saved on mesh traffic); without one, ask
+      // Envoy, since a client certificate need not carry a URI SAN.
+      this.mtls = this.downstream().principal != UNKNOWN || CONNECTION_MTLS.getBool() ? 1 : 0;
+    }
     return this.mtls == 1;
   }
 
-  /** The client's certificate identity; only a client certificate (mutual TLS) can carry one. */
+  /** The client's certificate identity (absent without mutual TLS). */
   private downstream(): PeerIdentity {
     const peer = this.downstreamPeer;
     if (!this.downstreamPeerRead) {
-      peer.update(this.isMutualTls() ? PEER_PRINCIPAL.get() : null, this.config.maxValueLength);
+      peer.update(PEER_PRINCIPAL.get(), this.config.maxValueLength);
       this.downstreamPeerRead = true;
     }
     return peer;

@@ -90,6 +90,19 @@ describe("metrics filter: label values from Envoy's properties", () => {
     });
   });
 
+  it("tells mutual TLS from plaintext, with or without a URI SAN in the client certificate", async () => {
+    const host = await start({ reporter: "destination", dimensions: ["source_principal", "connection_security_policy"] });
+    request(host, { ...finished, "connection.mtls": true }); // a client certificate without a URI SAN
+    request(host, { ...finished, "connection.mtls": false });
+    request(host, { ...finished, "connection.mtls": true, "connection.uri_san_peer_certificate": "spiffe://td/ns/a/sa/b" });
+    const labels = counters(host).map((entry) => extractTags(entry.name, ["source_principal", "connection_security_policy"]).labels);
+    assert.deepEqual(labels, [
+      { source_principal: "unknown", connection_security_policy: "mutual_tls" },
+      { source_principal: "unknown", connection_security_policy: "none" },
+      { source_principal: "spiffe://td/ns/a/sa/b", connection_security_policy: "mutual_tls" },
+    ]);
+  });
+
   it("derives the client-side labels from the Istio cluster name and the upstream certificate", async () => {
     const host = await start({ reporter: "source", workload: { name: "productpage-v1", namespace: "bookinfo", principal: "spiffe://cluster.local/ns/bookinfo/sa/productpage" } });
     request(host, {
