@@ -18,8 +18,8 @@ import { FoundToken, RequestView, extractToken } from "./extract";
 import { Token, checkTime, parseToken } from "./token";
 import { verifySignature } from "./verify";
 import { audiencesAllowed, claimHeaderValue, findClaim } from "./claims";
-import { VerifiedToken } from "./token_cache";
-import { ProviderState } from "./provider_state";
+
+import { ProviderState, VerifiedToken } from "./provider_state";
 import { JwtMetrics } from "./metrics";
 import { Action, ActionKind } from "./actions";
 import { Status } from "./status";

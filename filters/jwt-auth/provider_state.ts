@@ -1,16 +1,32 @@
-// What a provider holds at run time in one VM: its current key set and its verified-token cache.
+// What a provider holds at run time in one VM: its current key set and its verified-token cache, and what the
+// cache keeps per token.
 import { ProviderConfig } from "./config";
 import { Jwks } from "./jwks";
 import { TokenCache } from "./token_cache";
+import { Action } from "./actions";
+
+/** What a successful verification established; cached with the token and reused as-is on a hit. */
+export class VerifiedToken {
+  /** Whether the provider's own audiences accept the token (a requirement may have checked other ones). */
+  fitsProviderAudiences: bool = true;
+
+  constructor(
+    public nbf: u64,
+    public exp: u64,
+    public audiences: Array<string>,
+    /** The headers to add upstream: forward_payload_header and claim_to_headers, values included. */
+    public headerActions: Array<Action>,
+  ) {}
+}
 
 export class ProviderState {
   /** Null until a remote JWKS was fetched once; never null for local_jwks. */
   jwks: Jwks | null;
-  readonly cache: TokenCache;
+  readonly cache: TokenCache<VerifiedToken>;
 
   constructor(public readonly config: ProviderConfig, cacheSeed: u64) {
     this.jwks = config.localJwks;
-    this.cache = new TokenCache(config.cacheSize, cacheSeed);
+    this.cache = new TokenCache<VerifiedToken>(config.cacheSize, cacheSeed);
   }
 
   /**

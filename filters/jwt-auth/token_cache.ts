@@ -7,44 +7,32 @@
 // expires (checked on every hit), until it is the least recently used one when a new token needs room, or until
 // the provider's keys change.
 
-import { Action } from "./actions";
+class Entry<V> {
+  newer: Entry<V> | null = null; // towards the most recently used
+  older: Entry<V> | null = null;
+  nextInBucket: Entry<V> | null = null;
 
-/** What a successful verification established; reused as-is on a cache hit. */
-export class VerifiedToken {
-  constructor(
-    public nbf: u64,
-    public exp: u64,
-    public audiences: Array<string>,
-    /** The headers to add upstream: forward_payload_header and claim_to_headers, values included. */
-    public headerActions: Array<Action>,
-  ) {}
-
-  /** Whether the provider's own audiences accept the token (a requirement may have checked other ones). */
-  fitsProviderAudiences: bool = true;
+  constructor(public bytes: Uint8Array, public hash: u32, public value: V) {}
 }
 
-class Entry {
-  newer: Entry | null = null; // towards the most recently used
-  older: Entry | null = null;
-  nextInBucket: Entry | null = null;
-
-  constructor(public bytes: Uint8Array, public hash: u32, public verified: VerifiedToken) {}
-}
+/** Chooses a bucket for `length` bytes at `data`; replaceable so tests can force every token into one bucket. */
+export type BucketHash = (data: usize, length: i32, seed: u64) => u32;
 
 /** Tokens longer than this are not cached (jwt_authn's limit too): they are rare and would crowd out the rest. */
 export const MAX_CACHED_TOKEN_BYTES: i32 = 4096;
 
-export class TokenCache {
-  private buckets: StaticArray<Entry | null>;
+/** Token bytes → V (a reference type: what verifying the token established). */
+export class TokenCache<V> {
+  private buckets: StaticArray<Entry<V> | null>;
   private mask: u32;
-  private newest: Entry | null = null;
-  private oldest: Entry | null = null;
+  private newest: Entry<V> | null = null;
+  private oldest: Entry<V> | null = null;
   private count: i32 = 0;
 
-  constructor(public readonly capacity: i32, private seed: u64) {
+  constructor(public readonly capacity: i32, private seed: u64, private hash: BucketHash = hashBytes) {
     let buckets: i32 = 16;
     while (buckets < capacity * 2) buckets <<= 1;
-    this.buckets = new StaticArray<Entry | null>(buckets);
+    this.buckets = new StaticArray<Entry<V> | null>(buckets);
     this.mask = <u32>(buckets - 1);
   }
 
@@ -52,26 +40,26 @@ export class TokenCache {
     return this.count;
   }
 
-  /** The verification result cached for exactly these `length` bytes (now the most recently used), or null. */
-  lookup(pointer: usize, length: i32): VerifiedToken | null {
-    const entry = this.find(pointer, length, hashBytes(pointer, length, this.seed));
+  /** The value cached for exactly these `length` bytes at `pointer` (now the most recently used), or null. */
+  lookup(pointer: usize, length: i32): V | null {
+    const entry = this.find(pointer, length, this.hash(pointer, length, this.seed));
     if (entry === null) return null;
     this.touch(entry);
-    return entry.verified;
+    return entry.value;
   }
 
   /** Caches a verified token (a copy of its bytes), evicting the least recently used entry when full. */
-  insert(token: Uint8Array, verified: VerifiedToken): void {
+  insert(token: Uint8Array, value: V): void {
     if (this.capacity < 1 || token.length > MAX_CACHED_TOKEN_BYTES) return;
-    const hash = hashBytes(token.dataStart, token.length, this.seed);
+    const hash = this.hash(token.dataStart, token.length, this.seed);
     const existing = this.find(token.dataStart, token.length, hash);
     if (existing !== null) {
-      existing.verified = verified;
+      existing.value = value;
       this.touch(existing);
       return;
     }
     if (this.count >= this.capacity) this.remove(this.oldest!);
-    const entry = new Entry(token.slice(), hash, verified);
+    const entry = new Entry<V>(token.slice(), hash, value);
     const slot = <i32>(hash & this.mask);
     entry.nextInBucket = unchecked(this.buckets[slot]);
     unchecked((this.buckets[slot] = entry));
@@ -81,7 +69,7 @@ export class TokenCache {
 
   /** Drops the entry for these bytes, if any (e.g. its token expired). */
   evict(pointer: usize, length: i32): void {
-    const entry = this.find(pointer, length, hashBytes(pointer, length, this.seed));
+    const entry = this.find(pointer, length, this.hash(pointer, length, this.seed));
     if (entry !== null) this.remove(entry);
   }
 
@@ -93,7 +81,7 @@ export class TokenCache {
     this.count = 0;
   }
 
-  private find(pointer: usize, length: i32, hash: u32): Entry | null {
+  private find(pointer: usize, length: i32, hash: u32): Entry<V> | null {
     let entry = unchecked(this.buckets[<i32>(hash & this.mask)]);
     while (entry !== null) {
       const stored = entry.bytes;
@@ -106,9 +94,9 @@ export class TokenCache {
     return null;
   }
 
-  private remove(entry: Entry): void {
+  private remove(entry: Entry<V>): void {
     const slot = <i32>(entry.hash & this.mask);
-    let previous: Entry | null = null;
+    let previous: Entry<V> | null = null;
     let current = unchecked(this.buckets[slot]);
     while (current !== null && current !== entry) {
       previous = current;
@@ -122,13 +110,13 @@ export class TokenCache {
     this.count--;
   }
 
-  private touch(entry: Entry): void {
+  private touch(entry: Entry<V>): void {
     if (this.newest === entry) return;
     this.unlink(entry);
     this.linkNewest(entry);
   }
 
-  private linkNewest(entry: Entry): void {
+  private linkNewest(entry: Entry<V>): void {
     entry.newer = null;
     entry.older = this.newest;
     const newest = this.newest;
@@ -137,7 +125,7 @@ export class TokenCache {
     this.newest = entry;
   }
 
-  private unlink(entry: Entry): void {
+  private unlink(entry: Entry<V>): void {
     const newer = entry.newer;
     const older = entry.older;
     if (newer !== null) newer.older = older;
