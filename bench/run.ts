@@ -12,7 +12,7 @@ import { startEnvoy, type EnvoyInstance } from "../tests/harness/envoy.ts";
 import { renderChart } from "./lib/chart.ts";
 import { describeEnvironment, type Environment } from "./lib/environment.ts";
 import { createJwtFixture, type JwtAlg } from "./lib/jwt_fixture.ts";
-import { runVariant, type VariantRun } from "./lib/measure.ts";
+import { profileSeconds, runVariant, type VariantRun } from "./lib/measure.ts";
 import { runMicroBenchmarks, type MicroReport } from "./lib/micro.ts";
 import { commandLine, parseOptions, USAGE, type BenchOptions } from "./lib/options.ts";
 import { choosePinning, pinProcess } from "./lib/process_stats.ts";
@@ -22,6 +22,7 @@ import { writeTokenPool, type TokenPool } from "./lib/token_pool.ts";
 import { allVariants, BENCH_USERS, type Variant } from "./lib/variants.ts";
 import { WASM_FILTERS } from "./lib/wasm_filters.ts";
 import { updateResultsMarkdown } from "./lib/results_md.ts";
+import { countHostCalls, type HostCallCount } from "./lib/host_calls.ts";
 
 /** Requests/s assumed for the saturation phase when sizing the cold-token pool (more are reused, and counted). */
 const SATURATION_RATE_ESTIMATE = 6000;
@@ -37,6 +38,8 @@ export interface BenchResults {
   runs: VariantRun[];
   summaries: VariantSummary[];
   micro: MicroReport | null;
+  /** proxy-wasm host calls per request of each Wasm filter (host emulator), with the micro-benchmarks. */
+  hostCalls: HostCallCount[] | null;
 }
 
 export interface BenchOutcome {
@@ -131,8 +134,8 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
       const fixture = await createJwtFixture();
       const pools: Partial<Record<JwtAlg, TokenPool>> = {};
       const algs = [...new Set(chosen.map((v) => v.alg).filter((a): a is JwtAlg => a !== undefined))];
-      const cold = Math.ceil(options.coldShare * (options.rate * options.durationSeconds +
-        SATURATION_RATE_ESTIMATE * options.saturationSeconds));
+      const closedSeconds = options.saturationSeconds + (options.profile ? profileSeconds(options) : 0);
+      const cold = Math.ceil(options.coldShare * (options.rate * options.durationSeconds + SATURATION_RATE_ESTIMATE * closedSeconds));
       for (const alg of algs) {
         log(`minting ${cold} cold + hot ${alg} tokens ...`);
         pools[alg] = await writeTokenPool(fixture, alg, cold, BENCH_USERS, work);
@@ -150,7 +153,7 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
         const order = chosen.map((_, i) => chosen[(i + repeat) % chosen.length]);
         for (const variant of order) {
           log(`round ${repeat + 1}/${options.repeats}: ${variant.id} ...`);
-          const profiled = options.profile && repeat === 0 && (variant.impl === "lua" || variant.impl === "wasm");
+          const profiled = options.profile && repeat === 0;
           const run = await runVariant(variant, repeat, context, profiled ? join(work, `${variant.id}.perf.data`) : undefined);
           runs.push(run);
           log(`  p50 ${run.fixed.latencyMs.p50.toFixed(3)} ms, p99 ${run.fixed.latencyMs.p99.toFixed(3)} ms, ` +
@@ -162,6 +165,14 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
     const micro = options.micro
       ? await runMicroBenchmarks(options.microIterations, log)
       : null;
+    let hostCalls: HostCallCount[] | null = null;
+    if (options.micro) {
+      try {
+        hostCalls = await countHostCalls();
+      } catch (error) {
+        problems.push(`counting host calls failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
 
     const summaries = summarize(chosen, runs);
     for (const s of summaries) {
@@ -173,14 +184,14 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
     const results: BenchResults = {
       startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), command, options, environment,
       variants: chosen.map(({ id, group, impl, label, alg }) => ({ id, group, impl, label, alg })),
-      skipped, runs, summaries, micro,
+      skipped, runs, summaries, micro, hostCalls,
     };
     const jsonFile = `${base}.json`;
     const markdownFile = `${base}.md`;
     const chartFile = `${base}.svg`;
     writeFileSync(jsonFile, JSON.stringify(results, null, 1));
     const report = renderReport({
-      command, options, environment, summaries, skipped, micro,
+      command, runs, options, environment, summaries, skipped, micro, hostCalls,
       jsonFile: relative(projectRoot, jsonFile), chartFile: relative(projectRoot, chartFile),
     });
     writeFileSync(markdownFile, report);
@@ -203,7 +214,8 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
 function profilesOf(runs: VariantRun[]): string | null {
   const profiled = runs.filter((run) => run.profile);
   if (!profiled.length) return null;
-  return profiled.map((run) => `=== ${run.variant} (saturation phase, perf report --sort dso,symbol) ===\n${run.profile}\n`).join("\n");
+  return profiled.map((run) => `=== ${run.variant}: ${run.profile!.samples} samples, ` +
+    `${run.profile!.cpuUsPerRequest.toFixed(1)} µs Envoy CPU per request (perf report --sort dso) ===\n${run.profile!.report}\n`).join("\n");
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

