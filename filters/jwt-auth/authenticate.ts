@@ -18,7 +18,6 @@ import { FoundToken, RequestView, extractToken } from "./extract";
 import { Token, checkTime, parseToken } from "./token";
 import { verifySignature } from "./verify";
 import { audiencesAllowed, claimHeaderValue, findClaim } from "./claims";
-
 import { ProviderState, VerifiedToken } from "./provider_state";
 import { JwtMetrics } from "./metrics";
 import { Action, ActionKind } from "./actions";

@@ -3,9 +3,9 @@
 //
 // The key is the whole token. A fast 32-bit hash only picks the bucket; a hit needs the stored bytes to equal the
 // presented ones, so a hash collision can never make one token pass as another. Only tokens that verified are
-// inserted, so an attacker without a signing key cannot fill a bucket chain. An entry lives until its token
-// expires (checked on every hit), until it is the least recently used one when a new token needs room, or until
-// the provider's keys change.
+// inserted, so an attacker without a signing key cannot fill a bucket chain. An entry lives until a hit finds its
+// token expired (the authenticator checks exp/nbf on every hit and evicts it), until it is the least recently used
+// one when a new token needs room, or until the provider's keys change (the cache is cleared).
 
 class Entry<V> {
   newer: Entry<V> | null = null; // towards the most recently used
