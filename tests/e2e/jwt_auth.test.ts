@@ -270,6 +270,8 @@ describe("jwt-auth in real Envoy: remote JWKS", () => {
     const token = await signToken(first, { iss: ISSUER });
     await eventually(async () => assert.equal((await send(envoy!.url() + "/api", bearer(token))).status, 200));
     assert.ok(jwksRequests >= 1);
+    const fetched = (await envoy!.stats("jwt_auth")).get("wasmcustom.jwt_auth.jwks_fetch_success") ?? 0;
+    assert.ok(fetched >= 1, `jwks_fetch_success is ${fetched}`);
   });
 
   test("follows a key rotation on the JWKS server", async () => {
