@@ -36,8 +36,8 @@ const scenario = mode === "vus"
     rate: Number(__ENV.RATE || 1000),
     timeUnit: "1s",
     duration,
-    preAllocatedVUs: Number(__ENV.PREALLOCATED_VUS || 50),
-    maxVUs: Number(__ENV.MAX_VUS || 400),
+    preAllocatedVUs: Number(__ENV.PREALLOCATED_VUS || 100),
+    maxVUs: Number(__ENV.MAX_VUS || 1000),
   };
 
 export const options = {
