@@ -159,7 +159,7 @@ export function allVariants(algs: readonly JwtAlg[]): Variant[] {
     },
     {
       id: "chain-native", group: "chain", impl: "native", alg: chainAlg,
-      label: `chain (JWT ${chainAlg} → rate limit) · jwt_authn + jwt_cache + local_ratelimit (no native metrics filter)`,
+      label: `chain (JWT ${chainAlg} → rate limit, no metrics) · jwt_authn + cache, local_ratelimit`,
       unavailable: always,
       httpFilters: (f) => [
         nativeJwtAuthnFilter(f, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true }),
