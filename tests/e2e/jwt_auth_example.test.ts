@@ -2,15 +2,11 @@
 // needs (loopback, ephemeral ports, the module's absolute path, its own keys), and checked route by route.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { startEnvoy, withEnvoyLog, type EnvoyInstance } from "../harness/envoy.ts";
+import { exampleConfigForTest } from "../harness/examples.ts";
 import { startUpstream, type EchoedRequest } from "../harness/upstream.ts";
-import { buildArtifact } from "../harness/artifacts.ts";
-import { projectRoot } from "../../scripts/tools.ts";
 import { generateSigningKey, jwksOf, signToken } from "../harness/tokens.ts";
 
-const wasmPath = buildArtifact("jwt-auth");
 
 async function send(url: string, headers: Record<string, string> = {}, method = "GET") {
   const response = await fetch(url, { method, headers, signal: AbortSignal.timeout(15_000) });
@@ -27,21 +23,10 @@ describe("the example envoy/jwt-auth.yaml", () => {
       response.writeHead(request.url === "/.well-known/jwks.json" ? 200 : 404, { "content-type": "application/json" });
       response.end(jwksOf([partner]));
     });
-    let yaml = readFileSync(join(projectRoot, "envoy", "jwt-auth.yaml"), "utf8");
+    let yaml = exampleConfigForTest("jwt-auth.yaml", { 8080: upstream.port, 8081: idp.port });
     const inlineKeys = /"inline_string": "\{\\"keys\\".*"$/m;
     assert.match(yaml, inlineKeys, "envoy/jwt-auth.yaml no longer has the inline JWKS line");
     yaml = yaml.replace(inlineKeys, `"inline_string": ${JSON.stringify(jwksOf([corporate]))}`);
-    const edits: Array<[string, string]> = [
-      ["address: 0.0.0.0, port_value: 10000", "address: 127.0.0.1, port_value: 0"],
-      ["port_value: 9901", "port_value: 0"],
-      ["port_value: 8080", `port_value: ${upstream.port}`],
-      ["port_value: 8081", `port_value: ${idp.port}`],
-      ["filename: build/jwt-auth.wasm", `filename: ${wasmPath}`],
-    ];
-    for (const [from, to] of edits) {
-      assert.ok(yaml.includes(from), `envoy/jwt-auth.yaml no longer contains "${from}"`);
-      yaml = yaml.replace(from, to);
-    }
     let envoy: EnvoyInstance | undefined;
     try {
       envoy = await startEnvoy({ config: {}, extraArgs: ["--config-yaml", yaml], concurrency: 2 });

@@ -9,13 +9,13 @@ import { bootstrap, httpListener, staticCluster, wasmFilter, type Json } from ".
 import { labelTagExtractor, metricsLabelNames, statsConfigForIstioMetrics, type MetricsFilterConfig } from "../../envoy/istio_metrics.ts";
 import { projectRoot } from "../../scripts/tools.ts";
 import { EnvoyStartError, startEnvoy, withEnvoyLog, type EnvoyInstance } from "../harness/envoy.ts";
+import { exampleConfigForTest } from "../harness/examples.ts";
 import { startUpstream, type Upstream } from "../harness/upstream.ts";
 import { buildArtifact } from "../harness/artifacts.ts";
 import { parseExposition, samplesOf, type ExpositionSample } from "../harness/prometheus.ts";
 
 const metricsWasm = buildArtifact("metrics");
 const conformanceWasm = buildArtifact("abi-conformance");
-const rateLimitWasm = buildArtifact("rate-limit");
 
 const filterConfig: MetricsFilterConfig = {
   reporter: "destination",
@@ -357,19 +357,7 @@ describe("the example envoy/metrics.yaml", () => {
 
   it("starts as written, next to rate-limit, and serves Istio metrics with labels", { timeout: 90_000 }, async () => {
     const upstream = await appUpstream();
-    // Only what a test machine needs changed: loopback, ephemeral ports, the built modules' absolute paths.
-    let yaml = readFileSync(yamlPath, "utf8");
-    const edits: Array<[string, string]> = [
-      ["address: 0.0.0.0, port_value: 10000", "address: 127.0.0.1, port_value: 0"],
-      ["port_value: 9901", "port_value: 0"],
-      ["port_value: 9080", `port_value: ${upstream.port}`],
-      ["filename: build/metrics.wasm", `filename: ${metricsWasm}`],
-      ["filename: build/rate-limit.wasm", `filename: ${rateLimitWasm}`],
-    ];
-    for (const [from, to] of edits) {
-      assert.ok(yaml.includes(from), `envoy/metrics.yaml no longer contains "${from}"`);
-      yaml = yaml.replace(from, to);
-    }
+    const yaml = exampleConfigForTest("metrics.yaml", { 9080: upstream.port });
     let envoy: EnvoyInstance | undefined;
     try {
       envoy = await startEnvoy({ config: {}, extraArgs: ["--config-yaml", yaml], concurrency: 2 });

@@ -2,13 +2,11 @@
 // line that names the field; the hand-written example envoy/rate-limit.yaml starts and limits as documented.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { bootstrap, httpListener, staticCluster, wasmFilter } from "../../envoy/bootstrap.ts";
 import { EnvoyStartError, startEnvoy, withEnvoyLog, type EnvoyInstance } from "../harness/envoy.ts";
+import { exampleConfigForTest } from "../harness/examples.ts";
 import { startUpstream } from "../harness/upstream.ts";
 import { buildArtifact } from "../harness/artifacts.ts";
-import { projectRoot } from "../../scripts/tools.ts";
 import { get, header, send } from "./rate_limit_support.ts";
 
 const wasmPath = buildArtifact("rate-limit");
@@ -62,18 +60,7 @@ describe("rate-limit configuration in real Envoy", () => {
 describe("the example envoy/rate-limit.yaml", () => {
   it("starts as written and limits POST /login per client", { timeout: 60_000 }, async () => {
     const upstream = await startUpstream();
-    // Only what a test machine needs changed: loopback, ephemeral ports, the built module's absolute path.
-    let yaml = readFileSync(join(projectRoot, "envoy", "rate-limit.yaml"), "utf8");
-    const edits: Array<[string, string]> = [
-      ["address: 0.0.0.0, port_value: 10000", "address: 127.0.0.1, port_value: 0"],
-      ["port_value: 9901", "port_value: 0"],
-      ["port_value: 8080", `port_value: ${upstream.port}`],
-      ["filename: build/rate-limit.wasm", `filename: ${wasmPath}`],
-    ];
-    for (const [from, to] of edits) {
-      assert.ok(yaml.includes(from), `envoy/rate-limit.yaml no longer contains "${from}"`);
-      yaml = yaml.replace(from, to);
-    }
+    const yaml = exampleConfigForTest("rate-limit.yaml", { 8080: upstream.port });
     let envoy: EnvoyInstance | undefined;
     try {
       envoy = await startEnvoy({ config: {}, extraArgs: ["--config-yaml", yaml], concurrency: 2 });
