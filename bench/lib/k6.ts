@@ -14,7 +14,7 @@ export interface PhaseSpec {
   durationSeconds: number;
   rate?: number;
   vus?: number;
-  tokensFile?: string;
+  tokens?: { hotFile: string; coldFile: string };
   coldShare?: number;
   coldOffset?: number;
 }
@@ -67,7 +67,7 @@ export async function runK6Phase(k6: string, spec: PhaseSpec, core: number | nul
     COLD_SHARE: String(spec.coldShare ?? 0),
     COLD_OFFSET: String(spec.coldOffset ?? 0),
     SUMMARY: summaryPath,
-    ...(spec.tokensFile ? { TOKENS: spec.tokensFile } : {}),
+    ...(spec.tokens ? { HOT_TOKENS: spec.tokens.hotFile, COLD_TOKENS: spec.tokens.coldFile } : {}),
   };
   const [command, args] = pinnedCommand(core, k6, ["run", "--quiet", "--no-color", "--log-output=stderr", K6_SCRIPT]);
   try {

@@ -1,6 +1,7 @@
 // One measured run of one variant: a fresh Envoy (--concurrency 1, pinned), a warm-up at the fixed rate, memory
 // after the warm-up, the measured fixed-rate phase, then the saturation phase, with Envoy's CPU time around each.
 import { spawn } from "node:child_process";
+import { loadavg } from "node:os";
 import { bootstrap, httpListener, staticCluster, type Json, type RouteAction } from "../../envoy/bootstrap.ts";
 import { startEnvoy, type EnvoyInstance } from "../../tests/harness/envoy.ts";
 import type { JwtFixture } from "./jwt_fixture.ts";
@@ -28,6 +29,8 @@ export interface VariantRun {
   variant: string;
   repeat: number;
   startedAt: string;
+  /** The machine's 1-minute load average when the run started (other work on the machine shows up here). */
+  loadAverage: number;
   fixed: PhaseMeasurement;
   saturation: PhaseMeasurement | null;
   memoryAfterWarmup: MemoryMeasurement;
@@ -167,12 +170,13 @@ async function profiledPhase(envoy: EnvoyInstance, file: string, load: () => Pro
 
 export async function runVariant(variant: Variant, repeat: number, context: RunContext, profileFile?: string): Promise<VariantRun> {
   const startedAt = new Date().toISOString();
+  const loadAverage = loadavg()[0];
   const envoy = await startEnvoy({ config: variantConfig(variant, context), concurrency: 1, logLevel: "warning" });
   try {
     if (context.pinning.envoyCore !== null) pinProcess(envoy.process.pid!, context.pinning.envoyCore);
     const target = envoy.url(LISTENER);
     const pool = variant.alg ? context.pools[variant.alg] : undefined;
-    const tokens = pool ? { tokensFile: pool.file } : {};
+    const tokens = pool ? { tokens: { hotFile: pool.hotFile, coldFile: pool.coldFile } } : {};
     const fixedCold = Math.ceil(context.coldShare * context.rate * context.durationSeconds);
 
     if (context.warmupSeconds > 0) {
@@ -199,7 +203,7 @@ export async function runVariant(variant: Variant, repeat: number, context: RunC
       }))
       : undefined;
     return {
-      variant: variant.id, repeat, startedAt,
+      variant: variant.id, repeat, startedAt, loadAverage,
       fixed, saturation, memoryAfterWarmup, memoryAtEnd: await memory(envoy),
       filterErrors: await filterErrors(envoy),
       ...(profile !== undefined ? { profile } : {}),

@@ -65,7 +65,7 @@ export interface ReportInput {
   chartFile: string;
 }
 
-export function setupText(input: ReportInput): string {
+export function setupText(input: Pick<ReportInput, "options" | "environment" | "command" | "runs">): string {
   const o = input.options;
   const e = input.environment;
   const pin = e.pinning.envoyCore === null
@@ -79,9 +79,16 @@ export function setupText(input: ReportInput): string {
     `- Fixed rate ${o.rate} req/s for ${o.durationSeconds} s after a ${o.warmupSeconds} s warm-up; saturation: ` +
       (o.saturationSeconds > 0 ? `${o.saturationVus} closed-loop virtual users for ${o.saturationSeconds} s` : "skipped") +
       `; ${o.repeats} round(s), variant order rotated each round, medians reported`,
+    `- Machine load (1-minute load average at the start of each run): ${loadRange(input.runs)}`,
     `- JWT token mix: ${(o.coldShare * 100).toFixed(0)} % of requests carry a never-seen token (cache-cold), the rest ` +
       `reuse 16 hot tokens (cache-warm); keys RSA-2048 (RS256) / P-256 (ES256)`,
   ].join("\n");
+}
+
+function loadRange(runs: VariantRun[]): string {
+  if (!runs.length) return "—";
+  const loads = runs.map((run) => run.loadAverage ?? 0);
+  return `${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)} (2 cores; the benchmark itself keeps about 1 busy)`;
 }
 
 export function fixedRateTable(summaries: VariantSummary[]): string {

@@ -7,7 +7,10 @@ import { mintToken, type JwtAlg, type JwtFixture } from "./jwt_fixture.ts";
 export const HOT_TOKENS = 16;
 
 export interface TokenPool {
-  file: string;
+  /** JSON array of the hot tokens: small, every k6 VU keeps its own copy. */
+  hotFile: string;
+  /** JSON array of the cold tokens: large, shared by the VUs through one k6 SharedArray. */
+  coldFile: string;
   hot: number;
   cold: number;
 }
@@ -27,7 +30,9 @@ export async function writeTokenPool(
     for (let j = i; j < Math.min(i + 64, coldCount); j++) batch.push(mint(j, "cold"));
     cold.push(...(await Promise.all(batch)));
   }
-  const file = join(dir, `tokens-${alg.toLowerCase()}.json`);
-  writeFileSync(file, JSON.stringify({ hot, cold }));
-  return { file, hot: hot.length, cold: cold.length };
+  const hotFile = join(dir, `tokens-${alg.toLowerCase()}-hot.json`);
+  const coldFile = join(dir, `tokens-${alg.toLowerCase()}-cold.json`);
+  writeFileSync(hotFile, JSON.stringify(hot));
+  writeFileSync(coldFile, JSON.stringify(cold));
+  return { hotFile, coldFile, hot: hot.length, cold: cold.length };
 }
