@@ -1,7 +1,7 @@
 // `npm run bench`: what each filter costs per request in stock Envoy, against the same logic in Lua and against
 // Envoy's native filters. Builds what it needs (k6, Envoy, the Wasm filters), runs every variant in its own pinned
 // Envoy under k6, and writes bench/results/<timestamp>.{json,md,svg}. `--help` lists the options.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -98,6 +98,7 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
     process.stdout.write(USAGE);
     return null;
   }
+  if (options.report) return rewriteReports(options.report, options.resultsMd);
   const command = commandLine(argv);
   const startedAt = new Date();
   const outDir = resolve(options.outDir ?? join(projectRoot, "bench", "results"));
@@ -186,35 +187,49 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
       variants: chosen.map(({ id, group, impl, label, alg }) => ({ id, group, impl, label, alg })),
       skipped, runs, summaries, micro, hostCalls,
     };
-    const jsonFile = `${base}.json`;
-    const markdownFile = `${base}.md`;
-    const chartFile = `${base}.svg`;
-    writeFileSync(jsonFile, JSON.stringify(results, null, 1));
-    const report = renderReport({
-      command, runs, options, environment, summaries, skipped, micro, hostCalls,
-      jsonFile: relative(projectRoot, jsonFile), chartFile: relative(projectRoot, chartFile),
-    });
-    writeFileSync(markdownFile, report);
-    if (summaries.length) writeFileSync(chartFile, renderChart(summaries, `as-mesh: cost per request in Envoy ${environment.envoyVersion.split("/")[1] ?? ""}`));
-    if (options.resultsMd) updateResultsMarkdown(results, { jsonFile, chartFile, report });
-    if (profilesOf(runs)) writeFileSync(`${base}-profiles.txt`, profilesOf(runs)!);
-
-    if (summaries.length) process.stdout.write("\n" + fixedRateTable(summaries) + "\n");
-    if (micro) process.stdout.write("\n" + microTable(micro) + "\n");
-    process.stdout.write(`\nresults: ${relative(projectRoot, jsonFile)}\nreport:  ${relative(projectRoot, markdownFile)}\n` +
-      (summaries.length ? `chart:   ${relative(projectRoot, chartFile)}\n` : ""));
-    for (const problem of problems) log(`PROBLEM: ${problem}`);
-    return { results, jsonFile, markdownFile, chartFile, problems };
+    writeFileSync(`${base}.json`, JSON.stringify(results, null, 1));
+    return { ...writeReports(results, base, options.resultsMd), problems };
   } finally {
     await upstream?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
 
+/** The Markdown report, the chart and the profiles of a run (and RESULTS.md when asked), next to its JSON. */
+function writeReports(results: BenchResults, base: string, resultsMd: boolean): Omit<BenchOutcome, "problems"> {
+  const { summaries, micro, runs } = results;
+  const jsonFile = `${base}.json`;
+  const markdownFile = `${base}.md`;
+  const chartFile = `${base}.svg`;
+  const report = renderReport({
+    ...results,
+    jsonFile: relative(projectRoot, jsonFile), chartFile: relative(projectRoot, chartFile),
+  });
+  writeFileSync(markdownFile, report);
+  if (summaries.length) {
+    writeFileSync(chartFile, renderChart(summaries, `as-mesh: cost per request in Envoy ${results.environment.envoyVersion.split("/")[1] ?? ""}`));
+  }
+  if (resultsMd) updateResultsMarkdown(results, { jsonFile, chartFile, report });
+  const profiles = profilesOf(runs);
+  if (profiles) writeFileSync(`${base}-profiles.txt`, profiles);
+
+  if (summaries.length) process.stdout.write("\n" + fixedRateTable(summaries) + "\n");
+  if (micro) process.stdout.write("\n" + microTable(micro) + "\n");
+  process.stdout.write(`\nresults: ${relative(projectRoot, jsonFile)}\nreport:  ${relative(projectRoot, markdownFile)}\n` +
+    (summaries.length ? `chart:   ${relative(projectRoot, chartFile)}\n` : ""));
+  return { results, jsonFile, markdownFile, chartFile };
+}
+
+/** --report FILE: the reports of an earlier run again, from its JSON (after a change to the report's layout). */
+function rewriteReports(file: string, resultsMd: boolean): BenchOutcome {
+  const results = JSON.parse(readFileSync(file, "utf8")) as BenchResults;
+  return { ...writeReports(results, resolve(file).replace(/\.json$/, ""), resultsMd), problems: [] };
+}
+
 function profilesOf(runs: VariantRun[]): string | null {
   const profiled = runs.filter((run) => run.profile);
   if (!profiled.length) return null;
-  return profiled.map((run) => `=== ${run.variant}: ${run.profile!.samples} samples, ` +
+  return profiled.map((run) => `=== ${run.variant}: ${run.profile!.samples ? `${run.profile!.samples} samples, ` : ""}` +
     `${run.profile!.cpuUsPerRequest.toFixed(1)} µs Envoy CPU per request (perf report --sort dso) ===\n${run.profile!.report}\n`).join("\n");
 }
 

@@ -86,7 +86,8 @@ export function renderChart(summaries: VariantSummary[], title: string): string 
   summaries.forEach((s, index) => {
     const y = TOP + index * ROW;
     parts.push(`<rect x="4" y="${y + 8}" width="6" height="16" fill="${IMPL_MARK[s.impl] ?? "#999"}"/>`);
-    parts.push(`<text x="16" y="${y + 21}" font-size="12">${escape(s.label)}</text>`);
+    const label = s.label.length > 64 ? s.label.slice(0, 63) + "…" : s.label;
+    parts.push(`<text x="16" y="${y + 21}" font-size="12"><title>${escape(s.label)}</title>${escape(label)}</text>`);
     const bars: Array<[number, string]> = [[s.fixed.p50, COLORS.p50], [s.fixed.p90, COLORS.p90], [s.fixed.p99, COLORS.p99]];
     bars.forEach(([value, color], i) => {
       const w = Math.max(0.5, latency.position(value) - LABEL_WIDTH);

@@ -161,7 +161,8 @@ async function profiledPhase(envoy: EnvoyInstance, file: string, load: () => Pro
     const match = /^\s+([\d.]+)%\s+(\S.*?)\s*$/.exec(line);
     if (match) shares[regionOf(match[2])] += Number(match[1]) / 100;
   }
-  const samples = Number(/Samples: (\d+)/.exec(report)?.[1] ?? 0) * (/Samples: \d+K/.test(report) ? 1000 : 1);
+  const counted = /^# Samples: (\d+)(K?)/m.exec(report);
+  const samples = counted ? Number(counted[1]) * (counted[2] ? 1000 : 1) : 0;
   return {
     cpuUsPerRequest: phase.cpuUsPerRequest, shares, samples,
     report: report.split("\n").filter((line) => line.trim() && !line.startsWith("#")).join("\n"),

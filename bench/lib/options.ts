@@ -30,6 +30,8 @@ export interface BenchOptions {
   outDir?: string;
   /** Rewrite the generated part of bench/RESULTS.md from this run. */
   resultsMd: boolean;
+  /** Write the reports of an earlier run from its JSON instead of running. */
+  report?: string;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -60,6 +62,7 @@ pinned to core 0; k6 on core 1), k6 fixed-rate then saturation load, and writes 
   --smoke                seconds per phase and a low rate: proves the bench works (the test suite runs it)
   --out DIR              where results go (default bench/results)
   --results-md           rewrite the generated tables of bench/RESULTS.md from this run
+  --report FILE          write the .md/.svg (and with --results-md, RESULTS.md) of an earlier run from its JSON
 `;
 
 function list<T extends string>(text: string, allowed: readonly T[], flag: string): T[] {
@@ -136,6 +139,7 @@ export function parseOptions(argv: string[]): BenchOptions & { help: boolean; li
       case "--no-build": options.build = false; break;
       case "--out": options.outDir = value(); break;
       case "--results-md": options.resultsMd = true; break;
+      case "--report": options.report = value(); break;
       default: throw new Error(`unknown option '${flag}' (see --help)`);
     }
   }

@@ -38,7 +38,8 @@ function signed(value: number | null | undefined, digits = 3): string {
  */
 export function ratio(a: number | null | undefined, b: number | null | undefined, floor: number): string {
   if (a === null || a === undefined || b === null || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return "—";
-  if (b < floor) return "— (denominator within noise)";
+  // A ratio of two costs is only a finding when both are clearly above the noise (deltas can even come out negative).
+  if (a < floor || b < floor) return "— (within noise)";
   return `${(a / b).toFixed(2)}×`;
 }
 
@@ -63,6 +64,8 @@ export interface ReportInput {
   hostCalls?: HostCallCount[] | null;
   jsonFile: string;
   chartFile: string;
+  /** When the run started (ISO); the report's title. */
+  startedAt?: string;
 }
 
 export function setupText(input: Pick<ReportInput, "options" | "environment" | "command" | "runs">): string {
@@ -211,7 +214,7 @@ export function microTable(micro: MicroReport): string {
 export function renderReport(input: ReportInput): string {
   const groups = [...new Set(input.summaries.map((s) => s.group))];
   const sections = [
-    `# as-mesh benchmark, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
+    `# as-mesh benchmark, ${(input.startedAt ?? new Date().toISOString()).slice(0, 16).replace("T", " ")} UTC`,
     setupText(input),
     `Raw data: \`${input.jsonFile}\`; chart: \`${input.chartFile}\`.`,
     "## Fixed arrival rate\n\nLatency as k6 sees it (loopback, includes k6 and Envoy's own work); *added* = variant − no filter " +

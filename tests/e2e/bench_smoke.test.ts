@@ -98,7 +98,7 @@ describe("benchmark smoke run (npm run bench -- --smoke)", () => {
     assert.ok(existsSync(`${base}.svg`));
     const svg = readFileSync(`${base}.svg`, "utf8");
     assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-    assert.equal((svg.match(/<title>/g) ?? []).length, results.summaries.length * 3, "one bar per percentile per variant");
+    assert.equal((svg.match(/<rect [^>]*><title>/g) ?? []).length, results.summaries.length * 3, "one bar per percentile per variant");
   });
 
   it("runs the host-emulator micro-benchmarks from the same command", () => {
