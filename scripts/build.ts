@@ -1,11 +1,13 @@
 // Compiles every filter (filters/<name>/index.ts) and every test fixture (tests/fixtures/<name>/index.ts) to an
-// optimized build/<name>.wasm, then checks that each module imports only what Envoy provides.
+// optimized build/<name>.wasm, then checks that each module imports only what Envoy provides. It also generates the
+// control service's Envoy API types first (scripts/protos.ts; skipped when up to date).
 //   tsx scripts/build.ts [name ...]     (no names: build all)
 import asc from "assemblyscript/asc";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { projectRoot } from "./tools.ts";
+import { generateEnvoyTypes } from "./protos.ts";
 
 export interface WasmModuleEntry {
   name: string;
@@ -61,6 +63,7 @@ export async function buildModule(module: WasmModuleEntry, outDir = join(project
 }
 
 export async function buildAll(names: string[] = []): Promise<string[]> {
+  generateEnvoyTypes();
   const modules = listModules().filter((module) => names.length === 0 || names.includes(module.name));
   if (names.length && modules.length !== names.length) {
     const known = listModules().map((module) => module.name).join(", ");
