@@ -1,0 +1,92 @@
+// as-mesh: one command for the control service and its tools.
+//   as-mesh control       run the xDS server, the CA and the admin/metrics port for a mesh config folder
+//   as-mesh validate      check mesh YAML offline, with every error and its path
+//   as-mesh bootstrap     write the Envoy bootstrap for one workload (or the edge gateway)
+//   as-mesh proxy-status  list connected proxies and their sync state, like istioctl proxy-status
+//   as-mesh agent         per-workload agent: key, certificate and SDS for the workload's Envoy
+// Each subcommand loads its code on demand, so `validate` stays quick.
+import { Command, InvalidArgumentError } from "commander";
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError("expected a non-negative integer");
+  return parsed;
+}
+
+function keyValues(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  for (const pair of value.split(",").filter(Boolean)) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new InvalidArgumentError(`"${pair}" is not key=value`);
+    previous[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return previous;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const program = new Command("as-mesh")
+  .description("as-mesh control service: xDS, certificates and tools for a mesh of stock Envoys running the as-mesh Wasm filters")
+  .showHelpAfterError();
+
+program.command("control")
+  .description("serve ADS (state-of-the-world and delta) to Envoys from a folder of Istio-shaped mesh YAML")
+  .requiredOption("-c, --config <dir>", "folder of mesh YAML, re-read on change")
+  .option("--xds <host:port>", "gRPC address Envoys connect to", "127.0.0.1:15010")
+  .option("--admin <host:port>", "HTTP address for /ready, /metrics, /debug/syncz and the .wasm modules", "127.0.0.1:15014")
+  .option("--wasm-dir <dir>", "folder of as-mesh .wasm modules to serve (as-mesh://<name>)", "build")
+  .option("--log-level <level>", "pino log level", "info")
+  .action(async (options: { config: string; xds: string; admin: string; wasmDir: string; logLevel: string }) => {
+    const { runControl } = await import("./commands/control.ts");
+    await runControl(options);
+  });
+
+program.command("validate")
+  .description("validate mesh YAML files or folders offline; exits non-zero on any error")
+  .argument("<paths...>", "YAML files or folders (searched recursively)")
+  .option("-q, --quiet", "print errors only, not warnings")
+  .action(async (paths: string[], options: { quiet?: boolean }) => {
+    const { runValidate } = await import("./commands/validate.ts");
+    process.exitCode = await runValidate(paths, options);
+  });
+
+program.command("bootstrap")
+  .description("write the Envoy bootstrap for one workload: node identity and metadata, ADS to the control service")
+  .requiredOption("--id <node-id>", "Envoy node id (unique per proxy)")
+  .option("--type <type>", "sidecar or router (an edge gateway)", "sidecar")
+  .option("--namespace <ns>", "workload namespace", "default")
+  .option("--service-account <sa>", "workload service account", "default")
+  .option("--labels <k=v,...>", "workload labels (repeatable)", keyValues, {})
+  .option("--ip <address>", "workload address (inbound listeners bind here)", "127.0.0.1")
+  .option("--ports <name=port,...>", "the app's ports, by service port name or number", keyValues, {})
+  .option("--xds <host:port>", "control service gRPC address (repeat for several replicas)", collect, [])
+  .option("--admin-port <port>", "Envoy admin port on loopback (0: any)", integer, 15000)
+  .option("--sds-socket <path>", "Unix socket of the workload's agent (SDS: default, ROOTCA)")
+  .option("-o, --output <file>", "write here instead of stdout")
+  .action(async (options: Record<string, unknown>) => {
+    const { runBootstrap } = await import("./commands/bootstrap.ts");
+    await runBootstrap(options as never);
+  });
+
+program.command("proxy-status")
+  .description("list every connected proxy with its sync state per resource type (SYNCED, STALE, NOT SENT, ERROR)")
+  .option("--admin <url>", "control service admin URL", "http://127.0.0.1:15014")
+  .option("-o, --output <format>", "table or json", "table")
+  .action(async (options: { admin: string; output: string }) => {
+    const { runProxyStatus } = await import("./commands/proxy_status.ts");
+    process.exitCode = await runProxyStatus(options);
+  });
+
+program.command("agent")
+  .description("per-workload agent: creates the key, gets and renews the certificate, serves SDS to Envoy")
+  .allowUnknownOption(false)
+  .action(async () => {
+    const { runAgent } = await import("./commands/agent.ts");
+    await runAgent(process.argv.slice(3));
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`as-mesh: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
