@@ -3,7 +3,7 @@
 // JSON (the shape Envoy's own YAML takes, typed by the generated *Json types) and turned into binary messages
 // here, so an unknown field or a wrong type fails at translation time, not in Envoy.
 import { createRegistry, fromJson, toBinary, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import { anyPack, type Any } from "@bufbuild/protobuf/wkt";
+import { anyPack, file_google_protobuf_wrappers, type Any } from "@bufbuild/protobuf/wkt";
 import { file_envoy_config_bootstrap_v3_bootstrap } from "./gen/envoy/config/bootstrap/v3/bootstrap_pb.ts";
 import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster/v3/cluster_pb.ts";
 import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.ts";
@@ -33,6 +33,8 @@ import { file_envoy_service_discovery_v3_discovery } from "./gen/envoy/service/d
 
 /** Every message type the control service can put in an Any (typed_config, resources). */
 export const registry = createRegistry(
+  // StringValue carries a Wasm plugin's configuration.
+  file_google_protobuf_wrappers,
   file_envoy_config_bootstrap_v3_bootstrap,
   file_envoy_config_cluster_v3_cluster,
   file_envoy_config_endpoint_v3_endpoint,
