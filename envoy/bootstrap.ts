@@ -1,8 +1,15 @@
-// Builders for Envoy bootstrap configurations (v3 API, written as JSON, which Envoy reads as YAML).
-// Tests, the demo and the benchmark compose their Envoys from these pieces, so every run uses the same shapes
-// an operator would write by hand (see envoy/*.yaml for the hand-written equivalents).
+// Builders for static Envoy bootstrap configurations, as tests, the demo and the benchmark compose them. They are
+// thin entry points over envoy/builders/ (the builders the control service uses for xDS too), kept with their
+// original signatures. The output is proto3 JSON (camelCase), which Envoy reads as YAML; hand-written pieces
+// passed in (`Json`) may use either spelling, as Envoy's loader accepts both.
+import {
+  httpListener as typedHttpListener, luaFilter as typedLuaFilter, routerFilter as typedRouterFilter, staticBootstrap,
+  staticCluster as typedStaticCluster, wasmPluginFilter,
+  type BootstrapJson, type ClusterJson, type HttpFilterJson, type ListenerJson, type RouteSpec as TypedRouteSpec,
+} from "./builders/index.ts";
 
 export type Json = Record<string, unknown>;
+export type { RouteAction } from "./builders/index.ts";
 
 export interface WasmFilterOptions {
   /** Plugin name, shown in Envoy's logs and stats. */
@@ -19,67 +26,17 @@ export interface WasmFilterOptions {
 }
 
 export function wasmFilter(options: WasmFilterOptions): Json {
-  const configuration = options.configuration === undefined ? "" :
-    typeof options.configuration === "string" ? options.configuration : JSON.stringify(options.configuration);
-  return {
-    name: "envoy.filters.http.wasm",
-    typed_config: {
-      "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-      config: {
-        name: options.name,
-        root_id: options.rootId ?? options.name,
-        configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: configuration },
-        fail_open: options.failOpen ?? false,
-        vm_config: {
-          vm_id: options.vmId ?? options.name,
-          runtime: "envoy.wasm.runtime.v8",
-          code: { local: { filename: options.wasmPath } },
-        },
-      },
-    },
-  };
+  const { wasmPath, ...rest } = options;
+  return wasmPluginFilter({ ...rest, code: { local: wasmPath } });
 }
 
-export function luaFilter(inlineCode: string): Json {
-  return {
-    name: "envoy.filters.http.lua",
-    typed_config: {
-      "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-      default_source_code: { inline_string: inlineCode },
-    },
-  };
+export function luaFilter(inlineCode: string, statPrefix?: string): Json {
+  return typedLuaFilter(inlineCode, statPrefix);
 }
 
-export const routerFilter: Json = {
-  name: "envoy.filters.http.router",
-  typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
-};
+export const routerFilter: Json = typedRouterFilter;
 
-/** A route to a cluster, or a fixed answer from Envoy itself (isolates filter cost from the upstream). */
-export type RouteAction = { cluster: string; timeoutSeconds?: number } | { directResponse: { status: number; body: string } };
-
-export interface RouteSpec {
-  prefix?: string;
-  path?: string;
-  action: RouteAction;
-  /** Per-route filter config overrides keyed by filter name. */
-  typedPerFilterConfig?: Json;
-}
-
-function route(spec: RouteSpec): Json {
-  const match = spec.path !== undefined ? { path: spec.path } : { prefix: spec.prefix ?? "/" };
-  const result: Json = { match };
-  if ("cluster" in spec.action) {
-    result.route = { cluster: spec.action.cluster, timeout: `${spec.action.timeoutSeconds ?? 15}s` };
-  } else {
-    result.direct_response = {
-      status: spec.action.directResponse.status,
-      body: { inline_string: spec.action.directResponse.body },
-    };
-  }
-  if (spec.typedPerFilterConfig) result.typed_per_filter_config = spec.typedPerFilterConfig;
-  return result;
-}
+export type RouteSpec = Omit<TypedRouteSpec, "typedPerFilterConfig"> & { typedPerFilterConfig?: Json };
 
 export interface HttpListenerOptions {
   name: string;
@@ -92,48 +49,12 @@ export interface HttpListenerOptions {
 }
 
 export function httpListener(options: HttpListenerOptions): Json {
-  return {
-    name: options.name,
-    address: { socket_address: { address: options.address ?? "127.0.0.1", port_value: options.port ?? 0 } },
-    filter_chains: [{
-      filters: [{
-        name: "envoy.filters.network.http_connection_manager",
-        typed_config: {
-          "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-          stat_prefix: options.statPrefix ?? options.name,
-          codec_type: "AUTO",
-          route_config: {
-            name: `${options.name}_routes`,
-            virtual_hosts: [{ name: "all", domains: ["*"], routes: options.routes.map(route) }],
-          },
-          http_filters: [...options.httpFilters, routerFilter],
-        },
-      }],
-    }],
-  };
+  // Hand-written filter entries and per-route configs are passed through unchecked; Envoy validates them.
+  return typedHttpListener({ ...options, httpFilters: options.httpFilters as HttpFilterJson[], routes: options.routes as TypedRouteSpec[] });
 }
 
 export function staticCluster(name: string, host: string, port: number, options: { http2?: boolean; timeoutSeconds?: number } = {}): Json {
-  // An IP address is used as is; a host name (a compose service, say) is resolved by Envoy.
-  const isAddress = /^[0-9.]+$|:/.test(host);
-  const cluster: Json = {
-    name,
-    type: isAddress ? "STATIC" : "STRICT_DNS",
-    connect_timeout: `${options.timeoutSeconds ?? 1}s`,
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
-    },
-  };
-  if (options.http2) {
-    cluster.typed_extension_protocol_options = {
-      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    };
-  }
-  return cluster;
+  return typedStaticCluster(name, host, port, options);
 }
 
 export interface BootstrapOptions {
@@ -146,9 +67,10 @@ export interface BootstrapOptions {
 }
 
 export function bootstrap(options: BootstrapOptions): Json {
-  return {
-    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort ?? 0 } } },
-    static_resources: { listeners: options.listeners, clusters: options.clusters ?? [] },
-    ...options.extra,
-  };
+  return staticBootstrap({
+    ...options,
+    listeners: options.listeners as ListenerJson[],
+    clusters: options.clusters as ClusterJson[] | undefined,
+    extra: options.extra as BootstrapJson | undefined,
+  });
 }

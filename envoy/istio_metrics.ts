@@ -5,8 +5,8 @@
 //     `name=.=value;.;` out of the name and keeps the value as a tag, which /stats/prometheus prints as a label.
 //   - `histogram_bucket_settings`: Envoy, not the filter, decides histogram buckets, per bootstrap. A rule matches
 //     the full stat name, and the filter's histogram names end with the metric name, so `suffix` selects a metric.
-// Use: bootstrap({ ..., extra: { stats_config: statsConfigForIstioMetrics(filterConfig) } }).
-import type { Json } from "./bootstrap.ts";
+// Use: bootstrap({ ..., extra: { statsConfig: statsConfigForIstioMetrics(filterConfig) } }).
+import type { StatsConfigJson } from "./builders/types.ts";
 
 export const ISTIO_STANDARD_LABELS = [
   "reporter",
@@ -52,8 +52,8 @@ export function metricsLabelNames(config: MetricsFilterConfig = {}): string[] {
 }
 
 /** The extractor for one label: group 1 is removed from the stat name, group 2 is the tag value. */
-export function labelTagExtractor(name: string): { tag_name: string; regex: string } {
-  return { tag_name: name, regex: `(${name}=\\.=(.*?);\\.;)` };
+export function labelTagExtractor(name: string): { tagName: string; regex: string } {
+  return { tagName: name, regex: `(${name}=\\.=(.*?);\\.;)` };
 }
 
 /**
@@ -61,7 +61,7 @@ export function labelTagExtractor(name: string): { tag_name: string; regex: stri
  * listener each carry one): the union of their labels, and their histogram buckets, which must agree because Envoy
  * keeps one bucket layout per stat name.
  */
-export function statsConfigForIstioMetrics(...configs: MetricsFilterConfig[]): Json {
+export function statsConfigForIstioMetrics(...configs: MetricsFilterConfig[]): StatsConfigJson {
   const all = configs.length > 0 ? configs : [{}];
   const labels = [...new Set(all.flatMap((config) => metricsLabelNames(config)))];
   const buckets = new Map<string, number[]>();
@@ -74,9 +74,9 @@ export function statsConfigForIstioMetrics(...configs: MetricsFilterConfig[]): J
       buckets.set(metric, bounds);
     }
   }
-  const settings: Json = { stats_tags: labels.map(labelTagExtractor) };
+  const settings: StatsConfigJson = { statsTags: labels.map(labelTagExtractor) };
   if (buckets.size > 0) {
-    settings.histogram_bucket_settings = [...buckets].map(([metric, bounds]) => ({ match: { suffix: metric }, buckets: bounds }));
+    settings.histogramBucketSettings = [...buckets].map(([metric, bounds]) => ({ match: { suffix: metric }, buckets: bounds }));
   }
   return settings;
 }

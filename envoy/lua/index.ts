@@ -52,10 +52,7 @@ export function luaBaselineCode(baseline: LuaBaseline, config: unknown): string 
 
 /** An envoy.filters.http.lua entry running a baseline with this configuration. */
 export function luaBaselineFilter(baseline: LuaBaseline, config: unknown, options: { statPrefix?: string } = {}): Json {
-  const filter = luaFilter(luaBaselineCode(baseline, config));
   // Several Lua filters in one chain each need their own name (and stat prefix) to stay apart.
-  filter.name = `envoy.filters.http.lua.${baseline}`;
-  const typed = filter.typed_config as Json;
-  typed.stat_prefix = options.statPrefix ?? baseline;
-  return filter;
+  const filter = luaFilter(luaBaselineCode(baseline, config), options.statPrefix ?? baseline);
+  return { ...filter, name: `envoy.filters.http.lua.${baseline}` };
 }

@@ -344,7 +344,7 @@ describe("metrics filter: histograms and bucketing", () => {
     };
     const host = await start(config);
     request(host, finished);
-    const rules = statsConfigForIstioMetrics(config).histogram_bucket_settings as Array<{ match: { suffix: string }; buckets: number[] }>;
+    const rules = statsConfigForIstioMetrics(config).histogramBucketSettings as Array<{ match: { suffix: string }; buckets: number[] }>;
     assert.deepEqual(rules.map((rule) => [rule.match.suffix, rule.buckets]), [
       ["istio_request_duration_milliseconds", [1, 10, 100, 1000]],
       ["istio_response_bytes", [256, 4096]],

@@ -1,0 +1,78 @@
+// Clusters and their endpoints.
+import { adsConfigSource } from "./filters.ts";
+import {
+  MessageType, durationMs, typed,
+  type AnyJson, type CircuitBreakersJson, type ClusterJson, type ClusterLoadAssignmentJson, type LbEndpointJson, type OutlierDetectionJson,
+} from "./types.ts";
+
+/** An IP address is used as is; a host name (a compose service, say) is resolved by Envoy. */
+export function isIpAddress(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(":");
+}
+
+export interface EndpointSpec {
+  address: string;
+  port: number;
+  weight?: number;
+  /** Endpoint metadata under `istio` (Istio puts workload labels there for subset selection). */
+  labels?: Record<string, string>;
+}
+
+export function loadAssignment(clusterName: string, endpoints: EndpointSpec[]): ClusterLoadAssignmentJson {
+  const lbEndpoints = endpoints.map((endpoint): LbEndpointJson => {
+    const lbEndpoint: LbEndpointJson = { endpoint: { address: { socketAddress: { address: endpoint.address, portValue: endpoint.port } } } };
+    if (endpoint.weight !== undefined) lbEndpoint.loadBalancingWeight = endpoint.weight;
+    return lbEndpoint;
+  });
+  return { clusterName, endpoints: lbEndpoints.length > 0 ? [{ lbEndpoints }] : [] };
+}
+
+/** Upstream protocol options that make Envoy speak HTTP/2 (h2c) to the cluster, e.g. for gRPC. */
+export function http2ProtocolOptions(): Record<string, AnyJson> {
+  return {
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(MessageType.httpProtocolOptions, {
+      explicitHttpConfig: { http2ProtocolOptions: {} },
+    }),
+  };
+}
+
+export interface StaticClusterOptions {
+  http2?: boolean;
+  timeoutSeconds?: number;
+}
+
+export function staticCluster(name: string, host: string, port: number, options: StaticClusterOptions = {}): ClusterJson {
+  const cluster: ClusterJson = {
+    name,
+    type: isIpAddress(host) ? "STATIC" : "STRICT_DNS",
+    connectTimeout: durationMs((options.timeoutSeconds ?? 1) * 1000),
+    loadAssignment: loadAssignment(name, [{ address: host, port }]),
+  };
+  if (options.http2) cluster.typedExtensionProtocolOptions = http2ProtocolOptions();
+  return cluster;
+}
+
+export type LbPolicy = NonNullable<ClusterJson["lbPolicy"]>;
+
+export interface EdsClusterOptions {
+  connectTimeoutMs?: number;
+  lbPolicy?: LbPolicy;
+  circuitBreakers?: CircuitBreakersJson;
+  outlierDetection?: OutlierDetectionJson;
+  http2?: boolean;
+}
+
+/** A cluster whose endpoints come over ADS as a ClusterLoadAssignment of the same name. */
+export function edsCluster(name: string, options: EdsClusterOptions = {}): ClusterJson {
+  const cluster: ClusterJson = {
+    name,
+    type: "EDS",
+    edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name },
+    connectTimeout: durationMs(options.connectTimeoutMs ?? 10_000),
+  };
+  if (options.lbPolicy && options.lbPolicy !== "ROUND_ROBIN") cluster.lbPolicy = options.lbPolicy;
+  if (options.circuitBreakers) cluster.circuitBreakers = options.circuitBreakers;
+  if (options.outlierDetection) cluster.outlierDetection = options.outlierDetection;
+  if (options.http2) cluster.typedExtensionProtocolOptions = http2ProtocolOptions();
+  return cluster;
+}
