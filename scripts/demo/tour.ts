@@ -1,0 +1,122 @@
+// The demo mesh's guided tour: each step sends real requests (or a real PromQL query), prints the evidence and
+// says ok or BAD. The same steps run against the local mesh and the Compose one; they only need URLs.
+import { RECORDED } from "./prometheus_config.ts";
+
+export interface TourTarget {
+  gatewayUrl: string;
+  issuerUrl: string;
+  prometheusUrl: string;
+}
+
+export interface StepResult { title: string; ok: boolean; evidence: string }
+
+interface ChainAnswer { service?: string; version?: string; status?: number; chain?: Array<{ service: string; version?: string }> }
+
+async function get(url: string, token?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, {
+    headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+function parseChain(body: string): ChainAnswer {
+  try {
+    return JSON.parse(body) as ChainAnswer;
+  } catch {
+    return {};
+  }
+}
+
+export async function mintToken(target: TourTarget, subject: string): Promise<string> {
+  const response = await get(`${target.issuerUrl}/demo/token?sub=${encodeURIComponent(subject)}`);
+  if (response.status !== 200) throw new Error(`the issuer answered ${response.status} for a token`);
+  return response.body.trim();
+}
+
+/** Instant PromQL query → samples (labels and value). */
+export async function promQuery(prometheusUrl: string, promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+  const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await response.json()) as { status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+  if (body.status !== "success") throw new Error(`PromQL ${promql}: ${body.error ?? response.status}`);
+  return body.data?.result ?? [];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export type Step = (target: TourTarget, token: string) => Promise<StepResult>;
+
+/** The first request with a valid token answers 200 with the whole call chain. */
+export const firstRequest: Step = async (target, token) => {
+  const response = await get(`${target.gatewayUrl}/rides`, token);
+  const answer = parseChain(response.body);
+  const chain = (answer.chain ?? []).map((hop) => `${hop.service}${hop.version ? ` ${hop.version}` : ""}`).join(" → ");
+  const ok = response.status === 200 && /^ride v\d → driver v1 → payment v1$/.test(chain);
+  return { title: "GET /rides through the gateway with a token", ok, evidence: `${response.status}, call chain: ${chain || response.body.slice(0, 200)}` };
+};
+
+export const noToken: Step = async (target) => {
+  const response = await get(`${target.gatewayUrl}/rides`);
+  return { title: "GET /rides without a token", ok: response.status === 401, evidence: `${response.status} ${response.body.trim().slice(0, 80)}` };
+};
+
+export const rateLimited: Step = async (target) => {
+  const token = await mintToken(target, `booker-${Date.now()}`);
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) statuses.push((await get(`${target.gatewayUrl}/book`, token)).status);
+  const ok = statuses.slice(0, 5).every((s) => s === 200) && statuses.slice(5).every((s) => s === 429);
+  return { title: "8 × GET /book as one user (5 per 10 s)", ok, evidence: statuses.join(" ") };
+};
+
+/** Counts which ride version answered over n requests; `expectV2Share` bounds the accepted share of v2. */
+export function canarySplit(n: number, expectV2Share: [number, number]): Step {
+  return async (target, token) => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      const response = await get(`${target.gatewayUrl}/rides`, token);
+      const version = response.status === 200 ? parseChain(response.body).version ?? "?" : String(response.status);
+      counts[version] = (counts[version] ?? 0) + 1;
+    }
+    const share = (counts.v2 ?? 0) / n;
+    const ok = (counts.v1 ?? 0) + (counts.v2 ?? 0) === n && share >= expectV2Share[0] && share <= expectV2Share[1];
+    return {
+      title: `${n} × GET /rides: ride v2's share in [${expectV2Share.join(", ")}]`,
+      ok, evidence: Object.entries(counts).map(([version, count]) => `${version}=${count}`).join(" ") + ` (v2 ${(share * 100).toFixed(1)} %)`,
+    };
+  };
+}
+
+/**
+ * Success rate per service from the recording rule. A rate needs two scrapes that saw the counter move, so the
+ * step keeps sending a request a second until every service has a finite value (or 30 s pass).
+ */
+export const successRateQuery: Step = async (target, token) => {
+  const deadline = Date.now() + 30_000;
+  const services = ["ride", "driver", "payment"];
+  let samples: Awaited<ReturnType<typeof promQuery>> = [];
+  const finite = () => new Set(samples.filter((s) => Number.isFinite(Number(s.value[1]))).map((s) => s.metric.destination_service_name));
+  while (Date.now() < deadline) {
+    await get(`${target.gatewayUrl}/rides`, token);
+    samples = await promQuery(target.prometheusUrl, RECORDED.successRate);
+    if (services.every((service) => finite().has(service))) break;
+    await sleep(1000);
+  }
+  const shown = samples.map((s) => `${s.metric.destination_service_name}=${Number(s.value[1]).toFixed(3)}`).sort().join(" ");
+  return { title: `PromQL ${RECORDED.successRate} (success rate per service)`, ok: services.every((service) => finite().has(service)), evidence: shown || "no samples" };
+};
+
+export async function runSteps(target: TourTarget, steps: Step[], write: (line: string) => void): Promise<boolean> {
+  const token = await mintToken(target, "alice");
+  let allOk = true;
+  for (const step of steps) {
+    let result: StepResult;
+    try {
+      result = await step(target, token);
+    } catch (error) {
+      result = { title: step.name || "step", ok: false, evidence: error instanceof Error ? error.message : String(error) };
+    }
+    write(`  ${result.ok ? "ok " : "BAD"}  ${result.title}\n       ${result.evidence}\n`);
+    allOk &&= result.ok;
+  }
+  return allOk;
+}
