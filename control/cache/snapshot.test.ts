@@ -1,0 +1,99 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { TypeUrl } from "../api/index.ts";
+import { abortFilter, edsCluster, meshResources } from "../xds/fixtures.ts";
+import { InconsistentSnapshotError, Snapshot, SnapshotCache, type GroupSnapshot } from "./index.ts";
+
+test("a consistent listener → route → cluster → endpoints snapshot has no consistency errors", () => {
+  const snapshot = new Snapshot(meshResources({ filters: [abortFilter("fault", 503, 100)] }));
+  assert.deepEqual(snapshot.consistencyErrors(), []);
+  assert.equal(snapshot.resources(TypeUrl.cluster).size, 1);
+  assert.equal(snapshot.resources(TypeUrl.cluster).get("backend")?.any.typeUrl, TypeUrl.cluster);
+});
+
+test("versions are hashes of the encoded bytes: equal content, equal version; changed content, new version", () => {
+  const a = new Snapshot(meshResources({ upstreamPort: 1000 }));
+  const b = new Snapshot(meshResources({ upstreamPort: 1000 }));
+  const c = new Snapshot(meshResources({ upstreamPort: 1001 }));
+  const version = (snapshot: Snapshot, type: string, name: string) => snapshot.resources(type).get(name)?.version;
+  assert.equal(version(a, TypeUrl.endpoint, "backend"), version(b, TypeUrl.endpoint, "backend"));
+  assert.notEqual(version(a, TypeUrl.endpoint, "backend"), version(c, TypeUrl.endpoint, "backend"));
+  assert.equal(version(a, TypeUrl.cluster, "backend"), version(c, TypeUrl.cluster, "backend"));
+  assert.equal(a.version, b.version);
+  assert.notEqual(a.version, c.version);
+  assert.equal(a.typeVersion(TypeUrl.cluster), c.typeVersion(TypeUrl.cluster));
+});
+
+test("names every missing EDS, RDS and ECDS resource", () => {
+  const resources = meshResources({ filters: [abortFilter("fault", 503, 100)] });
+  resources[TypeUrl.endpoint] = new Map();
+  resources[TypeUrl.route] = new Map();
+  resources[TypeUrl.extensionConfig] = new Map();
+  const errors = new Snapshot(resources).consistencyErrors();
+  assert.equal(errors.length, 3, errors.join("\n"));
+  assert.match(errors.join("\n"), /cds backend references eds "backend"/);
+  assert.match(errors.join("\n"), /lds ingress references rds "routes"/);
+  assert.match(errors.join("\n"), /lds ingress references ecds "fault"/);
+});
+
+test("checks SDS names only when the secret is served over ADS", () => {
+  const tlsCluster = (name: string, sdsConfig: object) => ({
+    ...edsCluster(name),
+    transportSocket: {
+      name: "envoy.transport_sockets.tls",
+      typedConfig: {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+        commonTlsContext: { tlsCertificateSdsSecretConfigs: [{ name: "default", sdsConfig }] },
+      },
+    },
+  });
+  const overAds = meshResources();
+  overAds[TypeUrl.cluster] = new Map([["backend", tlsCluster("backend", { ads: {}, resourceApiVersion: "V3" })]]);
+  assert.match(new Snapshot(overAds).consistencyErrors().join("\n"), /cds backend references sds "default"/);
+  overAds[TypeUrl.secret] = new Map([["default", { name: "default", tlsCertificate: { certificateChain: { inlineString: "x" } } }]]);
+  assert.deepEqual(new Snapshot(overAds).consistencyErrors(), []);
+
+  const viaAgent = meshResources();
+  const agentSource = { apiConfigSource: { apiType: "GRPC", grpcServices: [{ envoyGrpc: { clusterName: "sds-agent" } }] }, resourceApiVersion: "V3" };
+  viaAgent[TypeUrl.cluster] = new Map([["backend", tlsCluster("backend", agentSource)]]);
+  assert.deepEqual(new Snapshot(viaAgent).consistencyErrors(), []);
+});
+
+test("a resource that does not encode is reported with its name, not thrown", () => {
+  const resources = meshResources();
+  resources[TypeUrl.cluster] = new Map([["backend", { ...edsCluster("backend"), connectTimeut: "1s" }]]);
+  const errors = new Snapshot(resources).consistencyErrors();
+  assert.ok(errors.some((error) => /^cds backend: .*connectTimeut/.test(error)), errors.join("\n"));
+});
+
+test("a resource stored under another name than its own is refused", () => {
+  const resources = meshResources();
+  resources[TypeUrl.cluster] = new Map([["backend", edsCluster("other")]]);
+  assert.match(new Snapshot(resources).consistencyErrors().join("\n"), /cds backend: resource is named "other"/);
+});
+
+test("the cache refuses an inconsistent snapshot, keeps the previous one and does not notify", () => {
+  const cache = new SnapshotCache();
+  const seen: GroupSnapshot[] = [];
+  const stop = cache.watch("g", (entry) => seen.push(entry));
+  const good = new Snapshot(meshResources());
+  cache.setSnapshot("g", good);
+  const broken = meshResources();
+  broken[TypeUrl.route] = new Map();
+  assert.throws(() => cache.setSnapshot("g", new Snapshot(broken)), (error: unknown) =>
+    error instanceof InconsistentSnapshotError && error.errors.length === 1 && /rds "routes"/.test(error.message));
+  assert.equal(cache.getSnapshot("g"), good);
+  assert.equal(seen.length, 1);
+  stop();
+  cache.setSnapshot("g", new Snapshot(meshResources({ upstreamPort: 9 })));
+  assert.equal(seen.length, 1, "a stopped watch is not called");
+});
+
+test("groups share one snapshot's packed resources instead of copies", () => {
+  const cache = new SnapshotCache();
+  const snapshot = new Snapshot(meshResources());
+  cache.setSnapshot("a", snapshot);
+  cache.setSnapshot("b", snapshot);
+  const any = (group: string) => cache.getSnapshot(group)!.resources(TypeUrl.cluster).get("backend")!.any;
+  assert.equal(any("a"), any("b"));
+});
