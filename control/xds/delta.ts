@@ -1,0 +1,118 @@
+// Incremental (delta) xDS: the proxy subscribes and unsubscribes by name (or to everything with "*", or with an
+// empty first request for CDS and LDS), tells a new stream which versions it already has
+// (initial_resource_versions), and the server sends only resources whose version differs from what the proxy has,
+// plus removals of resources the proxy has that are gone. A name the proxy never received is never "removed"
+// (go-control-plane #488). Within one push, updates of every type go first (in push order) and removals last,
+// so routes stop naming a cluster before the cluster disappears.
+import { create } from "@bufbuild/protobuf";
+import {
+  DeltaDiscoveryResponseSchema, ResourceSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type Resource,
+} from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
+import { TypeUrl } from "../api/index.ts";
+import { PUSH_ORDER, WILDCARD_TYPES } from "../cache/index.ts";
+import { XdsStream } from "./stream.ts";
+
+interface DeltaTypeState {
+  subscribed: Set<string>;
+  wildcard: boolean;
+  /** name → version the proxy has or was sent (a NACKed version stays here so it is not resent unchanged). */
+  sent: Map<string, string>;
+}
+
+/** Listeners and routes go before the clusters they name, clusters before their endpoints, and the filter
+ * configs and secrets last, once nothing that uses them is left. */
+const REMOVAL_ORDER = [TypeUrl.listener, TypeUrl.route, TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.extensionConfig, TypeUrl.secret];
+
+export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  private readonly types = new Map<string, DeltaTypeState>();
+  /** Types whose removals are due after this pass's updates. */
+  private readonly removalsDue = new Set<string>();
+
+  protected handleRequest(request: DeltaDiscoveryRequest, typeUrl: string): void {
+    const tracker = this.tracker(typeUrl);
+    let state = this.types.get(typeUrl);
+    if (!state) {
+      state = { subscribed: new Set(), wildcard: false, sent: new Map() };
+      this.types.set(typeUrl, state);
+      for (const [name, version] of Object.entries(request.initialResourceVersions)) state.sent.set(name, version);
+      if (request.resourceNamesSubscribe.length === 0 && WILDCARD_TYPES.has(typeUrl)) state.wildcard = true;
+    }
+    if (request.responseNonce !== "") {
+      if (request.responseNonce !== tracker.nonce) {
+        this.logger.debug({ type: tracker.type, nonce: request.responseNonce, current: tracker.nonce ?? null }, "stale nonce; ACK/NACK ignored, subscription changes applied");
+      } else if (request.errorDetail) {
+        this.recordNack(tracker, request.errorDetail.message);
+      } else {
+        this.recordAck(typeUrl, tracker);
+      }
+    }
+    for (const name of request.resourceNamesSubscribe) {
+      if (name === "*") state.wildcard = true;
+      else state.subscribed.add(name);
+    }
+    for (const name of request.resourceNamesUnsubscribe) {
+      if (name === "*") {
+        state.wildcard = false;
+        for (const sentName of [...state.sent.keys()]) if (!state.subscribed.has(sentName)) state.sent.delete(sentName);
+      } else {
+        state.subscribed.delete(name);
+        // The proxy dropped it; if it subscribes again it must get it again.
+        if (!state.wildcard) state.sent.delete(name);
+      }
+    }
+    this.dirty.add(typeUrl);
+  }
+
+  protected nextResponse(): DeltaDiscoveryResponse | undefined {
+    const entry = this.entry;
+    if (!entry) return undefined;
+    for (const typeUrl of PUSH_ORDER) {
+      if (!this.dirty.has(typeUrl)) continue;
+      this.dirty.delete(typeUrl);
+      const state = this.types.get(typeUrl);
+      if (!state) continue;
+      this.removalsDue.add(typeUrl);
+      const available = entry.snapshot.resources(typeUrl);
+      const names = state.wildcard ? available.keys() : state.subscribed.values();
+      const resources: Resource[] = [];
+      let bytes = 0;
+      for (const name of names) {
+        const resource = available.get(name);
+        if (!resource || state.sent.get(name) === resource.version) continue;
+        state.sent.set(name, resource.version);
+        bytes += resource.size;
+        resources.push(create(ResourceSchema, { name, version: resource.version, resource: resource.any }));
+      }
+      if (resources.length === 0) continue;
+      this.observeSize(typeUrl, bytes);
+      return this.respond(typeUrl, { resources });
+    }
+    for (const typeUrl of REMOVAL_ORDER) {
+      if (!this.removalsDue.has(typeUrl)) continue;
+      this.removalsDue.delete(typeUrl);
+      const state = this.types.get(typeUrl);
+      if (!state) continue;
+      const available = entry.snapshot.resources(typeUrl);
+      const removedResources = [...state.sent.keys()].filter((name) => !available.has(name));
+      if (removedResources.length === 0) {
+        const tracker = this.tracker(typeUrl);
+        // Everything the proxy asked for it already had (e.g. a reconnect with initial_resource_versions).
+        if (!tracker.everSent && state.sent.size > 0) tracker.inSync(entry.snapshot.typeVersion(typeUrl));
+        continue;
+      }
+      for (const name of removedResources) state.sent.delete(name);
+      return this.respond(typeUrl, { removedResources });
+    }
+    return undefined;
+  }
+
+  private respond(typeUrl: string, body: { resources?: Resource[]; removedResources?: string[] }): DeltaDiscoveryResponse {
+    const entry = this.entry!;
+    const tracker = this.tracker(typeUrl);
+    const version = entry.snapshot.typeVersion(typeUrl);
+    const nonce = this.newNonce();
+    tracker.sent(version, nonce, entry.setAt);
+    this.logger.debug({ type: tracker.type, version, nonce, count: body.resources?.length ?? 0, removed: body.removedResources?.length ?? 0 }, "sending");
+    return create(DeltaDiscoveryResponseSchema, { systemVersionInfo: version, typeUrl, nonce, ...body });
+  }
+}
