@@ -177,3 +177,10 @@ export async function eventually(condition: () => boolean | Promise<boolean>, wh
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** How many observations a histogram has (its `_count` sample in the exposition format). */
+export async function histogramCount(registry: Registry, name: string): Promise<number> {
+  const text = await registry.getSingleMetricAsString(name);
+  const match = new RegExp(`^${name}_count(?:\\{[^}]*\\})? (\\d+)$`, "m").exec(text);
+  return match ? Number(match[1]) : 0;
+}

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { TypeUrl } from "../api/index.ts";
 import { shortTypeName, Snapshot } from "../cache/index.ts";
 import type { SotwClientStream } from "./client.ts";
-import { abortFilter, eventually, meshResources, metricValue, sleep, startXds, type XdsFixture } from "./fixtures.ts";
+import { abortFilter, eventually, histogramCount, meshResources, metricValue, sleep, startXds, type XdsFixture } from "./fixtures.ts";
 
 const node = { id: "sidecar~10.0.0.1~ride-1.default~cluster.local", cluster: "ride", metadata: { NAMESPACE: "default" } };
 
@@ -58,8 +58,8 @@ test("every response has its own nonce; an ACK marks the type SYNCED and an unch
   assert.equal(await stream.quietFor(200), true);
   assert.equal(await metricValue(xds.server.metricsRegistry, "pilot_xds_pushes", { type: "eds" }), 2);
   stream.ack(changed);
-  await eventually(async () => (await xds.server.metricsRegistry.getSingleMetric("pilot_proxy_convergence_time")!.get())
-    .values.some((sample) => sample.metricName === "pilot_proxy_convergence_time_count" && sample.value === 3), "three ACKed responses observed");
+  await eventually(async () => await histogramCount(xds.server.metricsRegistry, "pilot_proxy_convergence_time") === 3,
+    "convergence observed for the three ACKed responses");
 }));
 
 test("a NACK is recorded with the proxy's error text, not resent, and the next changed snapshot is sent", () => withXds(async (xds) => {
