@@ -190,7 +190,11 @@ export class WorkloadAgent {
   private loadTrustBundleFile(): void {
     const path = this.options.trustBundleFile!;
     try {
-      const roots = splitPemCertificates(readFileSync(path, "utf8"));
+      const text = readFileSync(path, "utf8");
+      const roots = splitPemCertificates(text);
+      const leftover = roots.reduce((rest, pem) => rest.replace(pem.trim(), ""), text).replace(/^#.*$/gm, "").trim();
+      // Half-written or garbled files are refused rather than read as "no extra roots".
+      if (leftover) throw new Error("the file holds text that is not a PEM certificate");
       roots.forEach(fingerprintOf); // throws on a block that does not parse
       this.extraRoots = roots;
       this.logger.info({ trustBundleFile: path, roots: roots.length }, "loaded the trust bundle file");

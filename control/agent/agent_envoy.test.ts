@@ -148,7 +148,7 @@ test("Envoy serves mTLS with the agent's SDS certificate and picks up rotations 
           latest = now.leafSerials.find((serial) => !seen.includes(serial)) ?? latest;
         }
         assert.ok(!seen.includes(latest), `rotation ${rotation}: /certs still shows ${latest} after 15 s`);
-        assert.equal(latest, normalizeSerial(agent.current()!.serialNumber));
+        assert.equal(latest, normalizeSerial(agent!.current()!.serialNumber));
         const after = await mtlsGet(url, client, ca.rootCertPem);
         assert.equal(after.status, 200);
         assert.equal(normalizeSerial(after.peer.serialNumber), latest);
