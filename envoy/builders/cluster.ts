@@ -27,13 +27,31 @@ export function loadAssignment(clusterName: string, endpoints: EndpointSpec[]): 
   return { clusterName, endpoints: lbEndpoints.length > 0 ? [{ lbEndpoints }] : [] };
 }
 
+export interface UpstreamHttpOptions {
+  /** HTTP/2 (h2c) to the upstream, e.g. for gRPC; HTTP/1.1 otherwise. */
+  http2?: boolean;
+  maxRequestsPerConnection?: number;
+  /** Proto3 JSON durations. */
+  idleTimeout?: string;
+  maxConnectionDuration?: string;
+}
+
+/** The cluster's `typedExtensionProtocolOptions` for its upstream HTTP settings. */
+export function httpProtocolOptions(options: UpstreamHttpOptions): Record<string, AnyJson> {
+  const common: Record<string, unknown> = {};
+  if (options.maxRequestsPerConnection !== undefined) common.maxRequestsPerConnection = options.maxRequestsPerConnection;
+  if (options.idleTimeout !== undefined) common.idleTimeout = options.idleTimeout;
+  if (options.maxConnectionDuration !== undefined) common.maxConnectionDuration = options.maxConnectionDuration;
+  const body: Record<string, unknown> = {
+    explicitHttpConfig: options.http2 ? { http2ProtocolOptions: {} } : { httpProtocolOptions: {} },
+  };
+  if (Object.keys(common).length > 0) body.commonHttpProtocolOptions = common;
+  return { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(MessageType.httpProtocolOptions, body) };
+}
+
 /** Upstream protocol options that make Envoy speak HTTP/2 (h2c) to the cluster, e.g. for gRPC. */
 export function http2ProtocolOptions(): Record<string, AnyJson> {
-  return {
-    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(MessageType.httpProtocolOptions, {
-      explicitHttpConfig: { http2ProtocolOptions: {} },
-    }),
-  };
+  return httpProtocolOptions({ http2: true });
 }
 
 export interface StaticClusterOptions {
@@ -59,7 +77,7 @@ export interface EdsClusterOptions {
   lbPolicy?: LbPolicy;
   circuitBreakers?: CircuitBreakersJson;
   outlierDetection?: OutlierDetectionJson;
-  http2?: boolean;
+  http?: UpstreamHttpOptions;
 }
 
 /** A cluster whose endpoints come over ADS as a ClusterLoadAssignment of the same name. */
@@ -73,6 +91,6 @@ export function edsCluster(name: string, options: EdsClusterOptions = {}): Clust
   if (options.lbPolicy && options.lbPolicy !== "ROUND_ROBIN") cluster.lbPolicy = options.lbPolicy;
   if (options.circuitBreakers) cluster.circuitBreakers = options.circuitBreakers;
   if (options.outlierDetection) cluster.outlierDetection = options.outlierDetection;
-  if (options.http2) cluster.typedExtensionProtocolOptions = http2ProtocolOptions();
+  if (options.http) cluster.typedExtensionProtocolOptions = httpProtocolOptions(options.http);
   return cluster;
 }

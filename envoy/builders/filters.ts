@@ -94,7 +94,8 @@ export function faultFilter(): HttpFilterJson {
 /** A per-route fault: a fixed delay and/or an abort, each for a percentage of requests (0–100, fractions allowed). */
 export interface FaultSpec {
   delay?: { fixedDelayMs: number; percent: number };
-  abort?: { httpStatus: number; percent: number };
+  /** An HTTP status, or a gRPC status code for gRPC requests. */
+  abort?: ({ httpStatus: number } | { grpcStatus: number }) & { percent: number };
 }
 
 /** Percentages go to Envoy as parts per million, so 0.1 % stays exact. */
@@ -105,7 +106,11 @@ export function fractionalPercent(percent: number): { numerator: number; denomin
 export function faultConfig(spec: FaultSpec): AnyJson {
   const fault: HTTPFaultJson = {};
   if (spec.delay) fault.delay = { fixedDelay: durationMs(spec.delay.fixedDelayMs), percentage: fractionalPercent(spec.delay.percent) };
-  if (spec.abort) fault.abort = { httpStatus: spec.abort.httpStatus, percentage: fractionalPercent(spec.abort.percent) };
+  if (spec.abort) {
+    fault.abort = "httpStatus" in spec.abort
+      ? { httpStatus: spec.abort.httpStatus, percentage: fractionalPercent(spec.abort.percent) }
+      : { grpcStatus: spec.abort.grpcStatus, percentage: fractionalPercent(spec.abort.percent) };
+  }
   return typed(MessageType.fault, fault);
 }
 

@@ -1,0 +1,176 @@
+// Outbound clusters and their endpoints: one cluster per service port, plus one per DestinationRule subset, with the
+// rule's traffic policy (Istio's names and defaults), and a ClusterLoadAssignment from ServiceEntry endpoints,
+// WorkloadEntries and registered workloads.
+import {
+  edsCluster, isIpAddress, loadAssignment,
+  type CircuitBreakersJson, type ClusterJson, type ClusterLoadAssignmentJson, type EndpointSpec, type LbPolicy, type OutlierDetectionJson,
+} from "../../envoy/builders/index.ts";
+import { durationToProtoJson, selectorMatches, type MeshConfig, type MeshService } from "../config/index.ts";
+import type { ConnectionPoolSettings, OutlierDetection, ServicePort, Subset, TrafficPolicy } from "../config/index.ts";
+import type { TranslateContext, TranslateIssue } from "./types.ts";
+
+/** Istio's cluster names: `outbound|<port>|<subset>|<host>`, `inbound|<port>||<host>`. */
+export function outboundClusterName(port: number, subset: string | undefined, host: string): string {
+  return `outbound|${port}|${subset ?? ""}|${host}`;
+}
+
+export function inboundClusterName(port: number, host: string): string {
+  return `inbound|${port}||${host}`;
+}
+
+/** Istio leaves circuit breakers effectively off unless a DestinationRule sets them (2^32-1). */
+const UNLIMITED = 4294967295;
+/** Istio's default connect timeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** The policy for one port and subset: subset fields over the rule's, port-level settings over both (Istio's merge). */
+export function effectivePolicy(rule: TrafficPolicy | undefined, subset: Subset | undefined, port: number): TrafficPolicy {
+  const layers = [rule, subset?.trafficPolicy].filter((layer): layer is TrafficPolicy => layer !== undefined);
+  const merged: TrafficPolicy = {};
+  for (const layer of layers) {
+    Object.assign(merged, Object.fromEntries(Object.entries(layer).filter(([, value]) => value !== undefined)));
+    const portLevel = layer.portLevelSettings?.find((settings) => settings.port?.number === port);
+    if (portLevel) {
+      const { port: _port, ...settings } = portLevel;
+      Object.assign(merged, Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)));
+    }
+  }
+  delete merged.portLevelSettings;
+  return merged;
+}
+
+function lbPolicy(policy: TrafficPolicy, path: string, warnings: TranslateIssue[]): LbPolicy {
+  const balancer = policy.loadBalancer;
+  if (balancer?.consistentHash) {
+    warnings.push({ path: `${path}.loadBalancer.consistentHash`, message: "consistent hashing is not translated yet; LEAST_REQUEST is used" });
+  }
+  switch (balancer?.simple) {
+    case "ROUND_ROBIN": return "ROUND_ROBIN";
+    case "RANDOM": return "RANDOM";
+    case "PASSTHROUGH":
+      warnings.push({ path: `${path}.loadBalancer.simple`, message: "PASSTHROUGH needs traffic capture, which this mesh does not do; LEAST_REQUEST is used" });
+      return "LEAST_REQUEST";
+    // LEAST_CONN is Istio's deprecated name for LEAST_REQUEST; LEAST_REQUEST is also Istio's default.
+    default: return "LEAST_REQUEST";
+  }
+}
+
+export function circuitBreakers(pool: ConnectionPoolSettings | undefined): CircuitBreakersJson {
+  return {
+    thresholds: [{
+      maxConnections: pool?.tcp?.maxConnections ?? UNLIMITED,
+      maxPendingRequests: pool?.http?.http1MaxPendingRequests ?? UNLIMITED,
+      maxRequests: pool?.http?.http2MaxRequests ?? UNLIMITED,
+      maxRetries: pool?.http?.maxRetries ?? UNLIMITED,
+      trackRemaining: true,
+    }],
+  };
+}
+
+/** Istio's mapping: each consecutive-error kind is enforced at 100 % when set above zero; success rate never. */
+export function outlierDetection(settings: OutlierDetection): OutlierDetectionJson {
+  const result: OutlierDetectionJson = { enforcingSuccessRate: 0 };
+  const consecutive5xx = settings.consecutive5xxErrors ?? settings.consecutiveErrors;
+  if (consecutive5xx !== undefined) {
+    result.consecutive5xx = consecutive5xx;
+    result.enforcingConsecutive5xx = consecutive5xx > 0 ? 100 : 0;
+  }
+  if (settings.consecutiveGatewayErrors !== undefined) {
+    result.consecutiveGatewayFailure = settings.consecutiveGatewayErrors;
+    result.enforcingConsecutiveGatewayFailure = settings.consecutiveGatewayErrors > 0 ? 100 : 0;
+  }
+  if (settings.interval) result.interval = durationToProtoJson(settings.interval);
+  if (settings.baseEjectionTime) result.baseEjectionTime = durationToProtoJson(settings.baseEjectionTime);
+  if (settings.maxEjectionPercent !== undefined) result.maxEjectionPercent = settings.maxEjectionPercent;
+  if (settings.splitExternalLocalOriginErrors) {
+    result.splitExternalLocalOriginErrors = true;
+    if (settings.consecutiveLocalOriginFailures !== undefined) {
+      result.consecutiveLocalOriginFailure = settings.consecutiveLocalOriginFailures;
+      result.enforcingConsecutiveLocalOriginFailure = 100;
+    }
+  }
+  return result;
+}
+
+function isHttp2(port: ServicePort): boolean {
+  const protocol = (port.protocol ?? "").toUpperCase();
+  return protocol === "HTTP2" || protocol === "GRPC" || protocol === "GRPC-WEB";
+}
+
+/** The cluster for one service port and (optional) subset, with the DestinationRule's policy applied. */
+export function serviceCluster(
+  mesh: MeshConfig, service: MeshService, port: ServicePort, subset: Subset | undefined, fromNamespace: string, warnings: TranslateIssue[],
+): ClusterJson {
+  const name = outboundClusterName(port.number, subset?.name, service.host);
+  const rule = mesh.destinationRule(service.host, fromNamespace);
+  const policy = effectivePolicy(rule?.spec.trafficPolicy, subset, port.number);
+  const path = rule ? `DestinationRule/${rule.metadata.namespace}/${rule.metadata.name}.trafficPolicy` : `cluster ${name}`;
+  const pool = policy.connectionPool;
+  const cluster = edsCluster(name, {
+    connectTimeoutMs: pool?.tcp?.connectTimeout ? undefined : DEFAULT_CONNECT_TIMEOUT_MS,
+    lbPolicy: lbPolicy(policy, path, warnings),
+    circuitBreakers: circuitBreakers(pool),
+    outlierDetection: policy.outlierDetection ? outlierDetection(policy.outlierDetection) : undefined,
+    http: {
+      http2: isHttp2(port),
+      maxRequestsPerConnection: pool?.http?.maxRequestsPerConnection || undefined,
+      idleTimeout: pool?.http?.idleTimeout ? durationToProtoJson(pool.http.idleTimeout) : undefined,
+      maxConnectionDuration: pool?.tcp?.maxConnectionDuration ? durationToProtoJson(pool.tcp.maxConnectionDuration) : undefined,
+    },
+  });
+  if (pool?.tcp?.connectTimeout) cluster.connectTimeout = durationToProtoJson(pool.tcp.connectTimeout);
+  if (policy.outlierDetection?.minHealthPercent !== undefined) {
+    cluster.commonLbConfig = { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent } };
+  }
+  if (policy.tls && policy.tls.mode !== "DISABLE") {
+    warnings.push({ path: `${path}.tls`, message: `client TLS mode ${policy.tls.mode ?? "unset"} is not translated yet; plain text is used` });
+  }
+  // DNS services resolve their host (or their endpoints' host names) in Envoy instead of getting EDS.
+  if (service.resolution === "DNS" || service.resolution === "DNS_ROUND_ROBIN") {
+    const endpoints: Array<{ address: string; ports: Record<string, number>; labels: Record<string, string> }> =
+      service.endpoints.length > 0 ? service.endpoints : [{ address: service.host, ports: {}, labels: {} }];
+    delete cluster.edsClusterConfig;
+    cluster.type = service.resolution === "DNS" ? "STRICT_DNS" : "LOGICAL_DNS";
+    cluster.loadAssignment = loadAssignment(name, endpoints
+      .filter((endpoint) => !subset || selectorMatches(subset.labels, endpoint.labels))
+      .map((endpoint) => ({ address: endpoint.address, port: endpoint.ports[port.name] ?? port.targetPort ?? port.number })));
+  }
+  return cluster;
+}
+
+/** Whether a cluster gets its endpoints over EDS (and so needs a ClusterLoadAssignment). */
+export function usesEds(cluster: ClusterJson): boolean {
+  return cluster.type === "EDS";
+}
+
+/**
+ * Endpoints of one service port (and subset): static ones from the mesh, plus registered workloads in the
+ * service's namespace that its workloadSelector picks. Workloads listed twice (a WorkloadEntry and the same
+ * workload registered) count once.
+ */
+export function serviceEndpoints(
+  mesh: MeshConfig, service: MeshService, port: ServicePort, subset: Subset | undefined, context: TranslateContext,
+): ClusterLoadAssignmentJson {
+  const name = outboundClusterName(port.number, subset?.name, service.host);
+  const endpoints: EndpointSpec[] = [];
+  const seen = new Set<string>();
+  const add = (address: string, portNumber: number, weight?: number): void => {
+    const key = `${address}:${portNumber}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    endpoints.push(weight !== undefined && weight > 0 ? { address, port: portNumber, weight } : { address, port: portNumber });
+  };
+  for (const endpoint of mesh.endpoints(service, subset)) {
+    if (!isIpAddress(endpoint.address)) continue; // host-name endpoints belong to DNS clusters
+    add(endpoint.address, endpoint.ports[port.name] ?? port.targetPort ?? port.number, endpoint.weight);
+  }
+  if (service.workloadSelector) {
+    for (const workload of context.registeredWorkloads) {
+      if (workload.namespace !== service.namespace) continue;
+      if (!selectorMatches(service.workloadSelector, workload.labels)) continue;
+      if (subset && !selectorMatches(subset.labels, workload.labels)) continue;
+      add(workload.address, workload.ports?.[port.name] ?? port.targetPort ?? port.number);
+    }
+  }
+  return loadAssignment(name, endpoints);
+}

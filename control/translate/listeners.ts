@@ -1,0 +1,237 @@
+// Listeners and route tables for the three places a proxy takes HTTP:
+//   - outbound (sidecar): the application calls its sidecar on loopback, one listener per service port
+//     (`127.0.0.1_<port>`, RDS route table `<port>`, one virtual host per service). This mesh captures no
+//     traffic (no iptables), so this is Istio's Sidecar-resource shape for captureMode NONE: an egress listener
+//     bound to loopback per port; the Host header picks the service.
+//   - inbound (sidecar): a listener on the workload's address per service port, forwarding to the application on
+//     127.0.0.1 through `inbound|<port>||<host>`; this is where peers (their outbound clusters) connect.
+//   - gateway (router): one listener per Gateway server port, virtual hosts from the VirtualServices bound to it,
+//     and SIMPLE TLS with the certificate named by `credentialName`, delivered by SDS.
+import {
+  adsConfigSource, filterChain, httpConnectionManager, listener, routeConfiguration, staticCluster, virtualHost,
+  type DownstreamTlsContextJson, type FilterChainJson, type ListenerJson, type RouteJson, type VirtualHostJson,
+} from "../../envoy/builders/index.ts";
+import type { MeshConfig, MeshService, ServicePort, Gateway, GatewayServer } from "../config/index.ts";
+import { inboundClusterName, outboundClusterName } from "./clusters.ts";
+import { httpFilters } from "./filters.ts";
+import { defaultRoute, virtualServiceRoutes } from "./routes.ts";
+import type { EnvoyResources, ProxyInfo, TranslateContext } from "./types.ts";
+
+/** Ports whose traffic is HTTP (unset counts as HTTP: this mesh only routes HTTP so far). */
+export function isHttpPort(protocol: string | undefined): boolean {
+  const value = (protocol ?? "HTTP").toUpperCase();
+  return value === "HTTP" || value === "HTTP2" || value === "GRPC" || value === "GRPC-WEB";
+}
+
+function listenPort(proxy: ProxyInfo, port: number): number {
+  return proxy.listenPorts[String(port)] ?? proxy.listenPorts["*"] ?? port;
+}
+
+/**
+ * Istio's domains for a service seen from a namespace: the host, and for `<name>.<ns>.svc.<suffix>` hosts the
+ * shorter names that resolve to it there (`name` only within `ns`), each with and without the port.
+ */
+export function serviceDomains(host: string, port: number, fromNamespace: string, domainSuffix: string): string[] {
+  const names = [host];
+  const suffix = `.svc.${domainSuffix}`;
+  if (host.endsWith(suffix)) {
+    const [name, namespace] = host.slice(0, -suffix.length).split(".");
+    if (name && namespace && !host.slice(0, -suffix.length).includes(".", name.length + 1)) {
+      names.push(`${name}.${namespace}.svc`, `${name}.${namespace}`);
+      if (namespace === fromNamespace) names.push(name);
+    }
+  }
+  return names.flatMap((name) => name === "*" ? [name] : [name, `${name}:${port}`]);
+}
+
+/** Adds virtual hosts, dropping domains an earlier one already claimed (Envoy refuses duplicates). */
+function addVirtualHost(hosts: VirtualHostJson[], claimed: Set<string>, name: string, domains: string[], routes: RouteJson[]): void {
+  const free = domains.filter((domain) => !claimed.has(domain));
+  if (free.length === 0) return;
+  free.forEach((domain) => claimed.add(domain));
+  hosts.push(virtualHost(name, free, routes));
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern.startsWith("*.")) return host.endsWith(pattern.slice(1)) || host === pattern;
+  return pattern === host;
+}
+
+export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {
+  const byPort = new Map<number, Array<{ service: MeshService; port: ServicePort }>>();
+  for (const service of mesh.services()) {
+    for (const port of service.ports) {
+      if (!isHttpPort(port.protocol)) {
+        resources.warnings.push({ path: `ServiceEntry/${service.namespace}/${service.serviceEntry.metadata.name}`, message: `port ${port.number} (${port.protocol}) is not HTTP; only its cluster is sent` });
+        continue;
+      }
+      byPort.set(port.number, [...(byPort.get(port.number) ?? []), { service, port }]);
+    }
+  }
+  const meshVirtualServices = mesh.virtualServicesFor("mesh");
+  for (const [portNumber, entries] of [...byPort].sort(([a], [b]) => a - b)) {
+    const virtualHosts: VirtualHostJson[] = [];
+    const claimed = new Set<string>();
+    for (const { service } of entries.sort((a, b) => a.service.host.localeCompare(b.service.host))) {
+      const bound = meshVirtualServices.find((vs) => (vs.spec.hosts ?? []).some((host) => mesh.resolveHost(host, vs.metadata.namespace) === service.host));
+      const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: resources.warnings };
+      const routes = bound ? virtualServiceRoutes(bound, scope) : [defaultRoute(outboundClusterName(portNumber, undefined, service.host))];
+      addVirtualHost(virtualHosts, claimed, `${service.host}:${portNumber}`, serviceDomains(service.host, portNumber, proxy.namespace, mesh.options.domainSuffix), routes);
+    }
+    const routeName = String(portNumber);
+    resources.routes.set(routeName, routeConfiguration(routeName, virtualHosts, { validateClusters: false }));
+    const name = `${proxy.listenAddress}_${portNumber}`;
+    const filters = httpFilters(mesh, proxy, context, "outbound", portNumber, resources);
+    resources.listeners.set(name, {
+      ...listener({
+        name, address: proxy.listenAddress, port: listenPort(proxy, portNumber),
+        filterChains: [filterChain({ filters: [httpConnectionManager({ statPrefix: `outbound_${portNumber}`, httpFilters: filters, routes: { rds: routeName } })] })],
+      }),
+      trafficDirection: "OUTBOUND",
+    });
+  }
+}
+
+/** Services whose endpoints include this sidecar: selected by a workloadSelector, or listing its address. */
+export function servedServices(mesh: MeshConfig, proxy: ProxyInfo): MeshService[] {
+  return mesh.services().filter((service) =>
+    service.namespace === proxy.namespace && service.workloadSelector !== undefined &&
+      Object.entries(service.workloadSelector).every(([key, value]) => proxy.labels[key] === value) ||
+    service.endpoints.some((endpoint) => endpoint.address === proxy.ip));
+}
+
+export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {
+  const byInboundPort = new Map<number, Array<{ service: MeshService; port: ServicePort }>>();
+  for (const service of servedServices(mesh, proxy)) {
+    for (const port of service.ports) {
+      if (!isHttpPort(port.protocol)) continue;
+      const endpoint = service.endpoints.find((candidate) => candidate.address === proxy.ip);
+      const inboundPort = proxy.inboundPorts[port.name] ?? endpoint?.ports[port.name] ?? port.targetPort ?? port.number;
+      byInboundPort.set(inboundPort, [...(byInboundPort.get(inboundPort) ?? []), { service, port }]);
+    }
+  }
+  for (const [inboundPort, entries] of [...byInboundPort].sort(([a], [b]) => a - b)) {
+    const first = entries.sort((a, b) => a.service.host.localeCompare(b.service.host))[0]!;
+    const appPort = proxy.appPorts[first.port.name] ?? inboundPort;
+    if (appPort === inboundPort && (proxy.ip === "127.0.0.1" || proxy.ip === "0.0.0.0")) {
+      resources.warnings.push({
+        path: `proxy ${proxy.id}`,
+        message: `inbound port ${inboundPort} and the application's port are the same on ${proxy.ip}; set APP_PORTS.${first.port.name} in the node metadata`,
+      });
+    }
+    const clusterName = inboundClusterName(inboundPort, first.service.host);
+    resources.clusters.set(clusterName, staticCluster(clusterName, "127.0.0.1", appPort, { timeoutSeconds: 10 }));
+    const routeName = `inbound|${inboundPort}||`;
+    const routeConfig = routeConfiguration(routeName, [virtualHost(`inbound|http|${inboundPort}`, ["*"], [
+      { name: "default", match: { prefix: "/" }, route: { cluster: clusterName, timeout: "0s" } },
+    ])]);
+    const filters = httpFilters(mesh, proxy, context, "inbound", inboundPort, resources);
+    const name = `${proxy.ip}_${inboundPort}`;
+    const chain = inboundFilterChain(
+      httpConnectionManager({ statPrefix: `inbound_${inboundPort}`, httpFilters: filters, routes: { routeConfig }, trustDownstream: true }),
+      context.inboundTls,
+    );
+    resources.listeners.set(name, { ...listener({ name, address: proxy.ip, port: inboundPort, filterChains: [chain] }), trafficDirection: "INBOUND" });
+  }
+}
+
+/** The seam for mesh mTLS: the inbound chain with a TLS context when the CA side supplies one. */
+export function inboundFilterChain(hcm: ReturnType<typeof httpConnectionManager>, tls: DownstreamTlsContextJson | undefined): FilterChainJson {
+  return filterChain({ filters: [hcm], tls });
+}
+
+// A server's hosts without their namespace part: "ns/host", "*/host" and "./host" all give "host".
+function serverHosts(server: GatewayServer): string[] {
+  return server.hosts.map((host) => host.includes("/") ? host.slice(host.indexOf("/") + 1) : host);
+}
+
+function gatewayVirtualHosts(
+  mesh: MeshConfig, proxy: ProxyInfo, gateways: readonly Gateway[], servers: GatewayServer[], port: number, resources: EnvoyResources,
+): VirtualHostJson[] {
+  const allowed = servers.flatMap(serverHosts);
+  const routesByHost = new Map<string, RouteJson[]>();
+  for (const gateway of gateways) {
+    const gatewayName = `${gateway.metadata.namespace}/${gateway.metadata.name}`;
+    for (const vs of mesh.virtualServicesFor(gatewayName)) {
+      const scope = { mesh, proxy, gateway: gatewayName, port, warnings: resources.warnings };
+      const routes = virtualServiceRoutes(vs, scope);
+      if (routes.length === 0) continue;
+      for (const host of vs.spec.hosts ?? []) {
+        if (!allowed.some((pattern) => hostMatches(pattern, host) || hostMatches(host, pattern))) continue;
+        // Istio merges the routes of every VirtualService bound to a gateway host, in order.
+        routesByHost.set(host, [...(routesByHost.get(host) ?? []), ...routes]);
+      }
+    }
+  }
+  const virtualHosts: VirtualHostJson[] = [];
+  const claimed = new Set<string>();
+  const redirect = servers.some((server) => server.tls?.httpsRedirect);
+  for (const [host, routes] of [...routesByHost].sort(([a], [b]) => a.localeCompare(b))) {
+    addVirtualHost(virtualHosts, claimed, `${host}:${port}`, host === "*" ? ["*"] : [host, `${host}:${port}`], routes);
+  }
+  if (redirect) for (const virtualHostEntry of virtualHosts) virtualHostEntry.requireTls = "ALL";
+  return virtualHosts;
+}
+
+export function gatewayListeners(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {
+  const gateways = mesh.gatewaysFor(proxy);
+  const byPort = new Map<number, Array<{ gateway: Gateway; server: GatewayServer; index: number }>>();
+  for (const gateway of gateways) {
+    gateway.spec.servers.forEach((server, index) => {
+      byPort.set(server.port.number, [...(byPort.get(server.port.number) ?? []), { gateway, server, index }]);
+    });
+  }
+  for (const [portNumber, entries] of [...byPort].sort(([a], [b]) => a - b)) {
+    const chains: FilterChainJson[] = [];
+    const filters = httpFilters(mesh, proxy, context, "gateway", portNumber, resources);
+    const plain = entries.filter(({ server }) => server.port.protocol.toUpperCase() === "HTTP");
+    if (plain.length > 0) {
+      const routeName = `http.${portNumber}`;
+      resources.routes.set(routeName, routeConfiguration(routeName,
+        gatewayVirtualHosts(mesh, proxy, gateways, plain.map(({ server }) => server), portNumber, resources), { validateClusters: false }));
+      chains.push(filterChain({ filters: [httpConnectionManager({ statPrefix: `gateway_${portNumber}`, httpFilters: filters, routes: { rds: routeName }, trustDownstream: false })] }));
+    }
+    for (const { gateway, server, index } of entries) {
+      const protocol = server.port.protocol.toUpperCase();
+      const path = `Gateway/${gateway.metadata.namespace}/${gateway.metadata.name}.servers[${index}]`;
+      if (protocol === "HTTP") continue;
+      if (protocol !== "HTTPS" || server.tls?.mode !== "SIMPLE" || !server.tls.credentialName) {
+        resources.warnings.push({ path, message: `only HTTP, and HTTPS with tls.mode SIMPLE and a credentialName, are translated (got ${protocol}${server.tls?.mode ? ` ${server.tls.mode}` : ""}); this server is left out` });
+        continue;
+      }
+      const credential = server.tls.credentialName;
+      const material = context.credentials?.[credential];
+      if (material) {
+        resources.secrets.set(credential, {
+          name: credential,
+          tlsCertificate: { certificateChain: { inlineString: material.certificateChain }, privateKey: { inlineString: material.privateKey } },
+        });
+      } else {
+        resources.warnings.push({ path: `${path}.tls.credentialName`, message: `no credential ${JSON.stringify(credential)} is loaded; TLS handshakes on port ${portNumber} fail until it is` });
+      }
+      const routeName = `https.${portNumber}.${server.port.name}.${gateway.metadata.name}.${gateway.metadata.namespace}`;
+      resources.routes.set(routeName, routeConfiguration(routeName,
+        gatewayVirtualHosts(mesh, proxy, [gateway], [server], portNumber, resources), { validateClusters: false }));
+      const tls: DownstreamTlsContextJson = {
+        commonTlsContext: {
+          tlsCertificateSdsSecretConfigs: [{ name: credential, sdsConfig: adsConfigSource() }],
+          alpnProtocols: ["h2", "http/1.1"],
+        },
+      };
+      if (server.tls.minProtocolVersion && server.tls.minProtocolVersion !== "TLS_AUTO") {
+        // Istio spells the versions TLSV1_2, Envoy TLSv1_2.
+        tls.commonTlsContext!.tlsParams = { tlsMinimumProtocolVersion: server.tls.minProtocolVersion.replace("TLSV", "TLSv") as "TLSv1_2" };
+      }
+      chains.push(filterChain({
+        name: routeName,
+        serverNames: serverHosts(server).filter((host) => host !== "*"),
+        tls,
+        filters: [httpConnectionManager({ statPrefix: `gateway_${portNumber}`, httpFilters: filters, routes: { rds: routeName }, trustDownstream: false })],
+      }));
+    }
+    if (chains.length === 0) continue;
+    const name = `${proxy.listenAddress}_${portNumber}`;
+    resources.listeners.set(name, listener({ name, address: proxy.listenAddress, port: listenPort(proxy, portNumber), filterChains: chains }));
+  }
+}
