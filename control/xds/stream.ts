@@ -33,6 +33,9 @@ interface RequestWithNode {
 
 let nextStreamId = 1;
 
+/** Responses handed to grpc-js but not yet flushed to the connection; more waits (a slow proxy holds at most this many). */
+const MAX_IN_FLIGHT = 2;
+
 export abstract class XdsStream<Req extends RequestWithNode = RequestWithNode, Res extends object = object> {
   readonly streamId = nextStreamId++;
   proxy?: ConnectedProxy;
@@ -50,6 +53,8 @@ export abstract class XdsStream<Req extends RequestWithNode = RequestWithNode, R
   private nonceCounter = 0;
   /** Responses written to grpc-js on this stream (for tests and benchmarks). */
   writes = 0;
+  /** Responses written whose write has not completed yet. */
+  inFlight = 0;
 
   constructor(
     protected readonly call: ServerDuplexStream<Req, Res>,
@@ -194,19 +199,30 @@ export abstract class XdsStream<Req extends RequestWithNode = RequestWithNode, R
       if (!response) return;
       const typeUrl = (response as { typeUrl?: string }).typeUrl ?? "";
       this.writes += 1;
-      const writable = this.call.write(response);
+      this.inFlight += 1;
+      const writable = this.call.write(response, () => this.written());
       const type = shortTypeName(typeUrl);
       this.context.metrics.pushes.inc({ type });
       this.context.metrics.pushTime.observe({ type }, (performance.now() - started) / 1000);
       if (!writable) {
         this.blocked = true;
         this.logger.debug("stream full; waiting for drain");
-        this.call.once("drain", () => {
-          this.blocked = false;
-          this.pump();
-        });
+        this.call.once("drain", () => this.unblock());
+      } else if (this.inFlight >= MAX_IN_FLIGHT) {
+        this.blocked = true;
       }
     }
+  }
+
+  private written(): void {
+    this.inFlight -= 1;
+    if (this.inFlight < MAX_IN_FLIGHT && this.call.writableNeedDrain !== true) this.unblock();
+  }
+
+  private unblock(): void {
+    if (!this.blocked || this.inFlight >= MAX_IN_FLIGHT || this.call.writableNeedDrain) return;
+    this.blocked = false;
+    this.pump();
   }
 
   protected recordAck(typeUrl: string, tracker: TypeTracker): void {
