@@ -6,6 +6,9 @@ export {
   parseDurationNs, isIP, isIPv4, isIPv6,
 } from "./checks.ts";
 export {
-  DEFAULT_MESH_OPTIONS, selectorMatches,
+  DEFAULT_MESH_OPTIONS, buildMesh, gatewayKey, hostMatches, selectorMatches,
   type MeshConfig, type MeshOptions, type MeshService, type ServiceEndpoint, type WorkloadRef, type PolicyKind,
 } from "./mesh.ts";
+export { parseYaml, formatIssue, formatFieldPath, type Issue, type SourcedDocument, type FieldPath } from "./parse.ts";
+export { validateMesh, type ValidationResult } from "./validate.ts";
+export { validatePaths, readConfigPaths, listConfigFiles, CONFIG_FILE, type LoadedFiles } from "./files.ts";

@@ -37,7 +37,7 @@ export interface MeshService {
   namespace: string;
   ports: ServicePort[];
   location: "MESH_EXTERNAL" | "MESH_INTERNAL";
-  resolution: "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
+  resolution: "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN" | "DYNAMIC_DNS";
   addresses: string[];
   /** Static endpoints; workloads that register at run time are added by the caller. */
   endpoints: ServiceEndpoint[];
@@ -86,4 +86,194 @@ export function selectorMatches(selector: Record<string, string> | undefined, la
     if (labels[key] !== value) return false;
   }
   return true;
+}
+
+/** "name", "namespace/name" or the legacy "name.namespace" gateway reference → "namespace/name". */
+export function gatewayKey(reference: string, namespace: string): string {
+  if (reference.includes("/")) return reference;
+  if (reference.includes(".")) {
+    const [name, gatewayNamespace] = reference.split(".");
+    return `${gatewayNamespace}/${name}`;
+  }
+  return `${namespace}/${reference}`;
+}
+
+/** Does a host pattern ("*.example.com", "*", or exact) cover `host`? */
+export function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === host || pattern === "*") return true;
+  return pattern.startsWith("*.") && host.endsWith(pattern.slice(1));
+}
+
+const KIND_ORDER: readonly Kind[] = ["ServiceEntry", "WorkloadEntry", "DestinationRule", "VirtualService", "Gateway",
+  "PeerAuthentication", "RequestAuthentication", "AuthorizationPolicy", "WasmPlugin", "Telemetry"];
+
+/** Builds the lookups over already validated resources. */
+export function buildMesh(resources: readonly AnyResource[], options: MeshOptions = DEFAULT_MESH_OPTIONS): MeshConfig {
+  return new IndexedMesh(resources, options);
+}
+
+class IndexedMesh implements MeshConfig {
+  readonly resources: readonly AnyResource[];
+  private readonly byKind = new Map<Kind, AnyResource[]>();
+  private readonly byKey = new Map<string, AnyResource>();
+  private readonly serviceList: MeshService[] = [];
+  private readonly servicesByHost = new Map<string, MeshService>();
+  private readonly wildcardServices: MeshService[] = [];
+
+  constructor(resources: readonly AnyResource[], readonly options: MeshOptions) {
+    const sorted = [...resources].sort((a, b) =>
+      KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
+      a.metadata.namespace.localeCompare(b.metadata.namespace) ||
+      a.metadata.name.localeCompare(b.metadata.name));
+    this.resources = sorted;
+    for (const resource of sorted) {
+      const list = this.byKind.get(resource.kind) ?? [];
+      list.push(resource);
+      this.byKind.set(resource.kind, list);
+      this.byKey.set(`${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`, resource);
+    }
+    for (const entry of this.list("ServiceEntry")) this.addService(entry);
+  }
+
+  private addService(entry: ServiceEntry): void {
+    const spec = entry.spec;
+    const namespace = entry.metadata.namespace;
+    const workloadSelector = spec.workloadSelector?.labels;
+    const endpoints: ServiceEndpoint[] = (spec.endpoints ?? []).map((endpoint) => ({
+      address: endpoint.address ?? "",
+      ports: { ...endpoint.ports },
+      labels: { ...endpoint.labels },
+      serviceAccount: endpoint.serviceAccount,
+      locality: endpoint.locality,
+      network: endpoint.network,
+      weight: endpoint.weight,
+      origin: `ServiceEntry/${namespace}/${entry.metadata.name}`,
+    }));
+    if (spec.workloadSelector) {
+      for (const workload of this.list("WorkloadEntry", namespace)) {
+        const labels = { ...workload.metadata.labels, ...workload.spec.labels };
+        if (!selectorMatches(workloadSelector, labels)) continue;
+        endpoints.push({
+          address: workload.spec.address ?? "",
+          ports: { ...workload.spec.ports },
+          labels,
+          serviceAccount: workload.spec.serviceAccount,
+          locality: workload.spec.locality,
+          network: workload.spec.network,
+          weight: workload.spec.weight,
+          origin: `WorkloadEntry/${namespace}/${workload.metadata.name}`,
+        });
+      }
+    }
+    for (const host of spec.hosts) {
+      const fqdn = this.resolveHost(host, namespace);
+      if (this.servicesByHost.has(fqdn)) continue;
+      const service: MeshService = {
+        host: fqdn,
+        namespace,
+        ports: spec.ports ?? [],
+        location: spec.location ?? "MESH_EXTERNAL",
+        resolution: spec.resolution ?? "NONE",
+        addresses: spec.addresses ?? [],
+        endpoints,
+        workloadSelector,
+        serviceEntry: entry,
+      };
+      this.serviceList.push(service);
+      this.servicesByHost.set(fqdn, service);
+      if (fqdn.startsWith("*")) this.wildcardServices.push(service);
+    }
+  }
+
+  list<K extends Kind>(kind: K, namespace?: string): readonly Resource<K>[] {
+    const all = (this.byKind.get(kind) ?? []) as unknown as Resource<K>[];
+    return namespace === undefined ? all : all.filter((resource) => resource.metadata.namespace === namespace);
+  }
+
+  get<K extends Kind>(kind: K, namespace: string, name: string): Resource<K> | undefined {
+    return this.byKey.get(`${kind}/${namespace}/${name}`) as Resource<K> | undefined;
+  }
+
+  resolveHost(host: string, namespace: string): string {
+    if (host.includes(".") || host.startsWith("*")) return host;
+    return `${host}.${namespace}.svc.${this.options.domainSuffix}`;
+  }
+
+  services(): readonly MeshService[] {
+    return this.serviceList;
+  }
+
+  serviceByHost(host: string, namespace: string): MeshService | undefined {
+    const fqdn = this.resolveHost(host, namespace);
+    const exact = this.servicesByHost.get(fqdn);
+    if (exact) return exact;
+    // The most specific wildcard wins, as Envoy picks virtual hosts.
+    let best: MeshService | undefined;
+    for (const service of this.wildcardServices) {
+      if (hostMatches(service.host, fqdn) && (!best || service.host.length > best.host.length)) best = service;
+    }
+    return best;
+  }
+
+  destinationRule(host: string, namespace: string): DestinationRule | undefined {
+    const fqdn = this.resolveHost(host, namespace);
+    const serviceNamespace = this.serviceByHost(host, namespace)?.namespace;
+    const namespaces = [namespace, serviceNamespace, this.options.rootNamespace].filter((value): value is string => value !== undefined);
+    for (const candidateNamespace of new Set(namespaces)) {
+      let best: DestinationRule | undefined;
+      for (const rule of this.list("DestinationRule", candidateNamespace)) {
+        if (rule.spec.workloadSelector) continue;
+        if (!isVisible(rule.spec.exportTo, rule.metadata.namespace, namespace)) continue;
+        const ruleHost = this.resolveHost(rule.spec.host, rule.metadata.namespace);
+        if (!hostMatches(ruleHost, fqdn)) continue;
+        if (ruleHost === fqdn) return rule;
+        if (!best || this.resolveHost(best.spec.host, best.metadata.namespace).length < ruleHost.length) best = rule;
+      }
+      if (best) return best;
+    }
+    return undefined;
+  }
+
+  subset(host: string, subsetName: string, namespace: string): Subset | undefined {
+    return this.destinationRule(host, namespace)?.spec.subsets?.find((subset) => subset.name === subsetName);
+  }
+
+  endpoints(service: MeshService, subset?: Subset): ServiceEndpoint[] {
+    if (!subset) return [...service.endpoints];
+    return service.endpoints.filter((endpoint) => selectorMatches(subset.labels, endpoint.labels));
+  }
+
+  policiesFor<K extends PolicyKind>(kind: K, workload: WorkloadRef): readonly Resource<K>[] {
+    const root = this.options.rootNamespace;
+    const applies = (resource: Resource<K>) => {
+      const spec = resource.spec as { selector?: { matchLabels?: Record<string, string> }; targetRef?: unknown; targetRefs?: unknown[] };
+      if (spec.targetRef !== undefined || (spec.targetRefs?.length ?? 0) > 0) return false;
+      return selectorMatches(spec.selector?.matchLabels, workload.labels);
+    };
+    const rootPolicies = workload.namespace === root ? [] : this.list(kind, root).filter(applies);
+    return [...rootPolicies, ...this.list(kind, workload.namespace).filter(applies)];
+  }
+
+  gatewaysFor(workload: WorkloadRef): readonly Gateway[] {
+    return this.list("Gateway").filter((gateway) => selectorMatches(gateway.spec.selector, workload.labels));
+  }
+
+  virtualServicesFor(gateway: string): readonly VirtualService[] {
+    return this.list("VirtualService").filter((vs) => {
+      if (!vs.spec.hosts?.length) return false;
+      const gateways = vs.spec.gateways ?? [];
+      if (gateway === "mesh") return gateways.length === 0 || gateways.includes("mesh");
+      return gateways.some((reference) => reference !== "mesh" && gatewayKey(reference, vs.metadata.namespace) === gateway);
+    });
+  }
+
+  workloadEntries(): readonly WorkloadEntry[] {
+    return this.list("WorkloadEntry");
+  }
+}
+
+/** Istio's exportTo: absent or "*" is everywhere, "." is the own namespace, "~" is nowhere. */
+function isVisible(exportTo: readonly string[] | undefined, ownNamespace: string, fromNamespace: string): boolean {
+  if (!exportTo || exportTo.length === 0) return true;
+  return exportTo.some((entry) => entry === "*" || (entry === "." ? ownNamespace === fromNamespace : entry === fromNamespace));
 }

@@ -68,6 +68,8 @@ export const PolicyTargetReference = strict({
   namespace: z.string().optional(),
 });
 
+const WorkloadMode = z.enum(["UNDEFINED", "CLIENT", "SERVER", "CLIENT_AND_SERVER"]);
+
 export const PortSelector = strict({ number: PortNumber.optional() });
 export const Percent = strict({
   value: z.number().min(0, "percentage must be between 0 and 100").max(100, "percentage must be between 0 and 100"),
@@ -113,7 +115,7 @@ export const ServiceEntrySpec = strict({
   addresses: z.array(z.string()).optional(),
   ports: z.array(ServicePort).optional(),
   location: z.enum(["MESH_EXTERNAL", "MESH_INTERNAL"]).optional(),
-  resolution: z.enum(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"]).optional(),
+  resolution: z.enum(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"]).optional(),
   endpoints: z.array(WorkloadEntrySpec).optional(),
   workloadSelector: strict({ labels: StringMap.optional() }).optional(),
   exportTo: z.array(z.string()).optional(),
@@ -171,7 +173,8 @@ export const HTTPRedirect = strict({
   derivePort: z.enum(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"]).optional(),
   scheme: z.string().optional(),
   redirectCode: Int.optional(),
-}).superRefine(oneOf(["port", "derivePort"], false));
+  prefixRewrite: z.string().optional(),
+}).superRefine(oneOf(["port", "derivePort"], false)).superRefine(oneOf(["uri", "prefixRewrite"], false));
 export type HTTPRedirect = z.infer<typeof HTTPRedirect>;
 
 export const HTTPRewrite = strict({
@@ -310,6 +313,12 @@ export const LoadBalancerSettings = strict({
     failoverPriority: z.array(z.string()).optional(),
     enabled: z.boolean().optional(),
   }).optional(),
+  zoneAwareLbSetting: strict({
+    enabled: z.boolean().optional(),
+    failover: z.array(strict({ from: z.string(), to: z.string() })).optional(),
+    failoverPriority: z.array(z.string()).optional(),
+    minClusterSize: NonNegativeInt.optional(),
+  }).optional(),
   warmupDurationSecs: Duration.optional(),
   warmup: strict({
     duration: Duration,
@@ -336,6 +345,7 @@ export const ConnectionPoolSettings = strict({
     h2UpgradePolicy: z.enum(["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"]).optional(),
     useClientProtocol: z.boolean().optional(),
     maxConcurrentStreams: Int.optional(),
+    http2KeepAlive: strict({ interval: Duration.optional(), timeout: Duration.optional() }).optional(),
   }).optional(),
 });
 export type ConnectionPoolSettings = z.infer<typeof ConnectionPoolSettings>;
@@ -351,6 +361,7 @@ export const OutlierDetection = strict({
   baseEjectionTime: Duration.optional(),
   maxEjectionPercent: Int.optional(),
   minHealthPercent: Int.optional(),
+  outlierDetectionHttpErrorCodes: z.array(Int).optional(),
 });
 export type OutlierDetection = z.infer<typeof OutlierDetection>;
 
@@ -384,6 +395,11 @@ export const TrafficPolicy = strict({
   portLevelSettings: z.array(PortTrafficPolicy).optional(),
   tunnel: strict({ protocol: z.string().optional(), targetHost: z.string(), targetPort: PortNumber }).optional(),
   proxyProtocol: strict({ version: z.enum(["V1", "V2"]).optional() }).optional(),
+  retryBudget: strict({
+    percent: z.number().min(0).max(100).optional(),
+    minRetryConcurrency: NonNegativeInt.optional(),
+    budgetInterval: Duration.optional(),
+  }).optional(),
 });
 export type TrafficPolicy = z.infer<typeof TrafficPolicy>;
 
@@ -415,6 +431,13 @@ export const ServerTLSSettings = strict({
   caCrl: z.string().optional(),
   credentialName: z.string().optional(),
   credentialNames: z.array(z.string()).optional(),
+  caCertCredentialName: z.string().optional(),
+  tlsCertificates: z.array(strict({
+    serverCertificate: z.string().optional(),
+    privateKey: z.string().optional(),
+    caCertificates: z.string().optional(),
+  })).optional(),
+  insecureSkipVerify: z.boolean().optional(),
   subjectAltNames: z.array(z.string()).optional(),
   verifyCertificateSpki: z.array(z.string()).optional(),
   verifyCertificateHash: z.array(z.string()).optional(),
@@ -455,7 +478,8 @@ export const JWTRule = strict({
   forwardOriginalToken: z.boolean().optional(),
   outputClaimToHeaders: z.array(strict({ header: HeaderName, claim: z.string() })).optional(),
   timeout: Duration.optional(),
-}).superRefine(oneOf(["jwksUri", "jwks"], false));
+  spaceDelimitedClaims: z.array(z.string()).optional(),
+});
 export type JWTRule = z.infer<typeof JWTRule>;
 
 export const RequestAuthenticationSpec = strict({
@@ -482,6 +506,7 @@ export const AuthorizationSource = strict({
   ipBlocks: StringList, notIpBlocks: StringList,
   remoteIpBlocks: StringList, notRemoteIpBlocks: StringList,
   serviceAccounts: StringList, notServiceAccounts: StringList,
+  trustDomains: StringList, notTrustDomains: StringList,
 });
 export const AuthorizationOperation = strict({
   hosts: StringList, notHosts: StringList,
@@ -527,7 +552,7 @@ export const WasmPluginSpec = strict({
     env: z.array(strict({ name: z.string(), value: z.string().optional(), valueFrom: z.enum(["INLINE", "HOST"]).optional() })).optional(),
   }).optional(),
   match: z.array(strict({
-    mode: z.enum(["UNDEFINED", "CLIENT", "SERVER", "CLIENT_AND_SERVER"]).optional(),
+    mode: WorkloadMode.optional(),
     ports: z.array(PortSelector).optional(),
   })).optional(),
   verificationKey: z.string().optional(),
@@ -539,7 +564,6 @@ export type WasmPluginSpec = z.infer<typeof WasmPluginSpec>;
 // telemetry.istio.io: Telemetry (accepted and validated; not translated yet)
 
 const ProviderRef = strict({ name: z.string() });
-const WorkloadMode = z.enum(["CLIENT_AND_SERVER", "CLIENT", "SERVER"]);
 export const TelemetrySpec = strict({
   selector: WorkloadSelector.optional(),
   targetRef: PolicyTargetReference.optional(),
@@ -549,8 +573,15 @@ export const TelemetrySpec = strict({
     providers: z.array(ProviderRef).optional(),
     randomSamplingPercentage: z.number().min(0).max(100).optional(),
     disableSpanReporting: z.boolean().optional(),
-    customTags: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+    customTags: z.record(z.string(), strict({
+      literal: strict({ value: z.string() }).optional(),
+      environment: strict({ name: z.string(), defaultValue: z.string().optional() }).optional(),
+      header: strict({ name: z.string(), defaultValue: z.string().optional() }).optional(),
+      formatter: strict({ value: z.string() }).optional(),
+    }).superRefine(oneOf(["literal", "environment", "header", "formatter"], true))).optional(),
     useRequestIdForTraceSampling: z.boolean().optional(),
+    enableIstioTags: z.boolean().optional(),
+    disableContextPropagation: z.boolean().optional(),
   })).optional(),
   metrics: z.array(strict({
     providers: z.array(ProviderRef).optional(),
