@@ -3,7 +3,10 @@
 // and sample requests, runs those samples, and keeps serving until Ctrl-C.
 //   npm run demo -- [--port 10000] [--admin-port 9901] [--backend-port 10001] [--once]
 // --once runs the samples on ephemeral ports and exits (non-zero if any answer was not the expected one).
-// --write-docker-config regenerates envoy/demo/envoy.docker.yaml (the same mesh, for docker-compose.yml) and exits.
+// --write-docker-config regenerates envoy/demo/envoy.docker.yaml (the single-Envoy config) and exits.
+// --mesh runs the demo mesh instead (gateway, ride v1/v2 → driver → payment with sidecars, Prometheus; see
+// scripts/demo/): as root each workload in its own network namespace, else on loopback (--loopback forces it);
+// --compose runs the same mesh with docker-compose.yml in a real Docker engine. Both take --once.
 import { buildAll } from "./build.ts";
 import { projectRoot, ToolInstallError } from "./tools.ts";
 import { startEnvoy, type EnvoyInstance } from "../tests/harness/envoy.ts";
@@ -11,6 +14,7 @@ import { demoMesh, dockerConfigYaml, DOCKER_CONFIG_PATH } from "../envoy/demo/me
 import { writeFileSync } from "node:fs";
 import { JWKS_PATH, startDemoBackend } from "../envoy/demo/backend.mjs";
 import { join } from "node:path";
+import { runMeshTour } from "./demo/mesh_tour.ts";
 
 interface Options { port: number; adminPort: number; backendPort: number; once: boolean; writeDockerConfig: boolean }
 
@@ -55,7 +59,13 @@ async function runSample(envoy: EnvoyInstance, sample: Sample): Promise<boolean>
 }
 
 async function main(): Promise<number> {
-  const options = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes("--mesh") || argv.includes("--compose")) {
+    const unknown = argv.filter((arg) => !["--mesh", "--compose", "--once", "--loopback"].includes(arg));
+    if (unknown.length) throw new Error(`unknown option ${unknown[0]} (with --mesh/--compose: --once, --loopback)`);
+    return runMeshTour({ runner: argv.includes("--compose") ? "compose" : "local", once: argv.includes("--once"), loopback: argv.includes("--loopback") });
+  }
+  const options = parseArgs(argv);
   if (options.writeDockerConfig) {
     writeFileSync(DOCKER_CONFIG_PATH, dockerConfigYaml());
     process.stdout.write(`wrote ${DOCKER_CONFIG_PATH}\n`);

@@ -44,6 +44,31 @@ export async function promQuery(prometheusUrl: string, promql: string): Promise<
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Waits until the mesh is up as a user would see it: the issuer mints tokens and Prometheus reports every scrape
+ * target (each Envoy's admin, so each Envoy is running) healthy.
+ */
+export async function waitForMesh(target: TourTarget, expectedTargets: number, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      await mintToken(target, "readiness");
+      const response = await fetch(`${target.prometheusUrl}/api/v1/targets`, { signal: AbortSignal.timeout(5000) });
+      const body = (await response.json()) as { data: { activeTargets: Array<{ health: string; scrapeUrl: string; lastError: string }> } };
+      const targets = body.data.activeTargets;
+      const down = targets.filter((t) => t.health !== "up");
+      if (targets.length >= expectedTargets && down.length === 0) return;
+      last = `${targets.length - down.length}/${expectedTargets} scrape targets up` +
+        (down.length ? ` (down: ${down.map((t) => `${t.scrapeUrl} ${t.lastError}`).join("; ")})` : "");
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(500);
+  }
+  throw new Error(`the mesh was not up after ${timeoutMs} ms: ${last}`);
+}
+
 export type Step = (target: TourTarget, token: string) => Promise<StepResult>;
 
 /** The first request with a valid token answers 200 with the whole call chain. */

@@ -1,0 +1,142 @@
+// Runs docker-compose.yml for real on this machine: makes sure a Docker engine runs (installs Debian's docker.io
+// and docker-compose when missing, starts dockerd when it is not running), builds the local stand-in images
+// (scripts/demo/images.ts) unless told to use the official ones, brings the mesh up under its own project name,
+// reports the published URLs, and brings it down again (containers and networks) however the run ends.
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, openSync } from "node:fs";
+import { ensureEnvoy, projectRoot } from "../tools.ts";
+import { ensurePrometheus } from "../../tests/harness/prometheus.ts";
+import { buildLocalImages } from "./images.ts";
+import { PUBLISHED } from "./compose.ts";
+
+/** No engine can run here (no apt-get to install it, not root, dockerd refuses to start): the only reason to skip. */
+export class DockerUnavailableError extends Error {}
+export class ComposeError extends Error {}
+
+export const PROJECT = "asm-demo";
+const DOCKERD_LOG = "/var/log/as-mesh-dockerd.log";
+
+function run(command: string, args: string[], env?: Record<string, string>): { ok: boolean; output: string } {
+  const result = spawnSync(command, args, {
+    encoding: "utf8", maxBuffer: 64 * 1024 * 1024, cwd: projectRoot,
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", ...env },
+  });
+  return { ok: result.status === 0, output: `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ?? ""}` };
+}
+
+const has = (command: string) => run("sh", ["-c", `command -v ${command}`]).ok;
+const tail = (text: string, lines = 12) => text.trim().split("\n").slice(-lines).join("\n");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function aptInstall(packages: string[], log: (line: string) => void): void {
+  if (!has("apt-get")) throw new DockerUnavailableError(`${packages.join(", ")} missing and apt-get is not available to install them`);
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    throw new DockerUnavailableError(`${packages.join(", ")} missing and installing Debian's packages needs root`);
+  }
+  log(`installing Debian's ${packages.join(" ")} (apt-get) ...`);
+  const lock = ["-o", "DPkg::Lock::Timeout=300"];
+  const update = run("apt-get", [...lock, "update"]);
+  if (!update.ok) throw new DockerUnavailableError(`apt-get update failed:\n${tail(update.output)}`);
+  const install = run("apt-get", [...lock, "install", "-y", "--no-install-recommends", ...packages]);
+  if (!install.ok) throw new DockerUnavailableError(`apt-get install ${packages.join(" ")} failed:\n${tail(install.output)}`);
+}
+
+/** The compose command: Compose v2 (`docker compose`) when the CLI has it, else Debian's docker-compose. */
+export function composeCommand(): string[] {
+  if (run("docker", ["compose", "version"]).ok) return ["docker", "compose"];
+  if (has("docker-compose")) return ["docker-compose"];
+  throw new DockerUnavailableError("neither `docker compose` nor `docker-compose` is available");
+}
+
+/** Installs and starts the engine when needed; resolves once `docker info` answers. */
+export async function ensureDockerEngine(log: (line: string) => void = (line) => process.stderr.write(line + "\n")): Promise<void> {
+  const missing = [
+    ...(!has("dockerd") ? ["docker.io"] : []),
+    ...(!run("docker", ["compose", "version"]).ok && !has("docker-compose") ? ["docker-compose"] : []),
+  ];
+  if (missing.length) aptInstall(missing, log);
+  if (run("docker", ["info"]).ok) return;
+  log("starting dockerd ...");
+  const logFd = openSync(DOCKERD_LOG, "a");
+  // Detached: the engine outlives this run (like a system service) and is reused by the next one.
+  const daemon = spawn("dockerd", [], { detached: true, stdio: ["ignore", logFd, logFd] });
+  closeSync(logFd);
+  daemon.unref();
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (run("docker", ["info"]).ok) return;
+    if (daemon.exitCode !== null) break;
+    await sleep(500);
+  }
+  const logTail = existsSync(DOCKERD_LOG) ? tail(run("tail", ["-n", "15", DOCKERD_LOG]).output) : "";
+  throw new DockerUnavailableError(`dockerd did not start (see ${DOCKERD_LOG}):\n${logTail}`);
+}
+
+export interface ComposeMesh {
+  gatewayUrl: string;
+  issuerUrl: string;
+  prometheusUrl: string;
+  /** Logs of every container, for a failure report. */
+  logs(): string;
+  down(): void;
+}
+
+export interface ComposeUpOptions {
+  /** Build and use the local stand-in images (the default: no registry is needed). */
+  localImages?: boolean;
+  /** Let Docker choose the published host ports (tests) instead of 8443/8080/9090. */
+  ephemeralPorts?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Containers and networks of the demo's compose project that exist now (for leftovers checks). */
+export function projectResources(): { containers: string[]; networks: string[] } {
+  const label = `label=com.docker.compose.project=${PROJECT}`;
+  const lines = (output: string) => output.split("\n").map((line) => line.trim()).filter(Boolean);
+  return {
+    containers: lines(run("docker", ["ps", "-a", "--filter", label, "--format", "{{.Names}}"]).output),
+    networks: lines(run("docker", ["network", "ls", "--filter", label, "--format", "{{.Name}}"]).output),
+  };
+}
+
+export async function composeUp(options: ComposeUpOptions = {}): Promise<ComposeMesh> {
+  const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
+  await ensureDockerEngine(log);
+  const compose = composeCommand();
+  const env: Record<string, string> = {};
+  if (options.localImages ?? true) {
+    Object.assign(env, buildLocalImages({ envoy: ensureEnvoy(log), node: process.execPath, prometheus: ensurePrometheus(log) }));
+  }
+  if (options.ephemeralPorts) for (const variable of Object.keys(PUBLISHED)) env[variable] = "0";
+  const composeRun = (args: string[]) => run(compose[0], [...compose.slice(1), "-p", PROJECT, ...args], env);
+  const down = () => {
+    composeRun(["--profile", "load", "down", "--volumes", "--remove-orphans", "--timeout", "5"]);
+  };
+  const logs = () => tail(composeRun(["logs", "--no-color", "--tail", "20"]).output, 200);
+  down(); // a crashed run's containers
+  const up = composeRun(["up", "--detach", "--no-build"]);
+  if (!up.ok) {
+    const shown = logs();
+    down();
+    throw new ComposeError(`compose up failed:\n${tail(up.output)}\n${shown}`);
+  }
+  const published = (variable: keyof typeof PUBLISHED): string => {
+    const { service, container } = PUBLISHED[variable];
+    const answer = composeRun(["port", service, String(container)]);
+    const address = answer.output.trim().split("\n").pop() ?? "";
+    if (!answer.ok || !/:\d+$/.test(address)) throw new ComposeError(`no published port for ${service}:${container}: ${answer.output.trim()}`);
+    return `http://${address.replace(/^0\.0\.0\.0:/, "127.0.0.1:")}`;
+  };
+  try {
+    return {
+      gatewayUrl: published("GATEWAY_PORT"),
+      issuerUrl: published("ISSUER_PORT"),
+      prometheusUrl: published("PROMETHEUS_PORT"),
+      logs,
+      down,
+    };
+  } catch (error) {
+    down();
+    throw error;
+  }
+}
