@@ -93,12 +93,20 @@ export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: T
   }
 }
 
-/** Services whose endpoints include this sidecar: selected by a workloadSelector, or listing its address. */
+/** Whether every label of `labels` is on the proxy. */
+function carries(proxy: ProxyInfo, labels: Record<string, string>): boolean {
+  return Object.entries(labels).every(([key, value]) => proxy.labels[key] === value);
+}
+
+/**
+ * Services whose endpoints include this sidecar: selected by a workloadSelector in its namespace, or listing its
+ * address with labels the proxy carries. The address alone is not enough: on a loopback mesh every workload is
+ * 127.0.0.1.
+ */
 export function servedServices(mesh: MeshConfig, proxy: ProxyInfo): MeshService[] {
   return mesh.services().filter((service) =>
-    service.namespace === proxy.namespace && service.workloadSelector !== undefined &&
-      Object.entries(service.workloadSelector).every(([key, value]) => proxy.labels[key] === value) ||
-    service.endpoints.some((endpoint) => endpoint.address === proxy.ip));
+    (service.namespace === proxy.namespace && service.workloadSelector !== undefined && carries(proxy, service.workloadSelector)) ||
+    service.endpoints.some((endpoint) => endpoint.address === proxy.ip && carries(proxy, endpoint.labels)));
 }
 
 export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {
@@ -106,7 +114,7 @@ export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
   for (const service of servedServices(mesh, proxy)) {
     for (const port of service.ports) {
       if (!isHttpPort(port.protocol)) continue;
-      const endpoint = service.endpoints.find((candidate) => candidate.address === proxy.ip);
+      const endpoint = service.endpoints.find((candidate) => candidate.address === proxy.ip && carries(proxy, candidate.labels));
       const inboundPort = proxy.inboundPorts[port.name] ?? endpoint?.ports[port.name] ?? port.targetPort ?? port.number;
       byInboundPort.set(inboundPort, [...(byInboundPort.get(inboundPort) ?? []), { service, port }]);
     }

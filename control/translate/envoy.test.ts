@@ -1,0 +1,316 @@
+// Translated resources in the real Envoy: a sidecar and a gateway, started from sidecarBootstrap, get everything
+// from an ADS server fed by translateProxy, and route real HTTP to loopback workloads — including the as-mesh
+// Wasm filters, which Envoy fetches from an HTTP server by sha256 and configures over ECDS.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
+import { SnapshotCache, Snapshot } from "../cache/index.ts";
+import { XdsServer, type ConnectedProxy } from "../xds/index.ts";
+import type { MeshConfig } from "../config/index.ts";
+import { parseYaml } from "../config/parse.ts";
+import { validateMesh } from "../config/validate.ts";
+import { buildArtifact } from "../../tests/harness/artifacts.ts";
+import { startEnvoy, type EnvoyInstance } from "../../tests/harness/envoy.ts";
+import { startUpstream, type Upstream } from "../../tests/harness/upstream.ts";
+import {
+  parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, sidecarBootstrap, translateProxy, type ProxyInfo, type TranslateContext,
+} from "./index.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Serves build/<name>.wasm at /wasm/<name>.wasm, as the control service's HTTP port does. */
+async function serveModules(names: string[]): Promise<{ server: Server; modules: TranslateContext["wasmModules"]; port: number }> {
+  const bytes = new Map(names.map((name) => [name, readFileSync(buildArtifact(name))]));
+  const server = createServer((request, response) => {
+    const name = /^\/wasm\/([a-z-]+)\.wasm$/.exec(request.url ?? "")?.[1];
+    const body = name ? bytes.get(name) : undefined;
+    if (!body) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { "content-type": "application/wasm", "content-length": body.length }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const modules: TranslateContext["wasmModules"] = {};
+  for (const [name, body] of bytes) {
+    modules[name] = { url: `http://127.0.0.1:${port}/wasm/${name}.wasm`, sha256: createHash("sha256").update(body).digest("hex") };
+  }
+  return { server, modules, port };
+}
+
+function meshOf(yaml: string): MeshConfig {
+  const { documents, errors } = parseYaml(yaml, "mesh.yaml");
+  assert.deepEqual(errors, []);
+  const result = validateMesh(documents);
+  assert.deepEqual(result.errors, []);
+  return result.mesh!;
+}
+
+/** The translation loop of the control service, reduced to what the test needs: translate each proxy on connect and on change. */
+class MiniControl {
+  readonly cache = new SnapshotCache();
+  readonly proxies = new Map<string, ProxyInfo>();
+  readonly server: XdsServer;
+  private mesh: MeshConfig;
+
+  constructor(mesh: MeshConfig, private readonly context: TranslateContext) {
+    this.mesh = mesh;
+    this.server = new XdsServer({
+      cache: this.cache,
+      logger: pino({ level: "silent" }),
+      groupOf: (connected: ConnectedProxy) => {
+        const proxy = parseNodeMetadata({ id: connected.id, cluster: connected.cluster, metadata: connected.metadata });
+        if (Array.isArray(proxy)) throw new Error(proxy.map((issue) => `${issue.path}: ${issue.message}`).join("; "));
+        const group = proxyGroupKey(this.mesh, proxy);
+        this.proxies.set(group, proxy);
+        this.push(group, proxy);
+        return group;
+      },
+    });
+  }
+
+  private push(group: string, proxy: ProxyInfo): void {
+    this.cache.setSnapshot(group, new Snapshot(resourcesByTypeUrl(translateProxy(this.mesh, proxy, this.context))));
+  }
+
+  update(mesh: MeshConfig): void {
+    this.mesh = mesh;
+    for (const [group, proxy] of this.proxies) this.push(group, proxy);
+  }
+}
+
+/** A GET with a Host header of our choosing (fetch does not let a caller set Host). */
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { headers, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      response.on("error", reject);
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
+
+/** Sends `count` requests and tallies the answers by status and body. */
+async function tally(url: string, count: number, headers: Record<string, string> = {}): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const response = await get(url, headers);
+    const key = `${response.status} ${response.body.slice(0, 40)}`;
+    result.set(key, (result.get(key) ?? 0) + 1);
+  }
+  return result;
+}
+
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting until ${what}`);
+}
+
+const meshYaml = (v1: number, v2: number, extra = "") => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews.default.svc.cluster.local]
+  ports: [{ number: 9080, name: http, protocol: HTTP }]
+  resolution: STATIC
+  workloadSelector: { labels: { app: reviews } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: reviews-v1, namespace: default }
+spec: { address: 127.0.0.1, ports: { http: ${v1} }, labels: { app: reviews, version: v1 } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: reviews-v2, namespace: default }
+spec: { address: 127.0.0.1, ports: { http: ${v2} }, labels: { app: reviews, version: v2 } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 8080, name: http, protocol: HTTP }, hosts: ["bookinfo.example.com"] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: edge, namespace: default }
+spec:
+  hosts: ["bookinfo.example.com"]
+  gateways: [edge]
+  http: [{ match: [{ uri: { prefix: /reviews } }], route: [{ destination: { host: reviews, subset: v2 } }] }]
+${extra}`;
+
+const REVIEWS_ROUTES = `
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ headers: { x-canary: { exact: "yes" } } }]
+    route: [{ destination: { host: reviews, subset: v2 } }]
+    headers: { request: { set: { x-routed: canary } } }
+  - match: [{ uri: { prefix: /fault } }]
+    route: [{ destination: { host: reviews, subset: v1 } }]
+    fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }
+  - match: [{ uri: { prefix: /missing } }]
+    route: [{ destination: { host: reviews, subset: v9 } }]
+  - match: [{ uri: { prefix: /flaky } }]
+    route: [{ destination: { host: reviews, subset: v1 } }]
+  - route: [{ destination: { host: reviews, subset: v1 } }]
+`;
+
+const RATE_LIMIT = (modules: TranslateContext["wasmModules"], capacity: number) => `
+---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: limit, namespace: default }
+spec:
+  selector: { matchLabels: { app: productpage } }
+  url: ${modules["rate-limit"]!.url}
+  phase: AUTHZ
+  pluginConfig:
+    default_rule:
+      descriptors: [{ generic_key: { descriptor_value: all } }]
+      token_bucket: { max_tokens: ${capacity}, tokens_per_fill: ${capacity}, fill_interval: 3600s }
+`;
+
+describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
+  let v1: Upstream;
+  let v2: Upstream;
+  let modules: Awaited<ReturnType<typeof serveModules>>;
+  let control: MiniControl;
+  let xdsPort: number;
+  let sidecarEnvoy: EnvoyInstance | undefined;
+  let gatewayEnvoy: EnvoyInstance | undefined;
+  let flakyFailures = 0;
+
+  const bootstrapFor = (options: { type: "sidecar" | "router"; labels: Record<string, string> }) => sidecarBootstrap({
+    ...options, namespace: "default", ip: "127.0.0.1", listenAddress: "127.0.0.1", listenPorts: { "*": 0 },
+    control: [{ host: "127.0.0.1", port: xdsPort }], controlHttp: { host: "127.0.0.1", port: modules.port },
+  });
+
+  before(async () => {
+    v1 = await startUpstream((request, _body, response) => {
+      // The first request to /flaky fails with 503; Istio's default retry policy retries it.
+      if (request.url === "/flaky" && flakyFailures++ === 0) {
+        response.writeHead(503).end("flaky");
+        return;
+      }
+      response.writeHead(200).end(`v1 ${request.headers["x-routed"] ?? ""}`);
+    });
+    v2 = await startUpstream((request, _body, response) => { response.writeHead(200).end(`v2 ${request.headers["x-routed"] ?? ""}`); });
+    modules = await serveModules(["metrics", "rate-limit"]);
+    control = new MiniControl(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES)), { registeredWorkloads: [], wasmModules: modules.modules });
+    xdsPort = await control.server.listen("127.0.0.1:0");
+    sidecarEnvoy = await startEnvoy({ config: bootstrapFor({ type: "sidecar", labels: { app: "productpage" } }) });
+    gatewayEnvoy = await startEnvoy({ config: bootstrapFor({ type: "router", labels: { istio: "ingressgateway" } }) });
+  });
+
+  after(async () => {
+    await sidecarEnvoy?.stop();
+    await gatewayEnvoy?.stop();
+    await control?.server.close();
+    await new Promise<void>((resolve) => modules?.server.close(() => resolve()) ?? resolve());
+    await v1?.close();
+    await v2?.close();
+  });
+
+  const outbound = (path = "/") => `${sidecarEnvoy!.url("127.0.0.1_9080")}${path}`;
+  const logged = (body: () => Promise<void>) => async () => {
+    try {
+      await body();
+    } catch (error) {
+      if (error instanceof Error) error.message += `\n--- sidecar log ---\n${sidecarEnvoy?.logTail(30)}\n--- gateway log ---\n${gatewayEnvoy?.logTail(15)}`;
+      throw error;
+    }
+  };
+
+  it("routes the application's call through the outbound listener to the subset the VirtualService names", logged(async () => {
+    assert.deepEqual(await tally(outbound(), 5, { host: "reviews" }), new Map([["200 v1 ", 5]]));
+  }));
+
+  it("matches headers and sets request headers on the way", logged(async () => {
+    assert.deepEqual(await tally(outbound(), 3, { host: "reviews.default.svc.cluster.local:9080", "x-canary": "yes" }), new Map([["200 v2 canary", 3]]));
+  }));
+
+  it("injects an abort fault configured per route", logged(async () => {
+    const response = await get(outbound("/fault"), { host: "reviews" });
+    assert.equal(response.status, 418);
+    assert.equal(response.body, "fault filter abort");
+  }));
+
+  it("answers 503 for a route to an undefined subset while the rest keeps working", logged(async () => {
+    const response = await get(outbound("/missing"), { host: "reviews" });
+    assert.equal(response.status, 503);
+    assert.equal((await get(outbound(), { host: "reviews" })).status, 200);
+  }));
+
+  it("retries a 503 with Istio's default retry policy", logged(async () => {
+    const response = await get(outbound("/flaky"), { host: "reviews" });
+    assert.equal(response.status, 200);
+    assert.equal(flakyFailures, 2, "the first attempt failed, the retry succeeded");
+  }));
+
+  it("runs the metrics filter fetched from the control service and configured over ECDS", logged(async () => {
+    await get(outbound(), { host: "reviews" });
+    await eventually(async () => (await sidecarEnvoy!.admin("/stats/prometheus")).includes('istio_requests_total{reporter="source"'), "istio_requests_total appears");
+    const dump = JSON.parse(await sidecarEnvoy!.admin("/config_dump")) as { configs: Array<{ "@type": string; ecds_filters?: Array<{ ecds_filter?: { name?: string } }> }> };
+    const ecds = dump.configs.find((config) => config["@type"] === "type.googleapis.com/envoy.admin.v3.EcdsConfigDump");
+    assert.deepEqual(ecds?.ecds_filters?.map((filter) => filter.ecds_filter?.name), ["as-mesh.metrics.source"]);
+  }));
+
+  it("routes at the gateway by the VirtualService bound to its Gateway", logged(async () => {
+    const url = `${gatewayEnvoy!.url("127.0.0.1_8080")}/reviews`;
+    const response = await get(url, { host: "bookinfo.example.com" });
+    assert.equal(response.status, 200);
+    assert.equal(response.body, "v2 ");
+    assert.equal((await get(url, { host: "other.example.com" })).status, 404);
+  }));
+
+  it("moves traffic on a VirtualService change and changes a WasmPlugin's config without draining the listener", logged(async () => {
+    const listenersBefore = await sidecarEnvoy!.stats("listener_manager");
+    control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES.replace(
+      "  - route: [{ destination: { host: reviews, subset: v1 } }]",
+      "  - route: [{ destination: { host: reviews, subset: v1 }, weight: 50 }, { destination: { host: reviews, subset: v2 }, weight: 50 }]",
+    ) + RATE_LIMIT(modules.modules, 1000))));
+    await eventually(async () => (await tally(outbound("/split"), 20, { host: "reviews" })).has("200 v2 "), "half the traffic reaches v2");
+    const split = await tally(outbound("/split"), 200, { host: "reviews" });
+    const toV2 = split.get("200 v2 ") ?? 0;
+    assert.ok(toV2 > 60 && toV2 < 140, `about half of 200 reach v2: ${JSON.stringify([...split])}`);
+    const listenersAfterAdd = await sidecarEnvoy!.stats("listener_manager");
+
+    // Lower the limit: only the ECDS resource changes, the listener stays as it is.
+    control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES + RATE_LIMIT(modules.modules, 2))));
+    await eventually(async () => (await tally(outbound(), 5, { host: "reviews" })).has("429 local_rate_limited"), "the lower limit applies");
+    const listenersAfter = await sidecarEnvoy!.stats("listener_manager");
+    assert.equal(listenersAfter.get("listener_manager.listener_modified"), listenersAfterAdd.get("listener_manager.listener_modified"),
+      "changing the plugin config modifies no listener");
+    assert.equal(listenersAfter.get("listener_manager.total_filter_chains_draining"), listenersAfterAdd.get("listener_manager.total_filter_chains_draining"),
+      "no filter chain started draining");
+    assert.ok((listenersBefore.get("listener_manager.listener_modified") ?? 0) < (listenersAfterAdd.get("listener_manager.listener_modified") ?? 0),
+      "adding a plugin did modify the listener (its filter chain changed)");
+  }));
+});
