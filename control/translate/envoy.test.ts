@@ -10,9 +10,7 @@ import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { SnapshotCache, Snapshot } from "../cache/index.ts";
 import { XdsServer, type ConnectedProxy } from "../xds/index.ts";
-import type { MeshConfig } from "../config/index.ts";
-import { parseYaml } from "../config/parse.ts";
-import { validateMesh } from "../config/validate.ts";
+import { parseYaml, validateMesh, type MeshConfig } from "../config/index.ts";
 import { buildArtifact } from "../../tests/harness/artifacts.ts";
 import { startEnvoy, type EnvoyInstance } from "../../tests/harness/envoy.ts";
 import { startUpstream, type Upstream } from "../../tests/harness/upstream.ts";
@@ -118,6 +116,51 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
   assert.fail(`timed out waiting until ${what}`);
 }
 
+/** ratings: a good and a bad (always 500) instance, with the policies the resilience tests exercise. */
+const ratingsYaml = (good: number, bad: number) => `
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ratings, namespace: default }
+spec:
+  hosts: [ratings.default.svc.cluster.local]
+  ports: [{ number: 9081, name: http, protocol: HTTP }]
+  resolution: STATIC
+  endpoints:
+  - { address: 127.0.0.1, ports: { http: ${good} }, labels: { app: ratings, version: good } }
+  - { address: 127.0.0.1, ports: { http: ${bad} }, labels: { app: ratings, version: bad } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ratings, namespace: default }
+spec:
+  host: ratings
+  trafficPolicy:
+    outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100 }
+  subsets:
+  - name: good
+    labels: { version: good }
+  - name: guarded
+    labels: { version: good }
+    trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ratings, namespace: default }
+spec:
+  hosts: [ratings]
+  http:
+  - match: [{ uri: { prefix: /slow } }]
+    route: [{ destination: { host: ratings, subset: good } }]
+    timeout: 300ms
+    retries: { attempts: 0 }
+  - match: [{ uri: { prefix: /guarded } }]
+    route: [{ destination: { host: ratings, subset: guarded } }]
+    retries: { attempts: 0 }
+  - route: [{ destination: { host: ratings } }]
+    retries: { attempts: 0 }
+`;
+
 const meshYaml = (v1: number, v2: number, extra = "") => `
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -159,7 +202,10 @@ spec:
   hosts: ["bookinfo.example.com"]
   gateways: [edge]
   http: [{ match: [{ uri: { prefix: /reviews } }], route: [{ destination: { host: reviews, subset: v2 } }] }]
-${extra}`;
+${extra}${ratingsGood && ratingsBad ? ratingsYaml(ratingsGood.port, ratingsBad.port) : ""}`;
+
+let ratingsGood: Upstream | undefined;
+let ratingsBad: Upstream | undefined;
 
 const REVIEWS_ROUTES = `
 ---
@@ -222,6 +268,11 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
       response.writeHead(200).end(`v1 ${request.headers["x-routed"] ?? ""}`);
     });
     v2 = await startUpstream((request, _body, response) => { response.writeHead(200).end(`v2 ${request.headers["x-routed"] ?? ""}`); });
+    ratingsGood = await startUpstream((request, _body, response) => {
+      const delay = request.url?.startsWith("/slow") || request.url?.startsWith("/guarded") ? 800 : 0;
+      setTimeout(() => response.writeHead(200).end("good"), delay);
+    });
+    ratingsBad = await startUpstream((_request, _body, response) => { response.writeHead(500).end("bad"); });
     modules = await serveModules(["metrics", "rate-limit"]);
     control = new MiniControl(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES)), { registeredWorkloads: [], wasmModules: modules.modules });
     xdsPort = await control.server.listen("127.0.0.1:0");
@@ -236,6 +287,8 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
     await new Promise<void>((resolve) => modules?.server.close(() => resolve()) ?? resolve());
     await v1?.close();
     await v2?.close();
+    await ratingsGood?.close();
+    await ratingsBad?.close();
   });
 
   const outbound = (path = "/") => `${sidecarEnvoy!.url("127.0.0.1_9080")}${path}`;
@@ -288,6 +341,34 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
     assert.equal(response.status, 200);
     assert.equal(response.body, "v2 ");
     assert.equal((await get(url, { host: "other.example.com" })).status, 404);
+  }));
+
+  const ratings = (path: string) => `${sidecarEnvoy!.url("127.0.0.1_9081")}${path}`;
+
+  it("times out a slow upstream after the route's timeout", logged(async () => {
+    const started = Date.now();
+    const response = await get(ratings("/slow"), { host: "ratings" });
+    assert.equal(response.status, 504);
+    assert.equal(response.body, "upstream request timeout");
+    assert.ok(Date.now() - started < 750, "answered at the timeout, before the upstream did");
+  }));
+
+  it("trips the circuit breaker of a subset with connectionPool limits", logged(async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, () => get(ratings("/guarded"), { host: "ratings" })));
+    const statuses = answers.map((answer) => answer.status).sort();
+    assert.ok(statuses.includes(200), `some requests get through: ${statuses}`);
+    assert.ok(statuses.includes(503), `the rest overflow the 1 connection + 1 pending request: ${statuses}`);
+    const stats = await sidecarEnvoy!.stats("outbound|9081|guarded|ratings");
+    assert.ok((stats.get("cluster.outbound|9081|guarded|ratings.default.svc.cluster.local.upstream_rq_pending_overflow") ?? 0) >= 1);
+  }));
+
+  it("ejects an endpoint that keeps failing (outlier detection) and sends the rest to the healthy one", logged(async () => {
+    const answers = await tally(ratings("/"), 30, { host: "ratings" });
+    assert.ok((answers.get("500 bad") ?? 0) <= 2, `the bad endpoint is ejected after its first 5xx: ${JSON.stringify([...answers])}`);
+    const last = await tally(ratings("/"), 10, { host: "ratings" });
+    assert.deepEqual(last, new Map([["200 good", 10]]));
+    const stats = await sidecarEnvoy!.stats("outbound|9081||ratings");
+    assert.ok((stats.get("cluster.outbound|9081||ratings.default.svc.cluster.local.outlier_detection.ejections_enforced_consecutive_5xx") ?? 0) >= 1);
   }));
 
   it("moves traffic on a VirtualService change and changes a WasmPlugin's config without draining the listener", logged(async () => {

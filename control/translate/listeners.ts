@@ -11,7 +11,7 @@ import {
   adsConfigSource, filterChain, httpConnectionManager, listener, routeConfiguration, staticCluster, virtualHost,
   type DownstreamTlsContextJson, type FilterChainJson, type ListenerJson, type RouteJson, type VirtualHostJson,
 } from "../../envoy/builders/index.ts";
-import type { MeshConfig, MeshService, ServicePort, Gateway, GatewayServer } from "../config/index.ts";
+import { hostMatches, type MeshConfig, type MeshService, type ServicePort, type Gateway, type GatewayServer } from "../config/index.ts";
 import { inboundClusterName, outboundClusterName } from "./clusters.ts";
 import { httpFilters } from "./filters.ts";
 import { defaultRoute, virtualServiceRoutes } from "./routes.ts";
@@ -50,12 +50,6 @@ function addVirtualHost(hosts: VirtualHostJson[], claimed: Set<string>, name: st
   if (free.length === 0) return;
   free.forEach((domain) => claimed.add(domain));
   hosts.push(virtualHost(name, free, routes));
-}
-
-function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === "*") return true;
-  if (pattern.startsWith("*.")) return host.endsWith(pattern.slice(1)) || host === pattern;
-  return pattern === host;
 }
 
 export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {

@@ -3,9 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { packResource, TypeUrl } from "../api/index.ts";
-import type { MeshConfig } from "../config/index.ts";
-import { parseYaml } from "../config/parse.ts";
-import { validateMesh } from "../config/validate.ts";
+import { parseYaml, validateMesh, type MeshConfig } from "../config/index.ts";
 import {
   parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, sidecarBootstrap, translateProxy, workloadInstanceOf,
   type EnvoyResources, type ProxyInfo, type TranslateContext,
