@@ -15,8 +15,17 @@ import { buildArtifact } from "../../tests/harness/artifacts.ts";
 import { startEnvoy, type EnvoyInstance } from "../../tests/harness/envoy.ts";
 import { startUpstream, type Upstream } from "../../tests/harness/upstream.ts";
 import {
-  parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, sidecarBootstrap, translateProxy, type ProxyInfo, type TranslateContext,
+  parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, sidecarBootstrap, translateProxy, workloadInstanceOf, type ProxyInfo, type SidecarBootstrapOptions, type TranslateContext,
 } from "./index.ts";
+
+/** A port nothing listens on right now (for the inbound listener, which peers must know in advance). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,7 +75,13 @@ class MiniControl {
         if (Array.isArray(proxy)) throw new Error(proxy.map((issue) => `${issue.path}: ${issue.message}`).join("; "));
         const group = proxyGroupKey(this.mesh, proxy);
         this.proxies.set(group, proxy);
-        this.push(group, proxy);
+        // Auto-registration: a sidecar that serves something becomes an endpoint while it is connected.
+        if (proxy.type === "sidecar" && Object.keys(proxy.inboundPorts).length > 0) {
+          this.context.registeredWorkloads.push(workloadInstanceOf(proxy));
+          this.update(this.mesh);
+        } else {
+          this.push(group, proxy);
+        }
         return group;
       },
     });
@@ -186,7 +201,7 @@ kind: DestinationRule
 metadata: { name: reviews, namespace: default }
 spec:
   host: reviews
-  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
+  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }, { name: v3, labels: { version: v3 } }]
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -218,6 +233,8 @@ spec:
   - match: [{ headers: { x-canary: { exact: "yes" } } }]
     route: [{ destination: { host: reviews, subset: v2 } }]
     headers: { request: { set: { x-routed: canary } } }
+  - match: [{ headers: { x-version: { exact: v3 } } }]
+    route: [{ destination: { host: reviews, subset: v3 } }]
   - match: [{ uri: { prefix: /fault } }]
     route: [{ destination: { host: reviews, subset: v1 } }]
     fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }
@@ -251,10 +268,12 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
   let xdsPort: number;
   let sidecarEnvoy: EnvoyInstance | undefined;
   let gatewayEnvoy: EnvoyInstance | undefined;
+  let reviewsEnvoy: EnvoyInstance | undefined;
+  let v3: Upstream | undefined;
   let flakyFailures = 0;
 
-  const bootstrapFor = (options: { type: "sidecar" | "router"; labels: Record<string, string> }) => sidecarBootstrap({
-    ...options, namespace: "default", ip: "127.0.0.1", listenAddress: "127.0.0.1", listenPorts: { "*": 0 },
+  const bootstrapFor = (options: Partial<SidecarBootstrapOptions> & Pick<SidecarBootstrapOptions, "type" | "labels">) => sidecarBootstrap({
+    namespace: "default", ip: "127.0.0.1", listenAddress: "127.0.0.1", listenPorts: { "*": 0 }, ...options,
     control: [{ host: "127.0.0.1", port: xdsPort }], controlHttp: { host: "127.0.0.1", port: modules.port },
   });
 
@@ -277,12 +296,15 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
     control = new MiniControl(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES)), { registeredWorkloads: [], wasmModules: modules.modules });
     xdsPort = await control.server.listen("127.0.0.1:0");
     sidecarEnvoy = await startEnvoy({ config: bootstrapFor({ type: "sidecar", labels: { app: "productpage" } }) });
-    gatewayEnvoy = await startEnvoy({ config: bootstrapFor({ type: "router", labels: { istio: "ingressgateway" } }) });
+    // The gateway speaks incremental xDS, the sidecars state of the world: the translation serves both alike.
+    gatewayEnvoy = await startEnvoy({ config: bootstrapFor({ type: "router", labels: { istio: "ingressgateway" }, delta: true }) });
   });
 
   after(async () => {
     await sidecarEnvoy?.stop();
     await gatewayEnvoy?.stop();
+    await reviewsEnvoy?.stop();
+    await v3?.close();
     await control?.server.close();
     await new Promise<void>((resolve) => modules?.server.close(() => resolve()) ?? resolve());
     await v1?.close();
@@ -341,6 +363,20 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
     assert.equal(response.status, 200);
     assert.equal(response.body, "v2 ");
     assert.equal((await get(url, { host: "other.example.com" })).status, 404);
+  }));
+
+  it("registers a connected sidecar as an endpoint and reaches its application through its inbound listener", logged(async () => {
+    v3 = await startUpstream((request, _body, response) => { response.writeHead(200).end(`v3 via ${request.headers["x-forwarded-proto"] ?? "?"}`); });
+    const inboundPort = await freePort();
+    reviewsEnvoy = await startEnvoy({
+      config: bootstrapFor({ type: "sidecar", labels: { app: "reviews", version: "v3" }, inboundPorts: { http: inboundPort }, appPorts: { http: v3.port } }),
+    });
+    assert.ok(reviewsEnvoy.listeners.has(`127.0.0.1_${inboundPort}`), `inbound listener (have ${[...reviewsEnvoy.listeners.keys()]})`);
+    await eventually(async () => (await get(outbound(), { host: "reviews", "x-version": "v3" })).status === 200, "the client sees the new endpoint");
+    const response = await get(outbound(), { host: "reviews", "x-version": "v3" });
+    assert.equal(response.body, "v3 via http");
+    await eventually(async () => (await reviewsEnvoy!.admin("/stats/prometheus")).includes('istio_requests_total{reporter="destination"'),
+      "the inbound metrics filter counts the request");
   }));
 
   const ratings = (path: string) => `${sidecarEnvoy!.url("127.0.0.1_9081")}${path}`;
