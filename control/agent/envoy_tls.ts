@@ -50,7 +50,7 @@ export function sdsSecret(name: string, initialFetchTimeout = "0s"): SdsSecretCo
  * The TLS context both sides share: the workload certificate from `default`; peers verified against `ROOTCA`,
  * and when `peerSpiffeIds` is given, their URI SAN must be one of them (exact match).
  */
-export function meshCommonTlsContext(peerSpiffeIds: string[] = []): CommonTlsContextJson {
+export function meshCommonTlsContext(peerSpiffeIds: string[] = [], alpnProtocols: string[] = []): CommonTlsContextJson {
   const validation = peerSpiffeIds.length === 0 ? {} : {
     matchTypedSubjectAltNames: peerSpiffeIds.map((id) => ({ sanType: "URI" as const, matcher: { exact: id } })),
   };
@@ -61,22 +61,29 @@ export function meshCommonTlsContext(peerSpiffeIds: string[] = []): CommonTlsCon
       defaultValidationContext: validation,
       validationContextSdsSecretConfig: sdsSecret(ROOT_SECRET),
     },
-    alpnProtocols: ["h2", "http/1.1"],
+    ...(alpnProtocols.length ? { alpnProtocols } : {}),
   };
 }
 
-/** Inbound mTLS (STRICT/PERMISSIVE TLS chain): require a client certificate chaining to ROOTCA. */
-export function meshDownstreamTlsContext(options: { allowedPeerSpiffeIds?: string[] } = {}): DownstreamTlsContextJson {
+/**
+ * Inbound mTLS (STRICT/PERMISSIVE TLS chain): require a client certificate chaining to ROOTCA. The server offers
+ * h2 and http/1.1 by ALPN; the HTTP connection manager's automatic codec follows what the client picked.
+ */
+export function meshDownstreamTlsContext(options: { allowedPeerSpiffeIds?: string[]; alpnProtocols?: string[] } = {}): DownstreamTlsContextJson {
   return {
-    commonTlsContext: meshCommonTlsContext(options.allowedPeerSpiffeIds),
+    commonTlsContext: meshCommonTlsContext(options.allowedPeerSpiffeIds, options.alpnProtocols ?? ["h2", "http/1.1"]),
     requireClientCertificate: true,
   };
 }
 
-/** Outbound ISTIO_MUTUAL: present the workload certificate; the server must hold one of the destination's identities. */
-export function meshUpstreamTlsContext(options: { destinationSpiffeIds: string[]; sni?: string }): UpstreamTlsContextJson {
+/**
+ * Outbound ISTIO_MUTUAL: present the workload certificate; the server must hold one of the destination's identities.
+ * ALPN only when asked: it must name the protocol the cluster really speaks (offering h2 to an HTTP/1.1 cluster
+ * makes the server's codec expect HTTP/2 and the requests fail).
+ */
+export function meshUpstreamTlsContext(options: { destinationSpiffeIds: string[]; sni?: string; alpnProtocols?: string[] }): UpstreamTlsContextJson {
   return {
-    commonTlsContext: meshCommonTlsContext(options.destinationSpiffeIds),
+    commonTlsContext: meshCommonTlsContext(options.destinationSpiffeIds, options.alpnProtocols),
     ...(options.sni ? { sni: options.sni } : {}),
   };
 }
