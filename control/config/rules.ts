@@ -67,9 +67,8 @@ const CONTROL_CHARACTERS = /[\u0000-\u0008\u000A-\u001F\u007F]/;
 
 function checkPercentage(value: number | undefined, path: FieldPath, report: RuleReporter): void {
   if (value === undefined) return;
-  if (value < 0 || value > 100 || (value > 0 && value < 0.0001)) {
-    report.error(path, `percentage ${value} is neither 0.0 nor in range [0.0001, 100.0]`);
-  }
+  // The 0..100 range is the schema's; Envoy's fractional percent also cannot express less than 0.0001 %.
+  if (value > 0 && value < 0.0001) report.error(path, `percentage ${value} is neither 0.0 nor in range [0.0001, 100.0]`);
 }
 
 function checkHeaderOperations(headers: Headers | undefined, path: FieldPath, report: RuleReporter): void {

@@ -14,6 +14,17 @@ import { checkDuration, checkRegex, checkPort, checkHeaderName } from "./checks.
 
 const strict = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
+/**
+ * An enum whose bad value is reported without aborting the enclosing object (z.enum's failure would), so the rules
+ * of the resource still run and every error shows in one pass.
+ */
+function enumOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.custom<T[number]>((value) => typeof value === "string" && (values as readonly string[]).includes(value), (value: unknown) => ({
+    message: `${JSON.stringify(value)} is not one of ${values.join(", ")}`,
+    fatal: false,
+  }));
+}
+
 /** A duration as Istio writes it ("2s", "500ms", "1m30s", "1.5s"), kept as written; see `durationMs`. */
 export const Duration = z.string().superRefine((value, ctx) => {
   const problem = checkDuration(value);
@@ -68,7 +79,7 @@ export const PolicyTargetReference = strict({
   namespace: z.string().optional(),
 });
 
-const WorkloadMode = z.enum(["UNDEFINED", "CLIENT", "SERVER", "CLIENT_AND_SERVER"]);
+const WorkloadMode = enumOf(["UNDEFINED", "CLIENT", "SERVER", "CLIENT_AND_SERVER"]);
 
 export const PortSelector = strict({ number: PortNumber.optional() });
 export const Percent = strict({
@@ -114,8 +125,8 @@ export const ServiceEntrySpec = strict({
   hosts: z.array(z.string()),
   addresses: z.array(z.string()).optional(),
   ports: z.array(ServicePort).optional(),
-  location: z.enum(["MESH_EXTERNAL", "MESH_INTERNAL"]).optional(),
-  resolution: z.enum(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"]).optional(),
+  location: enumOf(["MESH_EXTERNAL", "MESH_INTERNAL"]).optional(),
+  resolution: enumOf(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"]).optional(),
   endpoints: z.array(WorkloadEntrySpec).optional(),
   workloadSelector: strict({ labels: StringMap.optional() }).optional(),
   exportTo: z.array(z.string()).optional(),
@@ -170,7 +181,7 @@ export const HTTPRedirect = strict({
   uri: z.string().optional(),
   authority: z.string().optional(),
   port: PortNumber.optional(),
-  derivePort: z.enum(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"]).optional(),
+  derivePort: enumOf(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"]).optional(),
   scheme: z.string().optional(),
   redirectCode: Int.optional(),
   prefixRewrite: z.string().optional(),
@@ -227,7 +238,7 @@ export const CorsPolicy = strict({
   exposeHeaders: z.array(z.string()).optional(),
   maxAge: Duration.optional(),
   allowCredentials: z.boolean().optional(),
-  unmatchedPreflights: z.enum(["UNSPECIFIED", "FORWARD", "IGNORE"]).optional(),
+  unmatchedPreflights: enumOf(["UNSPECIFIED", "FORWARD", "IGNORE"]).optional(),
 });
 
 export const HTTPRoute = strict({
@@ -289,7 +300,7 @@ export type VirtualServiceSpec = z.infer<typeof VirtualServiceSpec>;
 // networking.istio.io: DestinationRule
 
 export const LoadBalancerSettings = strict({
-  simple: z.enum(["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"]).optional(),
+  simple: enumOf(["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"]).optional(),
   consistentHash: strict({
     httpHeaderName: z.string().optional(),
     httpCookie: strict({
@@ -342,7 +353,7 @@ export const ConnectionPoolSettings = strict({
     maxRequestsPerConnection: Int.optional(),
     maxRetries: Int.optional(),
     idleTimeout: Duration.optional(),
-    h2UpgradePolicy: z.enum(["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"]).optional(),
+    h2UpgradePolicy: enumOf(["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"]).optional(),
     useClientProtocol: z.boolean().optional(),
     maxConcurrentStreams: Int.optional(),
     http2KeepAlive: strict({ interval: Duration.optional(), timeout: Duration.optional() }).optional(),
@@ -366,7 +377,7 @@ export const OutlierDetection = strict({
 export type OutlierDetection = z.infer<typeof OutlierDetection>;
 
 export const ClientTLSSettings = strict({
-  mode: z.enum(["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"]).optional(),
+  mode: enumOf(["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"]).optional(),
   clientCertificate: z.string().optional(),
   privateKey: z.string().optional(),
   caCertificates: z.string().optional(),
@@ -394,7 +405,7 @@ export const TrafficPolicy = strict({
   tls: ClientTLSSettings.optional(),
   portLevelSettings: z.array(PortTrafficPolicy).optional(),
   tunnel: strict({ protocol: z.string().optional(), targetHost: z.string(), targetPort: PortNumber }).optional(),
-  proxyProtocol: strict({ version: z.enum(["V1", "V2"]).optional() }).optional(),
+  proxyProtocol: strict({ version: enumOf(["V1", "V2"]).optional() }).optional(),
   retryBudget: strict({
     percent: z.number().min(0).max(100).optional(),
     minRetryConcurrency: NonNegativeInt.optional(),
@@ -424,7 +435,7 @@ export type DestinationRuleSpec = z.infer<typeof DestinationRuleSpec>;
 
 export const ServerTLSSettings = strict({
   httpsRedirect: z.boolean().optional(),
-  mode: z.enum(["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"]).optional(),
+  mode: enumOf(["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"]).optional(),
   serverCertificate: z.string().optional(),
   privateKey: z.string().optional(),
   caCertificates: z.string().optional(),
@@ -441,8 +452,8 @@ export const ServerTLSSettings = strict({
   subjectAltNames: z.array(z.string()).optional(),
   verifyCertificateSpki: z.array(z.string()).optional(),
   verifyCertificateHash: z.array(z.string()).optional(),
-  minProtocolVersion: z.enum(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]).optional(),
-  maxProtocolVersion: z.enum(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]).optional(),
+  minProtocolVersion: enumOf(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]).optional(),
+  maxProtocolVersion: enumOf(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]).optional(),
   cipherSuites: z.array(z.string()).optional(),
 });
 export type ServerTLSSettings = z.infer<typeof ServerTLSSettings>;
@@ -490,7 +501,7 @@ export const RequestAuthenticationSpec = strict({
 });
 export type RequestAuthenticationSpec = z.infer<typeof RequestAuthenticationSpec>;
 
-const MtlsMode = z.enum(["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]);
+const MtlsMode = enumOf(["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]);
 export const PeerAuthenticationSpec = strict({
   selector: WorkloadSelector.optional(),
   mtls: strict({ mode: MtlsMode.optional() }).optional(),
@@ -527,7 +538,7 @@ export const AuthorizationPolicySpec = strict({
   targetRef: PolicyTargetReference.optional(),
   targetRefs: z.array(PolicyTargetReference).optional(),
   rules: z.array(AuthorizationRule).optional(),
-  action: z.enum(["ALLOW", "DENY", "AUDIT", "CUSTOM"]).optional(),
+  action: enumOf(["ALLOW", "DENY", "AUDIT", "CUSTOM"]).optional(),
   provider: strict({ name: z.string() }).optional(),
 });
 export type AuthorizationPolicySpec = z.infer<typeof AuthorizationPolicySpec>;
@@ -541,22 +552,22 @@ export const WasmPluginSpec = strict({
   targetRefs: z.array(PolicyTargetReference).optional(),
   url: z.string(),
   sha256: z.string().regex(/^[a-f0-9]{64}$/, "sha256 must be 64 lowercase hex digits").optional(),
-  imagePullPolicy: z.enum(["UNSPECIFIED_POLICY", "IfNotPresent", "Always"]).optional(),
+  imagePullPolicy: enumOf(["UNSPECIFIED_POLICY", "IfNotPresent", "Always"]).optional(),
   imagePullSecret: z.string().optional(),
   pluginConfig: Struct.optional(),
   pluginName: z.string().optional(),
-  phase: z.enum(["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"]).optional(),
+  phase: enumOf(["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"]).optional(),
   priority: Int.optional(),
-  failStrategy: z.enum(["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"]).optional(),
+  failStrategy: enumOf(["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"]).optional(),
   vmConfig: strict({
-    env: z.array(strict({ name: z.string(), value: z.string().optional(), valueFrom: z.enum(["INLINE", "HOST"]).optional() })).optional(),
+    env: z.array(strict({ name: z.string(), value: z.string().optional(), valueFrom: enumOf(["INLINE", "HOST"]).optional() })).optional(),
   }).optional(),
   match: z.array(strict({
     mode: WorkloadMode.optional(),
     ports: z.array(PortSelector).optional(),
   })).optional(),
   verificationKey: z.string().optional(),
-  type: z.enum(["UNSPECIFIED_PLUGIN_TYPE", "HTTP", "NETWORK"]).optional(),
+  type: enumOf(["UNSPECIFIED_PLUGIN_TYPE", "HTTP", "NETWORK"]).optional(),
 });
 export type WasmPluginSpec = z.infer<typeof WasmPluginSpec>;
 
@@ -588,7 +599,7 @@ export const TelemetrySpec = strict({
     overrides: z.array(strict({
       match: strict({ metric: z.string().optional(), customMetric: z.string().optional(), mode: WorkloadMode.optional() }).optional(),
       disabled: z.boolean().optional(),
-      tagOverrides: z.record(z.string(), strict({ operation: z.enum(["UPSERT", "REMOVE"]).optional(), value: z.string().optional() })).optional(),
+      tagOverrides: z.record(z.string(), strict({ operation: enumOf(["UPSERT", "REMOVE"]).optional(), value: z.string().optional() })).optional(),
     })).optional(),
     reportingInterval: Duration.optional(),
   })).optional(),

@@ -62,7 +62,7 @@ function validateDocument(document: SourcedDocument, options: MeshOptions, error
   const raw = document.document;
   const at = (path: FieldPath) => document.locate?.(path) ?? document.source;
   if (!isRecord(raw)) {
-    errors.push({ path: document.source, message: `expected a resource (a mapping with apiVersion, kind, metadata and spec), got ${describe(raw)}`, source: document.source });
+    errors.push({ path: "(document)", message: `expected a resource (a mapping with apiVersion, kind, metadata and spec), got ${describe(raw)}`, source: document.source });
     return undefined;
   }
   const kindValue = raw["kind"];
