@@ -1,6 +1,10 @@
 // The demo mesh's guided tour: each step sends real requests (or a real PromQL query), prints the evidence and
 // says ok or BAD. The same steps run against the local mesh and the Compose one; they only need URLs.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
 import { RECORDED } from "./prometheus_config.ts";
+import { serviceHost, spiffeId } from "../../envoy/demo/topology.ts";
 
 export interface TourTarget {
   gatewayUrl: string;
@@ -144,4 +148,67 @@ export async function runSteps(target: TourTarget, steps: Step[], write: (line: 
     allOk &&= result.ok;
   }
   return allOk;
+}
+
+// ---- steps that need the control service (xDS-configured proxies); the static bootstraps fail them ----
+
+/** ride calls payment directly: payment's sidecar lets only driver in, so RBAC answers 403 (passed on by ride). */
+export const rbacDenied: Step = async (target, token) => {
+  const response = await get(`${target.gatewayUrl}/call/${serviceHost("payment")}`, token);
+  const answer = parseChain(response.body) as ChainAnswer & { answer?: { text?: string } };
+  const ok = response.status === 403 && /RBAC: access denied/.test(answer.answer?.text ?? "");
+  return { title: "ride → payment directly (only driver may call payment)", ok, evidence: `${response.status} ${answer.answer?.text ?? response.body.slice(0, 120)}` };
+};
+
+/** The driver VirtualService aborts requests carrying x-demo-fault: abort with 503 (ride passes the header on). */
+export const faultInjected: Step = async (target, token) => {
+  const statuses: number[] = [];
+  let evidence = "";
+  for (let i = 0; i < 5; i++) {
+    const response = await get(`${target.gatewayUrl}/rides`, token, { "x-demo-fault": "abort" });
+    statuses.push(response.status);
+    const chain = parseChain(response.body).chain ?? [];
+    evidence = chain.map((hop) => `${hop.service}${"status" in hop ? ` (${String((hop as { status: unknown }).status)})` : ""}`).join(" → ");
+  }
+  const clean = await get(`${target.gatewayUrl}/rides`, token);
+  const ok = statuses.every((s) => s === 503) && clean.status === 200;
+  return { title: "5 × GET /rides with x-demo-fault: abort (fault rule on driver)", ok, evidence: `${statuses.join(" ")}; chain ${evidence}; without the header ${clean.status}` };
+};
+
+/** mTLS identities as the destination saw them: driver's inbound metrics name ride's SPIFFE ID as the source. */
+export const mtlsIdentityInMetrics: Step = async (target, token) => {
+  const query = `sum by (source_principal, destination_service_name) (istio_requests_total{reporter="destination",destination_service_name=~"driver|payment"})`;
+  const expected = new Map([["driver", spiffeId("ride")], ["payment", spiffeId("driver")]]);
+  const deadline = Date.now() + 20_000;
+  let samples: Awaited<ReturnType<typeof promQuery>> = [];
+  const matches = () => [...expected].every(([service, principal]) =>
+    samples.some((s) => s.metric.destination_service_name === service && s.metric.source_principal === principal));
+  while (Date.now() < deadline) {
+    await get(`${target.gatewayUrl}/rides`, token);
+    samples = await promQuery(target.prometheusUrl, query);
+    if (matches()) break;
+    await sleep(1000);
+  }
+  const shown = samples.map((s) => `${s.metric.destination_service_name} ← ${s.metric.source_principal || "(none)"}`).join(", ");
+  return { title: "source_principal in driver's and payment's metrics (mTLS identity)", ok: matches(), evidence: shown || "no samples" };
+};
+
+/**
+ * Rewrites the ride canary's weights in the mesh YAML the control service watches (comments and layout kept), then
+ * measures until the split follows (the push is live: no restart).
+ */
+export function canaryShift(meshDir: string, weights: [number, number], n: number, expectV2Share: [number, number]): Step {
+  return async (target, token) => {
+    const path = join(meshDir, "traffic.yaml");
+    const documents = parseAllDocuments(readFileSync(path, "utf8"));
+    const ride = documents.find((doc) => doc.getIn(["kind"]) === "VirtualService" && doc.getIn(["metadata", "name"]) === "ride");
+    if (!ride) throw new Error(`${path} has no VirtualService ride`);
+    ride.setIn(["spec", "http", 0, "route", 0, "weight"], weights[0]);
+    ride.setIn(["spec", "http", 0, "route", 1, "weight"], weights[1]);
+    writeFileSync(path, documents.map((doc) => doc.toString({ lineWidth: 0 })).join(""));
+    // The control service debounces (100 ms) and pushes; give it a moment, then measure.
+    await sleep(2000);
+    const measured = await canarySplit(n, expectV2Share)(target, token);
+    return { ...measured, title: `canary edited to ${weights.join("/")} in ${path}, then ${measured.title}` };
+  };
 }

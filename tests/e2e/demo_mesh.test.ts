@@ -84,6 +84,18 @@ describe("demo mesh", () => {
     assert.deepEqual(canary[0].route.map((r) => r.weight), [90, 10]);
   });
 
+  // The brief names the control service's modules `as-mesh://<name>`; control/config accepts only Istio's schemes
+  // so far, so this stays a todo (reported, not failing the suite) until it accepts them.
+  it("has mesh YAML (with the compose registry) that the control service validates without errors", {
+    todo: "control/config rejects the as-mesh:// WasmPlugin url scheme",
+  }, async () => {
+    const { validatePaths } = await import("../../control/config/index.ts");
+    const result = await validatePaths([MESH_DIR, join(projectRoot, "envoy", "demo", "compose", "mesh")]);
+    assert.deepEqual(result.errors, []);
+    assert.deepEqual(result.warnings, []);
+    assert.equal(result.count, 20);
+  });
+
   it("runs the tour in one network namespace per workload and removes everything it made on Ctrl-C", { timeout: 300_000 }, async (t) => {
     if (!canUseNetns()) {
       t.skip("not root (or no `ip netns`): the runner uses loopback here; run as root to test namespaces");
