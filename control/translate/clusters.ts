@@ -7,6 +7,7 @@ import {
 } from "../../envoy/builders/index.ts";
 import { durationToProtoJson, selectorMatches, type MeshConfig, type MeshService } from "../config/index.ts";
 import type { ConnectionPoolSettings, OutlierDetection, ServicePort, Subset, TrafficPolicy } from "../config/index.ts";
+import type { RouteAction_HashPolicyJson } from "../api/gen/envoy/config/route/v3/route_components_pb.ts";
 import type { TranslateContext, TranslateIssue } from "./types.ts";
 
 /** Istio's cluster names: `outbound|<port>|<subset>|<host>`, `inbound|<port>||<host>`. */
@@ -41,9 +42,7 @@ export function effectivePolicy(rule: TrafficPolicy | undefined, subset: Subset 
 
 function lbPolicy(policy: TrafficPolicy, path: string, warnings: TranslateIssue[]): LbPolicy {
   const balancer = policy.loadBalancer;
-  if (balancer?.consistentHash) {
-    warnings.push({ path: `${path}.loadBalancer.consistentHash`, message: "consistent hashing is not translated yet; LEAST_REQUEST is used" });
-  }
+  if (balancer?.consistentHash) return balancer.consistentHash.maglev ? "MAGLEV" : "RING_HASH";
   switch (balancer?.simple) {
     case "ROUND_ROBIN": return "ROUND_ROBIN";
     case "RANDOM": return "RANDOM";
@@ -119,6 +118,10 @@ export function serviceCluster(
     },
   });
   if (pool?.tcp?.connectTimeout) cluster.connectTimeout = durationToProtoJson(pool.tcp.connectTimeout);
+  const hash = policy.loadBalancer?.consistentHash;
+  if (hash?.maglev?.tableSize) cluster.maglevLbConfig = { tableSize: String(hash.maglev.tableSize) };
+  const ringSize = hash?.ringHash?.minimumRingSize ?? hash?.minimumRingSize;
+  if (ringSize) cluster.ringHashLbConfig = { minimumRingSize: String(ringSize) };
   if (policy.outlierDetection?.minHealthPercent !== undefined) {
     cluster.commonLbConfig = { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent } };
   }
@@ -173,4 +176,26 @@ export function serviceEndpoints(
     }
   }
   return loadAssignment(name, endpoints);
+}
+
+/**
+ * The route hash policy a consistent-hash DestinationRule asks for (the cluster's ring or Maglev table hashes on
+ * it); undefined when the destination's policy does not hash.
+ */
+export function hashPolicy(mesh: MeshConfig, host: string, subsetName: string | undefined, port: number, fromNamespace: string): RouteAction_HashPolicyJson[] | undefined {
+  const rule = mesh.destinationRule(host, fromNamespace);
+  if (!rule) return undefined;
+  const subset = subsetName === undefined ? undefined : rule.spec.subsets?.find((candidate) => candidate.name === subsetName);
+  const hash = effectivePolicy(rule.spec.trafficPolicy, subset, port).loadBalancer?.consistentHash;
+  if (!hash) return undefined;
+  if (hash.httpHeaderName) return [{ header: { headerName: hash.httpHeaderName } }];
+  if (hash.httpQueryParameterName) return [{ queryParameter: { name: hash.httpQueryParameterName } }];
+  if (hash.useSourceIp) return [{ connectionProperties: { sourceIp: true } }];
+  if (hash.httpCookie) {
+    const cookie: NonNullable<RouteAction_HashPolicyJson["cookie"]> = { name: hash.httpCookie.name };
+    if (hash.httpCookie.path) cookie.path = hash.httpCookie.path;
+    if (hash.httpCookie.ttl) cookie.ttl = durationToProtoJson(hash.httpCookie.ttl);
+    return [{ cookie }];
+  }
+  return undefined;
 }

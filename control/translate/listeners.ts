@@ -12,7 +12,7 @@ import {
   type DownstreamTlsContextJson, type FilterChainJson, type ListenerJson, type RouteJson, type VirtualHostJson,
 } from "../../envoy/builders/index.ts";
 import { hostMatches, type MeshConfig, type MeshService, type ServicePort, type Gateway, type GatewayServer } from "../config/index.ts";
-import { inboundClusterName, outboundClusterName } from "./clusters.ts";
+import { hashPolicy, inboundClusterName, outboundClusterName } from "./clusters.ts";
 import { httpFilters } from "./filters.ts";
 import { defaultRoute, virtualServiceRoutes } from "./routes.ts";
 import type { EnvoyResources, ProxyInfo, TranslateContext } from "./types.ts";
@@ -70,7 +70,8 @@ export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: T
     for (const { service } of entries.sort((a, b) => a.service.host.localeCompare(b.service.host))) {
       const bound = meshVirtualServices.find((vs) => (vs.spec.hosts ?? []).some((host) => mesh.resolveHost(host, vs.metadata.namespace) === service.host));
       const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: resources.warnings };
-      const routes = bound ? virtualServiceRoutes(bound, scope) : [defaultRoute(outboundClusterName(portNumber, undefined, service.host))];
+      const routes = bound ? virtualServiceRoutes(bound, scope)
+        : [defaultRoute(outboundClusterName(portNumber, undefined, service.host), hashPolicy(mesh, service.host, undefined, portNumber, proxy.namespace))];
       addVirtualHost(virtualHosts, claimed, `${service.host}:${portNumber}`, serviceDomains(service.host, portNumber, proxy.namespace, mesh.options.domainSuffix), routes);
     }
     const routeName = String(portNumber);

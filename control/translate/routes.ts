@@ -9,7 +9,7 @@ import {
 } from "../../envoy/builders/index.ts";
 import { durationMs, durationToProtoJson, selectorMatches, type MeshConfig } from "../config/index.ts";
 import type { Destination, Headers, HTTPFaultInjection, HTTPMatchRequest, HTTPRetry, HTTPRoute, StringMatch } from "../config/index.ts";
-import { outboundClusterName } from "./clusters.ts";
+import { hashPolicy, outboundClusterName } from "./clusters.ts";
 import type { ProxyInfo, TranslateIssue } from "./types.ts";
 
 /** Istio's retry default (networking/core/route/retry): used when a route sets no `retries`. */
@@ -92,9 +92,7 @@ function applyHeaders(target: HeaderTarget, headers: Headers | undefined): void 
  * so Envoy answers 503 for it, and the route starts working once the service or subset is defined.
  */
 export function destinationCluster(mesh: MeshConfig, destination: Destination, namespace: string, listenerPort: number, path: string, warnings: TranslateIssue[]): string {
-  const service = mesh.serviceByHost(destination.host, namespace);
-  const host = service?.host ?? mesh.resolveHost(destination.host, namespace);
-  const port = destination.port?.number ?? (service?.ports.length === 1 ? service.ports[0]!.number : listenerPort);
+  const { host, port, service } = destinationTarget(mesh, destination, namespace, listenerPort);
   if (!service) {
     warnings.push({ path, message: `host ${JSON.stringify(destination.host)} is not a known service; its route answers 503` });
   } else if (!service.ports.some((servicePort) => servicePort.number === port)) {
@@ -103,6 +101,13 @@ export function destinationCluster(mesh: MeshConfig, destination: Destination, n
     warnings.push({ path, message: `subset ${JSON.stringify(destination.subset)} of ${host} is not defined by a DestinationRule; its route answers 503` });
   }
   return outboundClusterName(port, destination.subset, host);
+}
+
+function destinationTarget(mesh: MeshConfig, destination: Destination, namespace: string, listenerPort: number) {
+  const service = mesh.serviceByHost(destination.host, namespace);
+  const host = service?.host ?? mesh.resolveHost(destination.host, namespace);
+  const port = destination.port?.number ?? (service?.ports.length === 1 ? service.ports[0]!.number : listenerPort);
+  return { host, port, service };
 }
 
 /** Istio's default retry policy (also what a `retries` without `retryOn` gets). */
@@ -170,6 +175,12 @@ function routeAction(http: HTTPRoute, namespace: string, scope: RouteScope, path
   }
   const retries = retryPolicy(http.retries);
   if (retries) action.retryPolicy = retries;
+  // Consistent hashing needs the route to say what to hash; with several destinations only when they agree.
+  const hashes = destinations.map(({ destination }) => {
+    const { host, port } = destinationTarget(scope.mesh, destination, namespace, scope.port);
+    return JSON.stringify(hashPolicy(scope.mesh, host, destination.subset, port, scope.proxy.namespace) ?? null);
+  });
+  if (hashes.length > 0 && hashes.every((hash) => hash === hashes[0]) && hashes[0] !== "null") action.hashPolicy = JSON.parse(hashes[0]!) as RouteActionJson["hashPolicy"];
   if (http.rewrite?.uri !== undefined) {
     if (match.safeRegex) action.regexRewrite = { pattern: match.safeRegex, substitution: http.rewrite.uri };
     else action.prefixRewrite = http.rewrite.uri;
@@ -242,8 +253,9 @@ export function virtualServiceRoutes(
 }
 
 /** The route a service gets when no VirtualService names it: everything to its cluster, Istio's default retries. */
-export function defaultRoute(cluster: string): RouteJson {
+export function defaultRoute(cluster: string, hash?: RouteActionJson["hashPolicy"]): RouteJson {
   const route: RouteActionJson = { cluster, timeout: "0s" };
   route.retryPolicy = retryPolicy(undefined);
+  if (hash) route.hashPolicy = hash;
   return { name: "default", match: { prefix: "/" }, route };
 }

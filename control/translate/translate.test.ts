@@ -434,6 +434,54 @@ describe("translateProxy: DestinationRule", () => {
     assert.equal(cluster.outlierDetection!.consecutive5xx, 3, "outlierDetection comes from the rule");
   });
 
+  it("hashes consistently: a ring (or Maglev table) on the cluster, the hash key on every route to it", () => {
+    const resources = translate(meshOf(REVIEWS + `
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: x-user, ringHash: { minimumRingSize: 1024 } } } }
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - name: v2
+    labels: { version: v2 }
+    trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: session, ttl: 60s }, maglev: { tableSize: 65537 } } } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ratings, namespace: shop }
+spec:
+  host: ratings.shop.svc.cluster.local
+  trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true } } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ uri: { prefix: /v2 } }]
+    route: [{ destination: { host: reviews, subset: v2 } }]
+  - match: [{ uri: { prefix: /split } }]
+    route: [{ destination: { host: reviews, subset: v1 }, weight: 50 }, { destination: { host: reviews, subset: v2 }, weight: 50 }]
+  - route: [{ destination: { host: reviews, subset: v1 } }]
+`), sidecar());
+    const v1 = resources.clusters.get("outbound|9080|v1|reviews.default.svc.cluster.local")!;
+    assert.equal(v1.lbPolicy, "RING_HASH");
+    assert.deepEqual(v1.ringHashLbConfig, { minimumRingSize: "1024" });
+    const v2 = resources.clusters.get("outbound|9080|v2|reviews.default.svc.cluster.local")!;
+    assert.equal(v2.lbPolicy, "MAGLEV");
+    assert.deepEqual(v2.maglevLbConfig, { tableSize: "65537" });
+    const routes = virtualHost(resources, "9080", "reviews.default.svc.cluster.local:9080").routes as Node[];
+    assert.deepEqual((routes[0]!.route as Node).hashPolicy, [{ cookie: { name: "session", ttl: "60s" } }]);
+    assert.equal((routes[1]!.route as Node).hashPolicy, undefined, "destinations that hash differently get no hash policy");
+    assert.deepEqual((routes[2]!.route as Node).hashPolicy, [{ header: { headerName: "x-user" } }]);
+    const ratings = virtualHost(resources, "9080", "ratings.shop.svc.cluster.local:9080").routes as Node[];
+    assert.deepEqual((ratings[0]!.route as Node).hashPolicy, [{ connectionProperties: { sourceIp: true } }]);
+  });
+
   it("uses Istio's defaults without a rule: LEAST_REQUEST, 10 s connect timeout, circuit breakers wide open", () => {
     const resources = translate(meshOf(REVIEWS), sidecar());
     const cluster = resources.clusters.get("outbound|9080||reviews.default.svc.cluster.local")!;
