@@ -1,6 +1,7 @@
 // Reading config from files and folders, shared by `as-mesh validate` and the folder store: folders are walked
 // recursively for *.yaml / *.yml in a stable (sorted) order, so the same tree always yields the same documents.
-import { readFile, readdir, stat } from "node:fs/promises";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { parseYaml, type Issue, type SourcedDocument } from "./parse.ts";
 import { validateMesh } from "./validate.ts";
@@ -32,27 +33,46 @@ export interface LoadedFiles {
   files: string[];
 }
 
-/** Reads files and folders; `displayBase` makes sources relative ("mesh/ride.yaml:12") when given. */
+function listConfigFilesSync(dir: string): string[] {
+  const found: string[] = [];
+  const walk = (current: string): void => {
+    const entries = readdirSync(current, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith(".")) continue;
+      const full = join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile() && CONFIG_FILE.test(entry.name)) found.push(full);
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+/**
+ * Reads files and folders; `displayBase` makes sources relative ("mesh/ride.yaml:12") when given. Reads are
+ * synchronous on purpose: for a one-shot check of a few dozen small files, thread-pool round trips cost more than
+ * the reads (and `as-mesh validate` should answer in well under 100 ms).
+ */
 export async function readConfigPaths(paths: readonly string[], displayBase?: string): Promise<LoadedFiles> {
   const errors: Issue[] = [];
   const files: string[] = [];
   for (const path of paths) {
     try {
-      const info = await stat(path);
-      if (info.isDirectory()) files.push(...(await listConfigFiles(path)));
+      if (statSync(path).isDirectory()) files.push(...listConfigFilesSync(path));
       else files.push(path);
     } catch (error) {
       errors.push({ path, message: `cannot read: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (error as Error).message}`, source: path });
     }
   }
-  const texts = await Promise.all(files.map(async (file) => {
+  const texts = files.map((file) => {
     try {
-      return await readFile(file, "utf8");
+      return readFileSync(file, "utf8");
     } catch (error) {
       errors.push({ path: file, message: `cannot read: ${(error as Error).message}`, source: file });
       return undefined;
     }
-  }));
+  });
   const documents: SourcedDocument[] = [];
   files.forEach((file, index) => {
     const text = texts[index];
