@@ -2,13 +2,57 @@
 // rule's traffic policy (Istio's names and defaults), and a ClusterLoadAssignment from ServiceEntry endpoints,
 // WorkloadEntries and registered workloads.
 import {
-  edsCluster, isIpAddress, loadAssignment,
+  MessageType, edsCluster, isIpAddress, loadAssignment, typed, type UpstreamTlsContextJson,
   type CircuitBreakersJson, type ClusterJson, type ClusterLoadAssignmentJson, type EndpointSpec, type LbPolicy, type OutlierDetectionJson,
 } from "../../envoy/builders/index.ts";
 import { durationToProtoJson, selectorMatches, type MeshConfig, type MeshService } from "../config/index.ts";
-import type { ConnectionPoolSettings, OutlierDetection, ServicePort, Subset, TrafficPolicy } from "../config/index.ts";
+import type { ClientTLSSettings, ConnectionPoolSettings, OutlierDetection, ServicePort, Subset, TrafficPolicy } from "../config/index.ts";
+import type { CommonTlsContextJson } from "../api/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.ts";
 import type { RouteAction_HashPolicyJson } from "../api/gen/envoy/config/route/v3/route_components_pb.ts";
 import type { TranslateContext, TranslateIssue } from "./types.ts";
+
+/** Istio's SNI for mesh mTLS to a cluster: `outbound_.<port>_.<subset>_.<host>`. */
+export function meshSni(clusterName: string): string {
+  return clusterName.replaceAll("|", "_.");
+}
+
+/**
+ * Client TLS from a DestinationRule: SIMPLE and MUTUAL with the files it names (system roots when no CA is
+ * given), ISTIO_MUTUAL with the mesh's client context.
+ */
+function upstreamTls(
+  settings: ClientTLSSettings, host: string, clusterName: string, meshClientTls: UpstreamTlsContextJson | undefined, path: string, warnings: TranslateIssue[],
+): UpstreamTlsContextJson | undefined {
+  if (settings.mode === "ISTIO_MUTUAL") {
+    if (!meshClientTls) {
+      warnings.push({ path, message: "ISTIO_MUTUAL needs the mesh's certificates, which are not configured; plain text is used" });
+      return undefined;
+    }
+    return { ...meshClientTls, sni: meshSni(clusterName) };
+  }
+  if (settings.credentialName) {
+    warnings.push({ path: `${path}.credentialName`, message: "client credentials by name are not supported; use clientCertificate/privateKey/caCertificates files" });
+  }
+  const validation: NonNullable<CommonTlsContextJson["validationContext"]> = settings.caCertificates
+    ? { trustedCa: { filename: settings.caCertificates } }
+    : { systemRootCerts: {} };
+  if (settings.subjectAltNames?.length) {
+    validation.matchTypedSubjectAltNames = settings.subjectAltNames.map((san) => ({
+      sanType: san.startsWith("spiffe://") ? "URI" as const : "DNS" as const, matcher: { exact: san },
+    }));
+  }
+  if (settings.caCrl) validation.crl = { filename: settings.caCrl };
+  if (settings.insecureSkipVerify) validation.trustChainVerification = "ACCEPT_UNTRUSTED";
+  const common: CommonTlsContextJson = { validationContext: validation };
+  if (settings.mode === "MUTUAL") {
+    if (!settings.clientCertificate || !settings.privateKey) {
+      warnings.push({ path, message: "MUTUAL needs clientCertificate and privateKey; the client certificate is left out" });
+    } else {
+      common.tlsCertificates = [{ certificateChain: { filename: settings.clientCertificate }, privateKey: { filename: settings.privateKey } }];
+    }
+  }
+  return { sni: settings.sni ?? host, commonTlsContext: common };
+}
 
 /** Istio's cluster names: `outbound|<port>|<subset>|<host>`, `inbound|<port>||<host>`. */
 export function outboundClusterName(port: number, subset: string | undefined, host: string): string {
@@ -99,6 +143,7 @@ function isHttp2(port: ServicePort): boolean {
 /** The cluster for one service port and (optional) subset, with the DestinationRule's policy applied. */
 export function serviceCluster(
   mesh: MeshConfig, service: MeshService, port: ServicePort, subset: Subset | undefined, fromNamespace: string, warnings: TranslateIssue[],
+  meshClientTls?: UpstreamTlsContextJson,
 ): ClusterJson {
   const name = outboundClusterName(port.number, subset?.name, service.host);
   const rule = mesh.destinationRule(service.host, fromNamespace);
@@ -125,8 +170,9 @@ export function serviceCluster(
   if (policy.outlierDetection?.minHealthPercent !== undefined) {
     cluster.commonLbConfig = { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent } };
   }
-  if (policy.tls && policy.tls.mode !== "DISABLE") {
-    warnings.push({ path: `${path}.tls`, message: `client TLS mode ${policy.tls.mode ?? "unset"} is not translated yet; plain text is used` });
+  if (policy.tls && policy.tls.mode !== undefined && policy.tls.mode !== "DISABLE") {
+    const tls = upstreamTls(policy.tls, service.host, name, meshClientTls, `${path}.tls`, warnings);
+    if (tls) cluster.transportSocket = { name: "envoy.transport_sockets.tls", typedConfig: typed(MessageType.upstreamTlsContext, tls) };
   }
   // DNS services resolve their host (or their endpoints' host names) in Envoy instead of getting EDS.
   if (service.resolution === "DNS" || service.resolution === "DNS_ROUND_ROBIN") {

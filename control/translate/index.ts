@@ -19,7 +19,7 @@ function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: Translate
     const subsets = mesh.destinationRule(service.host, proxy.namespace)?.spec.subsets ?? [];
     for (const port of service.ports) {
       for (const subset of [undefined, ...subsets]) {
-        const cluster = serviceCluster(mesh, service, port, subset, proxy.namespace, resources.warnings);
+        const cluster = serviceCluster(mesh, service, port, subset, proxy.namespace, resources.warnings, context.meshClientTls);
         resources.clusters.set(cluster.name!, cluster);
         if (usesEds(cluster)) resources.endpoints.set(cluster.name!, serviceEndpoints(mesh, service, port, subset, context));
       }

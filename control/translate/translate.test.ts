@@ -482,6 +482,41 @@ spec:
     assert.deepEqual((ratings[0]!.route as Node).hashPolicy, [{ connectionProperties: { sourceIp: true } }]);
   });
 
+  it("originates TLS as the rule says: SIMPLE with SNI and SAN checks, ISTIO_MUTUAL with the mesh's client context", () => {
+    const mesh = meshOf(REVIEWS + `
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  trafficPolicy: { tls: { mode: ISTIO_MUTUAL } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ratings, namespace: shop }
+spec:
+  host: ratings.shop.svc.cluster.local
+  trafficPolicy: { tls: { mode: SIMPLE, sni: ratings.example.com, caCertificates: /etc/ca.pem, subjectAltNames: [ratings.example.com] } }
+`);
+    const meshClientTls = { commonTlsContext: { tlsCertificateSdsSecretConfigs: [{ name: "default", sdsConfig: { ads: {}, resourceApiVersion: "V3" as const } }] } };
+    const resources = translate(mesh, sidecar(), { ...context, meshClientTls });
+    const reviews = resources.clusters.get("outbound|9080||reviews.default.svc.cluster.local")!;
+    assert.deepEqual(reviews.transportSocket!.typedConfig, {
+      "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+      ...meshClientTls, sni: "outbound_.9080_._.reviews.default.svc.cluster.local",
+    });
+    const ratings = resources.clusters.get("outbound|9080||ratings.shop.svc.cluster.local")!;
+    assert.deepEqual(ratings.transportSocket!.typedConfig, {
+      "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+      sni: "ratings.example.com",
+      commonTlsContext: { validationContext: { trustedCa: { filename: "/etc/ca.pem" }, matchTypedSubjectAltNames: [{ sanType: "DNS", matcher: { exact: "ratings.example.com" } }] } },
+    });
+    const withoutMeshTls = translate(mesh, sidecar());
+    assert.equal(withoutMeshTls.clusters.get("outbound|9080||reviews.default.svc.cluster.local")!.transportSocket, undefined);
+    assert.ok(withoutMeshTls.warnings.some((warning) => warning.path === "DestinationRule/default/reviews.trafficPolicy.tls"));
+  });
+
   it("uses Istio's defaults without a rule: LEAST_REQUEST, 10 s connect timeout, circuit breakers wide open", () => {
     const resources = translate(meshOf(REVIEWS), sidecar());
     const cluster = resources.clusters.get("outbound|9080||reviews.default.svc.cluster.local")!;

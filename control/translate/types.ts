@@ -1,6 +1,6 @@
 // What translation reads besides the mesh config (the proxy, the run-time registry) and what it produces.
 import type {
-  ClusterJson, DownstreamTlsContextJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, SecretJson, TypedExtensionConfigJson,
+  ClusterJson, DownstreamTlsContextJson, UpstreamTlsContextJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, SecretJson, TypedExtensionConfigJson,
 } from "../../envoy/builders/index.ts";
 
 /** A connected (or about to connect) Envoy, from its bootstrap node (see parseNodeMetadata). */
@@ -56,6 +56,12 @@ export interface TranslateContext {
    * Absent: inbound listeners take plain text.
    */
   inboundTls?: DownstreamTlsContextJson;
+  /**
+   * The client side of mesh mTLS, for DestinationRules with `tls.mode: ISTIO_MUTUAL` (from the CA work: the
+   * workload's SDS certificate and the mesh root). The SNI is filled in per cluster. Absent: such clusters warn
+   * and use plain text.
+   */
+  meshClientTls?: UpstreamTlsContextJson;
   /** How long a listener waits for its ECDS filter configs before it gives up (default 30 s). */
   ecdsInitialFetchTimeoutMs?: number;
 }

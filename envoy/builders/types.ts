@@ -26,7 +26,7 @@ export type { WasmJson } from "../../control/api/gen/envoy/extensions/filters/ht
 export type { PluginConfigJson, VmConfigJson } from "../../control/api/gen/envoy/extensions/wasm/v3/wasm_pb.ts";
 export type { HTTPFaultJson } from "../../control/api/gen/envoy/extensions/filters/http/fault/v3/fault_pb.ts";
 export type { FractionalPercentJson } from "../../control/api/gen/envoy/type/v3/percent_pb.ts";
-export type { DownstreamTlsContextJson } from "../../control/api/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.ts";
+export type { DownstreamTlsContextJson, UpstreamTlsContextJson } from "../../control/api/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.ts";
 export type { SecretJson, SdsSecretConfigJson } from "../../control/api/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.ts";
 export type { StatsConfigJson } from "../../control/api/gen/envoy/config/metrics/v3/stats_pb.ts";
 
