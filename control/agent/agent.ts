@@ -21,6 +21,8 @@ export interface AgentOptions {
   ca: CaClientOptions;
   /** The bootstrap token the operator handed this workload (needed for the first certificate). */
   token?: string;
+  /** Or a file holding it, re-read for every request so the operator can replace the token in place. */
+  tokenFile?: string;
   /** Where Envoy reaches the SDS server (the bootstrap's sds-grpc cluster points here). */
   sdsSocketPath: string;
   /** Requested certificate lifetime in seconds; 0 or unset takes the CA's default (24 h). */
@@ -247,8 +249,20 @@ export class WorkloadAgent {
     if (current && this.keyPem && current.notAfter.getTime() - Date.now() > 5000) {
       result.push({ certificate: { keyPem: this.keyPem, certChainPem: current.certChain.slice(0, -1).join("") } });
     }
-    if (this.options.token) result.push({ token: this.options.token });
+    const token = this.readToken();
+    if (token) result.push({ token });
     return result;
+  }
+
+  private readToken(): string | undefined {
+    if (this.options.token) return this.options.token;
+    if (!this.options.tokenFile) return undefined;
+    try {
+      return readFileSync(this.options.tokenFile, "utf8").trim() || undefined;
+    } catch (error) {
+      this.logger.warn({ tokenFile: this.options.tokenFile, err: (error as Error).message }, "cannot read the token file");
+      return undefined;
+    }
   }
 
   private async requestAndPublish(): Promise<void> {

@@ -9,3 +9,5 @@ export { TokenAuthority, generateToken, hashToken, formatTokenFile, parseTokenFi
 export type { TokenEntry, TokenCheck } from "./tokens.ts";
 export { spiffeId, parseSpiffeId, isValidName } from "./identity.ts";
 export type { WorkloadIdentity } from "./identity.ts";
+export { startCaService } from "./service.ts";
+export type { CaService, CaServiceOptions } from "./service.ts";

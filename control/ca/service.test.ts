@@ -1,0 +1,59 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { createKeyAndCsr, MeshCa } from "./ca.ts";
+import { requestCertificate } from "./client.ts";
+import { startCaService } from "./service.ts";
+import { formatTokenFile, generateToken } from "./tokens.ts";
+
+const logger = pino({ level: "silent" });
+
+test("starts the CA from its folder and token file, and keeps the same root across restarts", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "as-mesh-ca-service-"));
+  try {
+    const { token, entry } = generateToken({ namespace: "shop", serviceAccount: "checkout" });
+    writeFileSync(join(dir, "tokens.yaml"), formatTokenFile([entry]));
+    const options = { trustDomain: "example.org", caDir: join(dir, "ca"), tokenFile: join(dir, "tokens.yaml"), address: "127.0.0.1:0", logger };
+    const first = await startCaService(options);
+    let root: string;
+    try {
+      root = first.ca.rootCertPem;
+      const { csrPem } = await createKeyAndCsr();
+      const chain = await requestCertificate({ address: `127.0.0.1:${first.port}`, caCertificatesPem: first.server.trustBundlePem }, { token }, { csr: csrPem, validityDuration: 0 });
+      assert.equal(new X509Certificate(chain[0]).subjectAltName, "URI:spiffe://example.org/ns/shop/sa/checkout");
+    } finally {
+      await first.close();
+    }
+    const second = await startCaService(options);
+    try {
+      assert.equal(second.ca.rootCertPem, root);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("uses an operator's key and chain and refuses half of the pair", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "as-mesh-ca-service-"));
+  try {
+    const operator = await MeshCa.generateRoot({ trustDomain: "example.org" });
+    writeFileSync(join(dir, "key.pem"), operator.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, "chain.pem"), operator.certPem);
+    const base = { trustDomain: "example.org", caDir: join(dir, "unused"), address: "127.0.0.1:0", logger };
+    const service = await startCaService({ ...base, operatorKeyFile: join(dir, "key.pem"), operatorCertChainFile: join(dir, "chain.pem") });
+    try {
+      assert.equal(service.ca.rootCertPem, operator.certPem);
+    } finally {
+      await service.close();
+    }
+    await assert.rejects(startCaService({ ...base, operatorKeyFile: join(dir, "key.pem") }), /both the key file and the certificate chain file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
