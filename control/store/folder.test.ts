@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FolderStore, RevisionCompactedError, RevisionConflictError, type ConfigEvent } from "./index.ts";
+import { FolderStore, RevisionCompactedError, RevisionConflictError, validateStore, type ConfigEvent } from "./index.ts";
 
 const serviceEntry = (name: string, port = 80) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -192,3 +192,24 @@ test("writes check revisions and never rewrite a multi-document file", async () 
 function serviceEntryDocument(name: string): Record<string, unknown> {
   return { apiVersion: "networking.istio.io/v1", kind: "ServiceEntry", metadata: { name }, spec: { hosts: [name] } };
 }
+
+test("validateStore refuses the whole config while any file fails to parse", async () => {
+  await withFolder(async (dir) => {
+    await writeFile(join(dir, "good.yaml"), serviceEntry("good"));
+    await writeFile(join(dir, "broken.yaml"), "kind: [unclosed\n");
+    const store = new FolderStore(dir, { resyncIntervalMs: 0, debounceMs: 20 });
+    await store.start();
+    try {
+      const rejected = validateStore(store);
+      assert.equal(rejected.mesh, null, "the readable file alone is not adopted");
+      assert.match(rejected.errors[0]!.source ?? "", /^broken\.yaml:\d+$/);
+      await rm(join(dir, "broken.yaml"));
+      await waitFor(() => store.errors().length === 0, "the broken file to go");
+      const accepted = validateStore(store);
+      assert.deepEqual(accepted.errors, []);
+      assert.equal(accepted.mesh?.list("ServiceEntry").length, 1);
+    } finally {
+      await store.stop();
+    }
+  });
+});

@@ -4,3 +4,4 @@ export {
   type ConfigEvent, type ConfigEventType, type ConfigStore, type ResourceKey, type StoredResource, type WatchOptions,
 } from "./types.ts";
 export { FolderStore, type FolderStoreOptions } from "./folder.ts";
+export { validateStore } from "./validate.ts";
