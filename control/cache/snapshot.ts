@@ -48,6 +48,15 @@ export interface PackedResource {
   readonly size: number;
 }
 
+/** The resources of one type a SotW stream asks for, with their version and (once needed) their encoding. */
+export interface Selection {
+  readonly resources: readonly PackedResource[];
+  /** versionOfSet(resources): what a SotW response carrying exactly these resources is versioned as. */
+  readonly version: string;
+  /** Encoded bytes, shared by every stream sending this selection (filled in by the stream layer). */
+  encoded?: Uint8Array;
+}
+
 export type SnapshotResources = Partial<Record<ResourceTypeUrl, Map<string, object>>>;
 
 /** Short, stable hash used for resource and type versions. */
@@ -65,6 +74,8 @@ export class Snapshot {
   private readonly packed = new Map<ResourceTypeUrl, Map<string, PackedResource>>();
   private readonly typeVersions = new Map<ResourceTypeUrl, string>();
   private readonly packErrors: string[] = [];
+  /** Selections computed so far, by type and names: proxies of a group ask for the same names, so one is built per group. */
+  private readonly selections = new Map<string, Selection>();
   private readonly json: SnapshotResources;
   /** A version for the whole snapshot (hash of every type version). */
   readonly version: string;
@@ -119,6 +130,30 @@ export class Snapshot {
   /** The proto3 JSON the snapshot was built from (for debugging endpoints and config dumps). */
   resourceJson(typeUrl: ResourceTypeUrl): ReadonlyMap<string, object> {
     return this.json[typeUrl] ?? new Map();
+  }
+
+  /**
+   * The resources of a type a SotW stream sends: all of them (`names` null, a wildcard subscription) or those
+   * named that exist. Memoized per snapshot, so a thousand proxies asking for the same names cost one hash.
+   */
+  select(typeUrl: string, names: ReadonlySet<string> | null): Selection {
+    const sortedNames = names === null ? null : [...names].sort();
+    const key = `${typeUrl}\u0002${sortedNames === null ? "*" : sortedNames.join("\u0000")}`;
+    let selection = this.selections.get(key);
+    if (!selection) {
+      const available = this.resources(typeUrl);
+      const resources: PackedResource[] = [];
+      if (sortedNames === null) resources.push(...available.values());
+      else {
+        for (const name of sortedNames) {
+          const resource = available.get(name);
+          if (resource) resources.push(resource);
+        }
+      }
+      selection = { resources, version: sortedNames === null ? this.typeVersion(typeUrl) : versionOfSet(resources) };
+      this.selections.set(key, selection);
+    }
+    return selection;
   }
 
   /** Hash over every resource of the type. */

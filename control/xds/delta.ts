@@ -4,13 +4,25 @@
 // plus removals of resources the proxy has that are gone. A name the proxy never received is never "removed"
 // (go-control-plane #488). Within one push, updates of every type go first (in push order) and removals last,
 // so routes stop naming a cluster before the cluster disappears.
-import { create } from "@bufbuild/protobuf";
-import {
-  DeltaDiscoveryResponseSchema, ResourceSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type Resource,
-} from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { DeltaDiscoveryResponseSchema, ResourceSchema, type DeltaDiscoveryRequest } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { TypeUrl } from "../api/index.ts";
-import { PUSH_ORDER, WILDCARD_TYPES } from "../cache/index.ts";
+import { PUSH_ORDER, WILDCARD_TYPES, type PackedResource } from "../cache/index.ts";
+import type { EncodedResponse } from "./services.ts";
 import { XdsStream } from "./stream.ts";
+
+/** One resource as an encoded `resources` entry of a DeltaDiscoveryResponse; built once per snapshot resource. */
+const deltaEntries = new WeakMap<PackedResource, Uint8Array>();
+
+function encodedEntry(resource: PackedResource): Uint8Array {
+  let entry = deltaEntries.get(resource);
+  if (!entry) {
+    const message = create(ResourceSchema, { name: resource.name, version: resource.version, resource: resource.any });
+    entry = toBinary(DeltaDiscoveryResponseSchema, create(DeltaDiscoveryResponseSchema, { resources: [message] }));
+    deltaEntries.set(resource, entry);
+  }
+  return entry;
+}
 
 interface DeltaTypeState {
   subscribed: Set<string>;
@@ -23,7 +35,7 @@ interface DeltaTypeState {
  * configs and secrets last, once nothing that uses them is left. */
 const REMOVAL_ORDER = [TypeUrl.listener, TypeUrl.route, TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.extensionConfig, TypeUrl.secret];
 
-export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedResponse> {
   private readonly types = new Map<string, DeltaTypeState>();
   /** Types whose removals are due after this pass's updates. */
   private readonly removalsDue = new Set<string>();
@@ -63,7 +75,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     this.dirty.add(typeUrl);
   }
 
-  protected nextResponse(): DeltaDiscoveryResponse | undefined {
+  protected nextResponse(): EncodedResponse | undefined {
     const entry = this.entry;
     if (!entry) return undefined;
     for (const typeUrl of PUSH_ORDER) {
@@ -74,18 +86,19 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       this.removalsDue.add(typeUrl);
       const available = entry.snapshot.resources(typeUrl);
       const names = state.wildcard ? available.keys() : state.subscribed.values();
-      const resources: Resource[] = [];
+      const resources: Uint8Array[] = [];
       let bytes = 0;
       for (const name of names) {
         const resource = available.get(name);
         if (!resource || state.sent.get(name) === resource.version) continue;
         state.sent.set(name, resource.version);
-        bytes += resource.size;
-        resources.push(create(ResourceSchema, { name, version: resource.version, resource: resource.any }));
+        const entry = encodedEntry(resource);
+        bytes += entry.byteLength;
+        resources.push(entry);
       }
       if (resources.length === 0) continue;
       this.observeSize(typeUrl, bytes);
-      return this.respond(typeUrl, { resources });
+      return this.respond(typeUrl, resources, []);
     }
     for (const typeUrl of REMOVAL_ORDER) {
       if (!this.removalsDue.has(typeUrl)) continue;
@@ -101,18 +114,19 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         continue;
       }
       for (const name of removedResources) state.sent.delete(name);
-      return this.respond(typeUrl, { removedResources });
+      return this.respond(typeUrl, [], removedResources);
     }
     return undefined;
   }
 
-  private respond(typeUrl: string, body: { resources?: Resource[]; removedResources?: string[] }): DeltaDiscoveryResponse {
+  private respond(typeUrl: string, resources: Uint8Array[], removedResources: string[]): EncodedResponse {
     const entry = this.entry!;
     const tracker = this.tracker(typeUrl);
     const version = entry.snapshot.typeVersion(typeUrl);
     const nonce = this.newNonce();
     tracker.sent(version, nonce, entry.setAt);
-    this.logger.debug({ type: tracker.type, version, nonce, count: body.resources?.length ?? 0, removed: body.removedResources?.length ?? 0 }, "sending");
-    return create(DeltaDiscoveryResponseSchema, { systemVersionInfo: version, typeUrl, nonce, ...body });
+    this.logger.debug({ type: tracker.type, version, nonce, count: resources.length, removed: removedResources.length }, "sending");
+    const header = toBinary(DeltaDiscoveryResponseSchema, create(DeltaDiscoveryResponseSchema, { systemVersionInfo: version, typeUrl, nonce, removedResources }));
+    return { typeUrl, encoded: Buffer.concat([header, ...resources]) };
   }
 }

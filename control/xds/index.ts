@@ -2,7 +2,8 @@
 export { XdsServer } from "./server.ts";
 export type { XdsServerOptions } from "./server.ts";
 export type { ConnectedProxy, ProxySyncStatus, TypeSyncStatus, SyncState, NackRecord } from "./status.ts";
-export { adsService, sdsService } from "./services.ts";
+export { adsService, sdsService, adsServerService, sdsServerService } from "./services.ts";
+export type { EncodedResponse } from "./services.ts";
 export { XdsStream } from "./stream.ts";
 export { formatStatusTable } from "./format.ts";
 export { XdsClient, SotwClientStream, DeltaClientStream } from "./client.ts";

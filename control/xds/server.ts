@@ -7,7 +7,10 @@ import { TypeUrl } from "../api/index.ts";
 import type { SnapshotCache } from "../cache/index.ts";
 import { DeltaStream } from "./delta.ts";
 import { XdsMetrics } from "./metrics.ts";
-import { adsService, sdsService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from "./services.ts";
+import {
+  adsServerService, sdsServerService,
+  type DeltaDiscoveryRequest, type DiscoveryRequest, type DiscoveryResponse, type EncodedResponse,
+} from "./services.ts";
 import { SotwStream } from "./sotw.ts";
 import type { ConnectedProxy, ProxySyncStatus } from "./status.ts";
 import type { StreamContext, XdsStream } from "./stream.ts";
@@ -48,16 +51,16 @@ export class XdsServer {
     const services = options.services ?? ["ads"];
     if (services.includes("ads")) {
       const context = this.context("ads", ALL_TYPES);
-      this.server.addService(adsService, {
-        streamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => void new SotwStream(call, context, "sotw"),
-        deltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => void new DeltaStream(call, context, "delta"),
+      this.server.addService(adsServerService, {
+        streamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, EncodedResponse>) => void new SotwStream(call, context, "sotw"),
+        deltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, EncodedResponse>) => void new DeltaStream(call, context, "delta"),
       });
     }
     if (services.includes("sds")) {
       const context = this.context("sds", SECRET_ONLY);
-      this.server.addService(sdsService, {
-        streamSecrets: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => void new SotwStream(call, context, "sotw"),
-        deltaSecrets: (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => void new DeltaStream(call, context, "delta"),
+      this.server.addService(sdsServerService, {
+        streamSecrets: (call: ServerDuplexStream<DiscoveryRequest, EncodedResponse>) => void new SotwStream(call, context, "sotw"),
+        deltaSecrets: (call: ServerDuplexStream<DeltaDiscoveryRequest, EncodedResponse>) => void new DeltaStream(call, context, "delta"),
         fetchSecrets: (_call: ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, callback: sendUnaryData<DiscoveryResponse>) =>
           callback({ code: GrpcStatus.UNIMPLEMENTED, details: "FetchSecrets is not served; use StreamSecrets or DeltaSecrets" }),
       });

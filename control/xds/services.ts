@@ -21,6 +21,28 @@ function method<I extends DescMessage, O extends DescMessage>(
   };
 }
 
+/**
+ * A response already encoded by the stream: the resources' bytes are encoded once per snapshot and shared, and
+ * only the few per-stream fields (nonce, version, type) are encoded per write. Protobuf allows fields in any
+ * order, so the two parts are simply concatenated.
+ */
+export interface EncodedResponse {
+  readonly typeUrl: string;
+  readonly encoded: Uint8Array;
+}
+
+function serverMethod<Req, O extends DescMessage>(
+  definition: MethodDefinition<Req, MessageShape<O>>, output: O,
+): MethodDefinition<Req, MessageShape<O> | EncodedResponse> {
+  return {
+    ...definition,
+    responseSerialize: (message) => "encoded" in message
+      ? Buffer.from(message.encoded.buffer, message.encoded.byteOffset, message.encoded.byteLength)
+      : Buffer.from(toBinary(output, message)),
+    responseDeserialize: definition.responseDeserialize,
+  };
+}
+
 const ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/";
 const SDS = "/envoy.service.secret.v3.SecretDiscoveryService/";
 
@@ -33,6 +55,18 @@ export const sdsService = {
   streamSecrets: method(`${SDS}StreamSecrets`, DiscoveryRequestSchema, DiscoveryResponseSchema, true, true),
   deltaSecrets: method(`${SDS}DeltaSecrets`, DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema, true, true),
   fetchSecrets: method(`${SDS}FetchSecrets`, DiscoveryRequestSchema, DiscoveryResponseSchema, false, false),
+} satisfies ServiceDefinition;
+
+/** The same services as the server writes them: responses may be pre-encoded. */
+export const adsServerService = {
+  streamAggregatedResources: serverMethod(adsService.streamAggregatedResources, DiscoveryResponseSchema),
+  deltaAggregatedResources: serverMethod(adsService.deltaAggregatedResources, DeltaDiscoveryResponseSchema),
+} satisfies ServiceDefinition;
+
+export const sdsServerService = {
+  streamSecrets: serverMethod(sdsService.streamSecrets, DiscoveryResponseSchema),
+  deltaSecrets: serverMethod(sdsService.deltaSecrets, DeltaDiscoveryResponseSchema),
+  fetchSecrets: sdsService.fetchSecrets,
 } satisfies ServiceDefinition;
 
 export type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse };

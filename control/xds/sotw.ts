@@ -2,11 +2,17 @@
 // (all of them for CDS and LDS, the named ones for EDS, RDS, SDS and ECDS). The response version is a hash of
 // exactly what it carries, so an unchanged set is never resent, a rejected set is not resent until it changes, and
 // a restarted control service computes the versions a reconnecting proxy already has and sends it nothing new.
-import { create } from "@bufbuild/protobuf";
-import type { Any } from "@bufbuild/protobuf/wkt";
-import { DiscoveryResponseSchema, type DiscoveryRequest, type DiscoveryResponse } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
-import { PUSH_ORDER, versionOfSet, WILDCARD_TYPES, type PackedResource } from "../cache/index.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { DiscoveryResponseSchema, type DiscoveryRequest } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
+import { PUSH_ORDER, WILDCARD_TYPES, type Selection } from "../cache/index.ts";
+import type { EncodedResponse } from "./services.ts";
 import { XdsStream } from "./stream.ts";
+
+/** The `resources` field of a DiscoveryResponse for a selection, encoded once and shared by every stream. */
+function encodedResources(selection: Selection): Uint8Array {
+  selection.encoded ??= toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { resources: selection.resources.map((resource) => resource.any) }));
+  return selection.encoded;
+}
 
 interface SotwTypeState {
   names: Set<string>;
@@ -17,7 +23,7 @@ interface SotwTypeState {
   clientVersion: string;
 }
 
-export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
+export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
   private readonly types = new Map<string, SotwTypeState>();
 
   protected handleRequest(request: DiscoveryRequest, typeUrl: string): void {
@@ -45,7 +51,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
     this.dirty.add(typeUrl);
   }
 
-  protected nextResponse(): DiscoveryResponse | undefined {
+  protected nextResponse(): EncodedResponse | undefined {
     const entry = this.entry;
     if (!entry) return undefined;
     for (const typeUrl of PUSH_ORDER) {
@@ -53,16 +59,8 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
       this.dirty.delete(typeUrl);
       const state = this.types.get(typeUrl);
       if (!state) continue;
-      const available = entry.snapshot.resources(typeUrl);
-      const selected: PackedResource[] = [];
-      if (state.wildcard) selected.push(...available.values());
-      else {
-        for (const name of state.names) {
-          const resource = available.get(name);
-          if (resource) selected.push(resource);
-        }
-      }
-      const version = versionOfSet(selected);
+      const selection = entry.snapshot.select(typeUrl, state.wildcard ? null : state.names);
+      const version = selection.version;
       if (version === state.lastVersion) continue;
       const tracker = this.tracker(typeUrl);
       if (state.lastVersion === undefined && version === state.clientVersion) {
@@ -71,18 +69,15 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
         tracker.inSync(version);
         continue;
       }
-      if (!state.wildcard && selected.length === 0 && state.lastVersion === undefined) continue;
+      if (!state.wildcard && selection.resources.length === 0 && state.lastVersion === undefined) continue;
       state.lastVersion = version;
       const nonce = this.newNonce();
       tracker.sent(version, nonce, entry.setAt);
-      let bytes = 0;
-      const resources: Any[] = selected.map((resource) => {
-        bytes += resource.size;
-        return resource.any;
-      });
-      this.observeSize(typeUrl, bytes);
-      this.logger.debug({ type: tracker.type, version, nonce, count: resources.length }, "sending");
-      return create(DiscoveryResponseSchema, { versionInfo: version, resources, typeUrl, nonce });
+      const body = encodedResources(selection);
+      this.observeSize(typeUrl, body.byteLength);
+      this.logger.debug({ type: tracker.type, version, nonce, count: selection.resources.length }, "sending");
+      const header = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { versionInfo: version, typeUrl, nonce }));
+      return { typeUrl, encoded: Buffer.concat([header, body]) };
     }
     return undefined;
   }
