@@ -110,21 +110,32 @@ function destinationTarget(mesh: MeshConfig, destination: Destination, namespace
   return { host, port, service };
 }
 
-/** Istio's default retry policy (also what a `retries` without `retryOn` gets). */
+/**
+ * Istio's retry policy: its default when `retries` is absent; `attempts` of 0 (or a `retries` without attempts,
+ * which Istio reads as 0) turns retries off; otherwise the default with the given fields replaced. Istio's
+ * previous_hosts retry predicate is left out (its type is not in the generated API).
+ */
 export function retryPolicy(retries: HTTPRetry | undefined): RetryPolicyJson | undefined {
-  if (retries?.attempts === 0) return undefined;
-  const policy: RetryPolicyJson = { numRetries: retries?.attempts ?? DEFAULT_RETRY_ATTEMPTS, retriableStatusCodes: [503] };
-  const retryOn: string[] = [];
-  const codes: number[] = [];
-  for (const entry of (retries?.retryOn ?? DEFAULT_RETRY_ON).split(",").map((item) => item.trim()).filter(Boolean)) {
-    if (/^[0-9]{3}$/.test(entry)) codes.push(Number(entry));
-    else retryOn.push(entry);
+  if (retries && (retries.attempts ?? 0) <= 0) return undefined;
+  const policy: RetryPolicyJson = {
+    numRetries: retries?.attempts ?? DEFAULT_RETRY_ATTEMPTS,
+    retryOn: DEFAULT_RETRY_ON,
+    retriableStatusCodes: [503],
+    hostSelectionRetryMaxAttempts: "5",
+  };
+  if (retries?.retryOn) {
+    // Numbers in retryOn are status codes; they replace the default 503 (as in Istio).
+    const retryOn: string[] = [];
+    const codes: number[] = [];
+    for (const entry of retries.retryOn.split(",").map((item) => item.trim()).filter(Boolean)) {
+      if (/^[1-5][0-9]{2}$/.test(entry)) codes.push(Number(entry));
+      else retryOn.push(entry);
+    }
+    if (codes.length > 0 && !retryOn.includes("retriable-status-codes")) retryOn.push("retriable-status-codes");
+    policy.retryOn = retryOn.join(",");
+    if (codes.length > 0) policy.retriableStatusCodes = codes;
+    else delete policy.retriableStatusCodes;
   }
-  if (codes.length > 0) {
-    policy.retriableStatusCodes = codes;
-    if (!retryOn.includes("retriable-status-codes")) retryOn.push("retriable-status-codes");
-  }
-  policy.retryOn = retryOn.join(",");
   if (retries?.perTryTimeout) policy.perTryTimeout = durationToProtoJson(retries.perTryTimeout);
   if (retries?.backoff) policy.retryBackOff = { baseInterval: durationToProtoJson(retries.backoff) };
   return policy;

@@ -177,7 +177,7 @@ describe("translateProxy: sidecar outbound", () => {
       route: {
         cluster: "outbound|9080||reviews.default.svc.cluster.local",
         timeout: "0s",
-        retryPolicy: { numRetries: 2, retryOn: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes", retriableStatusCodes: [503] },
+        retryPolicy: { numRetries: 2, retryOn: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes", retriableStatusCodes: [503], hostSelectionRetryMaxAttempts: "5" },
       },
     }]);
   });
@@ -303,7 +303,7 @@ spec:
     const route = translated[0]!;
     const action = route.route as Node;
     assert.equal(action.timeout, "1.500s");
-    assert.deepEqual(action.retryPolicy, { numRetries: 3, retriableStatusCodes: [502], retryOn: "gateway-error,reset,retriable-status-codes", perTryTimeout: "0.500s" });
+    assert.deepEqual(action.retryPolicy, { numRetries: 3, retriableStatusCodes: [502], retryOn: "gateway-error,reset,retriable-status-codes", hostSelectionRetryMaxAttempts: "5", perTryTimeout: "0.500s" });
     assert.deepEqual(action.requestMirrorPolicies, [{ cluster: "outbound|9080||ratings.shop.svc.cluster.local", runtimeFraction: { defaultValue: { numerator: 125000, denominator: "MILLION" } } }]);
     assert.deepEqual(route.requestHeadersToAdd, [
       { header: { key: "x-a", value: "1" }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" },
@@ -331,13 +331,19 @@ spec:
   - match: [{ uri: { prefix: /none } }]
     route: [{ destination: { host: reviews } }]
     retries: { attempts: 0 }
-  - route: [{ destination: { host: reviews } }]
+  - match: [{ uri: { prefix: /five } }]
+    route: [{ destination: { host: reviews } }]
     retries: { attempts: 5 }
+  - route: [{ destination: { host: reviews } }]
+    retries: { attempts: 1, retryOn: gateway-error }
 `);
     assert.equal((translated[0]!.route as Node).retryPolicy, undefined);
     assert.deepEqual((translated[1]!.route as Node).retryPolicy, {
-      numRetries: 5, retriableStatusCodes: [503], retryOn: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+      numRetries: 5, retriableStatusCodes: [503], retryOn: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes", hostSelectionRetryMaxAttempts: "5",
     });
+    assert.deepEqual((translated[2]!.route as Node).retryPolicy, {
+      numRetries: 1, retryOn: "gateway-error", hostSelectionRetryMaxAttempts: "5",
+    }, "a retryOn without status codes drops the default 503");
   });
 
   it("translates redirects, rewrites and direct responses", () => {
