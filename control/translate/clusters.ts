@@ -98,13 +98,16 @@ function lbPolicy(policy: TrafficPolicy, path: string, warnings: TranslateIssue[
   }
 }
 
+/** A limit of 0 means "not set" in Istio's API (proto3 cannot tell them apart), so it stays unlimited. */
+const limit = (value: number | undefined): number => value !== undefined && value > 0 ? value : UNLIMITED;
+
 export function circuitBreakers(pool: ConnectionPoolSettings | undefined): CircuitBreakersJson {
   return {
     thresholds: [{
-      maxConnections: pool?.tcp?.maxConnections ?? UNLIMITED,
-      maxPendingRequests: pool?.http?.http1MaxPendingRequests ?? UNLIMITED,
-      maxRequests: pool?.http?.http2MaxRequests ?? UNLIMITED,
-      maxRetries: pool?.http?.maxRetries ?? UNLIMITED,
+      maxConnections: limit(pool?.tcp?.maxConnections),
+      maxPendingRequests: limit(pool?.http?.http1MaxPendingRequests),
+      maxRequests: limit(pool?.http?.http2MaxRequests),
+      maxRetries: limit(pool?.http?.maxRetries),
       trackRemaining: true,
     }],
   };
@@ -124,13 +127,14 @@ export function outlierDetection(settings: OutlierDetection): OutlierDetectionJs
   }
   if (settings.interval) result.interval = durationToProtoJson(settings.interval);
   if (settings.baseEjectionTime) result.baseEjectionTime = durationToProtoJson(settings.baseEjectionTime);
-  if (settings.maxEjectionPercent !== undefined) result.maxEjectionPercent = settings.maxEjectionPercent;
+  if (settings.maxEjectionPercent !== undefined && settings.maxEjectionPercent > 0) result.maxEjectionPercent = settings.maxEjectionPercent;
   if (settings.splitExternalLocalOriginErrors) {
     result.splitExternalLocalOriginErrors = true;
-    if (settings.consecutiveLocalOriginFailures !== undefined) {
+    if (settings.consecutiveLocalOriginFailures !== undefined && settings.consecutiveLocalOriginFailures > 0) {
       result.consecutiveLocalOriginFailure = settings.consecutiveLocalOriginFailures;
       result.enforcingConsecutiveLocalOriginFailure = 100;
     }
+    result.enforcingLocalOriginSuccessRate = 0;
   }
   return result;
 }
@@ -156,19 +160,30 @@ export function serviceCluster(
     circuitBreakers: circuitBreakers(pool),
     outlierDetection: policy.outlierDetection ? outlierDetection(policy.outlierDetection) : undefined,
     http: {
-      http2: isHttp2(port),
+      http2: pool?.http?.h2UpgradePolicy === "UPGRADE" || (isHttp2(port) && pool?.http?.h2UpgradePolicy !== "DO_NOT_UPGRADE"),
+      useDownstreamProtocol: pool?.http?.useClientProtocol,
+      maxConcurrentStreams: pool?.http?.maxConcurrentStreams || undefined,
       maxRequestsPerConnection: pool?.http?.maxRequestsPerConnection || undefined,
-      idleTimeout: pool?.http?.idleTimeout ? durationToProtoJson(pool.http.idleTimeout) : undefined,
+      idleTimeout: (pool?.http?.idleTimeout ?? pool?.tcp?.idleTimeout) ? durationToProtoJson((pool?.http?.idleTimeout ?? pool?.tcp?.idleTimeout)!) : undefined,
       maxConnectionDuration: pool?.tcp?.maxConnectionDuration ? durationToProtoJson(pool.tcp.maxConnectionDuration) : undefined,
     },
   });
   if (pool?.tcp?.connectTimeout) cluster.connectTimeout = durationToProtoJson(pool.tcp.connectTimeout);
   const hash = policy.loadBalancer?.consistentHash;
   if (hash?.maglev?.tableSize) cluster.maglevLbConfig = { tableSize: String(hash.maglev.tableSize) };
-  const ringSize = hash?.ringHash?.minimumRingSize ?? hash?.minimumRingSize;
+  // Istio's default ring: 1024 entries unless ringHash (or the deprecated minimumRingSize) says otherwise.
+  const ringSize = hash?.ringHash ? hash.ringHash.minimumRingSize : hash && !hash.maglev ? (hash.minimumRingSize || 1024) : undefined;
   if (ringSize) cluster.ringHashLbConfig = { minimumRingSize: String(ringSize) };
-  if (policy.outlierDetection?.minHealthPercent !== undefined) {
-    cluster.commonLbConfig = { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent } };
+  if (policy.outlierDetection) {
+    // Istio turns Envoy's panic mode off (threshold 0) unless minHealthPercent asks for it: with few endpoints per
+    // service, panic would send traffic to the very hosts that were ejected.
+    cluster.commonLbConfig = { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent ?? 0 } };
+  }
+  const warmup = policy.loadBalancer?.warmup?.duration ?? policy.loadBalancer?.warmupDurationSecs;
+  if (warmup && (cluster.lbPolicy === "LEAST_REQUEST" || cluster.lbPolicy === undefined)) {
+    const slowStartConfig = { slowStartWindow: durationToProtoJson(warmup) };
+    if (cluster.lbPolicy === "LEAST_REQUEST") cluster.leastRequestLbConfig = { slowStartConfig };
+    else cluster.roundRobinLbConfig = { slowStartConfig };
   }
   if (policy.tls && policy.tls.mode !== undefined && policy.tls.mode !== "DISABLE") {
     const tls = upstreamTls(policy.tls, service.host, name, meshClientTls, `${path}.tls`, warnings);

@@ -432,6 +432,31 @@ describe("translateProxy: DestinationRule", () => {
     });
   });
 
+  it("turns panic mode off with outlier detection, treats zero limits as unset, and maps warmup and HTTP/2 settings as Istio does", () => {
+    const resources = translate(meshOf(REVIEWS + `
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: { simple: LEAST_REQUEST, warmupDurationSecs: 30s }
+    connectionPool: { tcp: { maxConnections: 0, idleTimeout: 5m }, http: { h2UpgradePolicy: UPGRADE, maxConcurrentStreams: 64 } }
+    outlierDetection: { consecutive5xxErrors: 0 }
+`), sidecar());
+    const cluster = resources.clusters.get("outbound|9080||reviews.default.svc.cluster.local")!;
+    assert.deepEqual(cluster.commonLbConfig, { healthyPanicThreshold: { value: 0 } });
+    assert.deepEqual(cluster.outlierDetection, { enforcingSuccessRate: 0, consecutive5xx: 0, enforcingConsecutive5xx: 0 });
+    assert.equal(cluster.circuitBreakers!.thresholds![0]!.maxConnections, 4294967295);
+    assert.deepEqual(cluster.leastRequestLbConfig, { slowStartConfig: { slowStartWindow: "30s" } });
+    assert.deepEqual(cluster.typedExtensionProtocolOptions!["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"], {
+      "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+      explicitHttpConfig: { http2ProtocolOptions: { maxConcurrentStreams: 64 } },
+      commonHttpProtocolOptions: { idleTimeout: "300s" },
+    });
+  });
+
   it("lets a subset's policy override the rule's, field by field", () => {
     const resources = translate(meshOf(REVIEWS + REVIEWS_RULES), sidecar());
     const cluster = resources.clusters.get("outbound|9080|v2|reviews.default.svc.cluster.local")!;

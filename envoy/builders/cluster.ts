@@ -30,6 +30,10 @@ export function loadAssignment(clusterName: string, endpoints: EndpointSpec[]): 
 export interface UpstreamHttpOptions {
   /** HTTP/2 (h2c) to the upstream, e.g. for gRPC; HTTP/1.1 otherwise. */
   http2?: boolean;
+  /** Speak to the upstream in the protocol the downstream used (overrides `http2`). */
+  useDownstreamProtocol?: boolean;
+  /** HTTP/2 only. */
+  maxConcurrentStreams?: number;
   maxRequestsPerConnection?: number;
   /** Proto3 JSON durations. */
   idleTimeout?: string;
@@ -42,9 +46,10 @@ export function httpProtocolOptions(options: UpstreamHttpOptions): Record<string
   if (options.maxRequestsPerConnection !== undefined) common.maxRequestsPerConnection = options.maxRequestsPerConnection;
   if (options.idleTimeout !== undefined) common.idleTimeout = options.idleTimeout;
   if (options.maxConnectionDuration !== undefined) common.maxConnectionDuration = options.maxConnectionDuration;
-  const body: Record<string, unknown> = {
-    explicitHttpConfig: options.http2 ? { http2ProtocolOptions: {} } : { httpProtocolOptions: {} },
-  };
+  const http2: Record<string, unknown> = options.maxConcurrentStreams ? { maxConcurrentStreams: options.maxConcurrentStreams } : {};
+  const body: Record<string, unknown> = options.useDownstreamProtocol
+    ? { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: http2 } }
+    : { explicitHttpConfig: options.http2 ? { http2ProtocolOptions: http2 } : { httpProtocolOptions: {} } };
   if (Object.keys(common).length > 0) body.commonHttpProtocolOptions = common;
   return { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(MessageType.httpProtocolOptions, body) };
 }
