@@ -262,10 +262,13 @@ function checkHttpRoute(route: HTTPRoute, path: FieldPath, report: RuleReporter,
     }
   }
 
-  if (route.mirrorPercent !== undefined) {
-    report.warn([...path, "mirrorPercent"], `using deprecated setting "mirrorPercent", use "mirrorPercentage" instead`);
-    if (route.mirrorPercent > 100) report.error([...path, "mirrorPercent"], `mirror_percent must have a max value of 100 (it has ${route.mirrorPercent})`);
+  for (const field of ["mirrorPercent", "mirror_percent"] as const) {
+    const value = route[field];
+    if (value === undefined) continue;
+    report.warn([...path, field], `using deprecated setting "${field}", use "mirrorPercentage" instead`);
+    if (value > 100) report.error([...path, field], `mirror_percent must have a max value of 100 (it has ${value})`);
   }
+  if (route.mirrorPercent !== undefined && route.mirror_percent !== undefined) report.error(path, "only one of mirrorPercent, mirror_percent may be set");
   checkDestination(route.mirror, [...path, "mirror"], report);
   route.mirrors?.forEach((mirror, index) => checkDestination(mirror.destination, [...path, "mirrors", index, "destination"], report));
 
@@ -728,12 +731,17 @@ const serviceEntry: Rule<"ServiceEntry"> = (spec: ServiceEntrySpec, report, cont
 
 function checkJwtRule(rule: JWTRule, path: FieldPath, report: RuleReporter): void {
   rule.audiences?.forEach((audience, index) => { if (audience === "") report.error([...path, "audiences", index], "audience must be non-empty string"); });
-  if (rule.issuer === "" && !rule.jwksUri) report.error([...path, "issuer"], "issuer or jwksUri must be non-empty string");
-  if (rule.jwksUri !== undefined && rule.jwksUri !== "") {
+  const jwksUri = rule.jwksUri ?? rule.jwks_uri;
+  const jwksUriField = rule.jwksUri !== undefined ? "jwksUri" : "jwks_uri";
+  if (!rule.issuer && !jwksUri) report.error([...path, "issuer"], "issuer or jwksUri must be non-empty string");
+  if ([rule.jwksUri, rule.jwks_uri, rule.jwks].filter((value) => value !== undefined).length > 1) {
+    report.error(path, "only one of jwks or jwksUri can be set");
+  }
+  if (jwksUri !== undefined && jwksUri !== "") {
     let url: URL | undefined;
-    try { url = new URL(rule.jwksUri); } catch { /* reported below */ }
+    try { url = new URL(jwksUri); } catch { /* reported below */ }
     if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      report.error([...path, "jwksUri"], `jwksUri ${JSON.stringify(rule.jwksUri)} is not an http(s) URL (e.g. "https://auth.example.com/.well-known/jwks.json")`);
+      report.error([...path, jwksUriField], `jwksUri ${JSON.stringify(jwksUri)} is not an http(s) URL (e.g. "https://auth.example.com/.well-known/jwks.json")`);
     }
   }
   if (rule.jwks !== undefined && rule.jwks !== "") {
@@ -749,7 +757,6 @@ function checkJwtRule(rule: JWTRule, path: FieldPath, report: RuleReporter): voi
   rule.outputClaimToHeaders?.forEach((mapping, index) => {
     if (mapping.claim === "" || mapping.header === "") report.error([...path, "outputClaimToHeaders", index], "outputClaimToHeaders header and claim value must be non-empty string");
   });
-  if (rule.jwksUri && rule.jwks) report.warn([...path], "both jwks and jwksUri are set; the inline jwks is used");
 }
 
 const requestAuthentication: Rule<"RequestAuthentication"> = (spec: RequestAuthenticationSpec, report) => {
@@ -896,3 +903,23 @@ export const RULES: { [K in Kind]: Rule<K> } = {
 };
 
 export { checkNamespace };
+
+/**
+ * Legacy spellings Istio's CRDs still accept, folded into the current field so translation reads one:
+ * `jwks_uri` → `jwksUri`, `mirror_percent` and `mirrorPercent` → `mirrorPercentage`.
+ */
+export function normalizeSpec(kind: Kind, spec: unknown): void {
+  if (kind === "RequestAuthentication") {
+    for (const rule of (spec as RequestAuthenticationSpec).jwtRules ?? []) {
+      if (rule.jwks_uri !== undefined && rule.jwksUri === undefined) rule.jwksUri = rule.jwks_uri;
+      delete rule.jwks_uri;
+    }
+  } else if (kind === "VirtualService") {
+    for (const route of (spec as VirtualServiceSpec).http ?? []) {
+      const legacy = route.mirrorPercent ?? route.mirror_percent;
+      if (legacy !== undefined && route.mirrorPercentage === undefined) route.mirrorPercentage = { value: legacy };
+      delete route.mirrorPercent;
+      delete route.mirror_percent;
+    }
+  }
+}

@@ -256,6 +256,8 @@ export const HTTPRoute = strict({
   mirrors: z.array(HTTPMirrorPolicy).optional(),
   mirrorPercentage: Percent.optional(),
   mirrorPercent: NonNegativeInt.optional(),
+  /** The legacy spelling Istio's CRD still accepts. */
+  mirror_percent: NonNegativeInt.optional(),
   corsPolicy: CorsPolicy.optional(),
   headers: Headers.optional(),
 });
@@ -329,6 +331,13 @@ export const LoadBalancerSettings = strict({
     failover: z.array(strict({ from: z.string(), to: z.string() })).optional(),
     failoverPriority: z.array(z.string()).optional(),
     minClusterSize: NonNegativeInt.optional(),
+  }).optional(),
+  backendUtilization: strict({
+    errorUtilizationPenaltyPercent: NonNegativeInt.optional(),
+    metricNamesForComputingUtilization: z.array(z.string()).optional(),
+    weightExpirationPeriod: Duration.optional(),
+    weightStabilizationPeriod: Duration.optional(),
+    weightUpdatePeriod: Duration.optional(),
   }).optional(),
   warmupDurationSecs: Duration.optional(),
   warmup: strict({
@@ -455,6 +464,7 @@ export const ServerTLSSettings = strict({
   minProtocolVersion: enumOf(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]).optional(),
   maxProtocolVersion: enumOf(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]).optional(),
   cipherSuites: z.array(z.string()).optional(),
+  ecdhCurves: z.array(z.string()).optional(),
 });
 export type ServerTLSSettings = z.infer<typeof ServerTLSSettings>;
 
@@ -478,9 +488,11 @@ export type GatewaySpec = z.infer<typeof GatewaySpec>;
 // security.istio.io: RequestAuthentication, PeerAuthentication, AuthorizationPolicy
 
 export const JWTRule = strict({
-  issuer: z.string(),
+  issuer: z.string().optional(),
   audiences: z.array(z.string()).optional(),
   jwksUri: z.string().optional(),
+  /** The legacy spelling Istio's CRD still accepts. */
+  jwks_uri: z.string().optional(),
   jwks: z.string().optional(),
   fromHeaders: z.array(strict({ name: z.string(), prefix: z.string().optional() })).optional(),
   fromParams: z.array(z.string()).optional(),
@@ -490,6 +502,7 @@ export const JWTRule = strict({
   outputClaimToHeaders: z.array(strict({ header: HeaderName, claim: z.string() })).optional(),
   timeout: Duration.optional(),
   spaceDelimitedClaims: z.array(z.string()).optional(),
+  presence: enumOf(["OPTIONAL", "REQUIRED"]).optional(),
 });
 export type JWTRule = z.infer<typeof JWTRule>;
 

@@ -310,3 +310,27 @@ kind: VirtualService
   assert.match(parsed.errors[0]!.source!, /^broken\.yaml:6$/);
   assert.match(parsed.errors[0]!.message, /^YAML syntax error/);
 });
+
+test("legacy spellings Istio still accepts are folded into the current fields", () => {
+  const { mesh, warnings } = valid(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ride}
+spec: {hosts: [ride], http: [{route: [{destination: {host: ride}}], mirror: {host: shadow}, mirror_percent: 25}]}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt}
+spec: {jwtRules: [{issuer: "https://issuer", jwks_uri: "https://issuer/jwks.json"}]}
+`);
+  const route = mesh.get("VirtualService", "default", "ride")!.spec.http![0]!;
+  assert.deepEqual(route.mirrorPercentage, { value: 25 });
+  assert.equal(route.mirror_percent, undefined);
+  assert.match(byPath(warnings)["VirtualService/ride/http[0].mirror_percent"]!, /deprecated/);
+  assert.equal(mesh.get("RequestAuthentication", "default", "jwt")!.spec.jwtRules![0]!.jwksUri, "https://issuer/jwks.json");
+  const both = check(`apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt}
+spec: {jwtRules: [{issuer: "https://issuer", jwksUri: "https://issuer/jwks.json", jwks: "{\\"keys\\": []}"}]}
+`);
+  assert.match(byPath(both.errors)["RequestAuthentication/jwt/jwtRules[0]"]!, /only one of jwks or jwksUri/);
+});

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { checkNamespace, checkResourceName } from "./checks.ts";
 import { DEFAULT_MESH_OPTIONS, buildMesh, gatewayKey, type MeshConfig, type MeshOptions } from "./mesh.ts";
 import { formatFieldPath, type FieldPath, type Issue, type SourcedDocument } from "./parse.ts";
-import { RULES, isHttpProtocol, isTlsProtocol } from "./rules.ts";
+import { RULES, isHttpProtocol, isTlsProtocol, normalizeSpec } from "./rules.ts";
 import { KINDS, KIND_NAMES, Metadata, type AnyResource, type Destination, type Kind } from "./schema.ts";
 import { UNKNOWN_FIELD_HINTS } from "./hints.ts";
 
@@ -135,6 +135,7 @@ function validateDocument(document: SourcedDocument, options: MeshOptions, error
   }
 
   if (errors.length > errorCount || !spec.success || !metadata.success) return undefined;
+  normalizeSpec(kind, spec.data);
   return {
     kind,
     apiVersion: apiVersion as string,
