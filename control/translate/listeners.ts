@@ -68,7 +68,10 @@ export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: T
     const virtualHosts: VirtualHostJson[] = [];
     const claimed = new Set<string>();
     for (const { service } of entries.sort((a, b) => a.service.host.localeCompare(b.service.host))) {
-      const bound = meshVirtualServices.find((vs) => (vs.spec.hosts ?? []).some((host) => mesh.resolveHost(host, vs.metadata.namespace) === service.host));
+      // A VirtualService naming the host exactly wins over one whose wildcard host covers it (Istio's precedence).
+      const names = (vs: (typeof meshVirtualServices)[number]) => (vs.spec.hosts ?? []).map((host) => mesh.resolveHost(host, vs.metadata.namespace));
+      const bound = meshVirtualServices.find((vs) => names(vs).includes(service.host)) ??
+        meshVirtualServices.find((vs) => names(vs).some((host) => host.startsWith("*") && hostMatches(host, service.host)));
       const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: resources.warnings };
       const routes = bound ? virtualServiceRoutes(bound, scope)
         : [defaultRoute(outboundClusterName(portNumber, undefined, service.host), hashPolicy(mesh, service.host, undefined, portNumber, proxy.namespace))];
@@ -149,24 +152,39 @@ function serverHosts(server: GatewayServer): string[] {
   return server.hosts.map((host) => host.includes("/") ? host.slice(host.indexOf("/") + 1) : host);
 }
 
+/**
+ * Whether a server exposes a VirtualService host: the host patterns match (either way round, for wildcards) and
+ * the namespace part admits the VirtualService's namespace ("ns/", "./" for the gateway's own, "*\/" or none for any).
+ */
+function serverExposes(server: GatewayServer, gatewayNamespace: string, vsNamespace: string, host: string): boolean {
+  return server.hosts.some((entry) => {
+    const slash = entry.indexOf("/");
+    const namespace = slash < 0 ? "*" : entry.slice(0, slash);
+    const pattern = slash < 0 ? entry : entry.slice(slash + 1);
+    const namespaceOk = namespace === "*" || (namespace === "." ? vsNamespace === gatewayNamespace : vsNamespace === namespace);
+    return namespaceOk && (hostMatches(pattern, host) || hostMatches(host, pattern));
+  });
+}
+
 function gatewayVirtualHosts(
-  mesh: MeshConfig, proxy: ProxyInfo, gateways: readonly Gateway[], servers: GatewayServer[], port: number, resources: EnvoyResources,
+  mesh: MeshConfig, proxy: ProxyInfo, entries: Array<{ gateway: Gateway; server: GatewayServer }>, port: number, resources: EnvoyResources,
 ): VirtualHostJson[] {
-  const allowed = servers.flatMap(serverHosts);
   const routesByHost = new Map<string, RouteJson[]>();
-  for (const gateway of gateways) {
+  for (const gateway of new Set(entries.map((entry) => entry.gateway))) {
+    const servers = entries.filter((entry) => entry.gateway === gateway).map((entry) => entry.server);
     const gatewayName = `${gateway.metadata.namespace}/${gateway.metadata.name}`;
     for (const vs of mesh.virtualServicesFor(gatewayName)) {
       const scope = { mesh, proxy, gateway: gatewayName, port, warnings: resources.warnings };
       const routes = virtualServiceRoutes(vs, scope);
       if (routes.length === 0) continue;
       for (const host of vs.spec.hosts ?? []) {
-        if (!allowed.some((pattern) => hostMatches(pattern, host) || hostMatches(host, pattern))) continue;
+        if (!servers.some((server) => serverExposes(server, gateway.metadata.namespace, vs.metadata.namespace, host))) continue;
         // Istio merges the routes of every VirtualService bound to a gateway host, in order.
         routesByHost.set(host, [...(routesByHost.get(host) ?? []), ...routes]);
       }
     }
   }
+  const servers = entries.map((entry) => entry.server);
   const virtualHosts: VirtualHostJson[] = [];
   const claimed = new Set<string>();
   const redirect = servers.some((server) => server.tls?.httpsRedirect);
@@ -192,7 +210,7 @@ export function gatewayListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
     if (plain.length > 0) {
       const routeName = `http.${portNumber}`;
       resources.routes.set(routeName, routeConfiguration(routeName,
-        gatewayVirtualHosts(mesh, proxy, gateways, plain.map(({ server }) => server), portNumber, resources), { validateClusters: false }));
+        gatewayVirtualHosts(mesh, proxy, plain, portNumber, resources), { validateClusters: false }));
       chains.push(filterChain({ filters: [httpConnectionManager({ statPrefix: `gateway_${portNumber}`, httpFilters: filters, routes: { rds: routeName }, trustDownstream: false })] }));
     }
     for (const { gateway, server, index } of entries) {
@@ -215,7 +233,7 @@ export function gatewayListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
       }
       const routeName = `https.${portNumber}.${server.port.name}.${gateway.metadata.name}.${gateway.metadata.namespace}`;
       resources.routes.set(routeName, routeConfiguration(routeName,
-        gatewayVirtualHosts(mesh, proxy, [gateway], [server], portNumber, resources), { validateClusters: false }));
+        gatewayVirtualHosts(mesh, proxy, [{ gateway, server }], portNumber, resources), { validateClusters: false }));
       const tls: DownstreamTlsContextJson = {
         commonTlsContext: {
           tlsCertificateSdsSecretConfigs: [{ name: credential, sdsConfig: adsConfigSource() }],

@@ -390,6 +390,27 @@ spec:
     assert.equal(resources.routes.get("9080")!.validateClusters, false);
   });
 
+  it("binds a VirtualService with a wildcard host to the services it covers, an exact host taking precedence", () => {
+    const { routes: translated, resources } = routes(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: everything, namespace: default }
+spec:
+  hosts: ["*.svc.cluster.local"]
+  http: [{ route: [{ destination: { host: reviews, subset: v2 } }], timeout: 7s }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http: [{ route: [{ destination: { host: reviews, subset: v1 } }] }]
+`);
+    assert.equal((translated[0]!.route as Node).cluster, "outbound|9080|v1|reviews.default.svc.cluster.local");
+    const ratings = virtualHost(resources, "9080", "ratings.shop.svc.cluster.local:9080").routes as Node[];
+    assert.equal((ratings[0]!.route as Node).timeout, "7s");
+  });
+
   it("applies only matches for this port and source, and leaves gateway-only VirtualServices off sidecars", () => {
     const { routes: translated } = routes(`
 apiVersion: networking.istio.io/v1
@@ -770,6 +791,37 @@ describe("translateProxy: gateway", () => {
     const resources = translate(meshOf(REVIEWS + GATEWAY), router());
     assert.equal(resources.secrets.size, 0);
     assert.deepEqual(resources.warnings.map((warning) => warning.path), ["Gateway/default/edge.servers[1].tls.credentialName"]);
+  });
+
+  it("exposes only VirtualServices from the namespaces a server's hosts admit", () => {
+    const mesh = meshOf(REVIEWS + `
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 8080, name: http, protocol: HTTP }, hosts: ["shop/*.example.com", "./own.example.com"] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: shop, namespace: shop }
+spec:
+  hosts: ["store.example.com"]
+  gateways: [default/edge]
+  http: [{ route: [{ destination: { host: ratings.shop.svc.cluster.local } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: sneaky, namespace: default }
+spec:
+  hosts: ["other.example.com", "own.example.com"]
+  gateways: [edge]
+  http: [{ route: [{ destination: { host: reviews } }] }]
+`);
+    const resources = translate(mesh, router());
+    const hosts = resources.routes.get("http.8080")!.virtualHosts!.map((host) => host.name);
+    assert.deepEqual(hosts, ["own.example.com:8080", "store.example.com:8080"]);
   });
 
   it("gives a router no listeners when no Gateway selects it", () => {
