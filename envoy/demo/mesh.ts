@@ -88,12 +88,12 @@ export function demoMesh(options: DemoMeshOptions): Json {
 
 export const DOCKER_CONFIG_PATH = join(projectRoot, "envoy", "demo", "envoy.docker.yaml");
 
-/** The demo mesh as docker-compose.yml runs it: wasm mounted at /etc/envoy/wasm, the backend by service name. */
+/** The single-Envoy demo as a container would run it: wasm mounted at /etc/envoy/wasm, the backend by host name. */
 export function dockerConfigYaml(): string {
   const config = demoMesh({
     wasmDir: "/etc/envoy/wasm", listenerPort: 10000, adminPort: 9901, backendHost: "backend", backendPort: 10001,
     bindAddress: "0.0.0.0",
   });
-  return "# Generated from envoy/demo/mesh.ts by `npm run demo -- --write-docker-config`; used by docker-compose.yml.\n" +
+  return "# Generated from envoy/demo/mesh.ts by `npm run demo -- --write-docker-config`: the three filters together in one Envoy.\n" +
     stringify(config, { lineWidth: 0 });
 }
