@@ -97,6 +97,13 @@ export const Metadata = strict({
   generation: Int.optional(),
   uid: z.string().optional(),
   creationTimestamp: z.union([z.string(), z.null()]).optional(),
+  generateName: z.string().optional(),
+  selfLink: z.string().optional(),
+  deletionTimestamp: z.unknown().optional(),
+  deletionGracePeriodSeconds: z.unknown().optional(),
+  ownerReferences: z.unknown().optional(),
+  finalizers: z.unknown().optional(),
+  managedFields: z.unknown().optional(),
 });
 
 // ---------------------------------------------------------------------------------------------------------------
