@@ -254,6 +254,15 @@ export class WorkloadAgent {
     return result;
   }
 
+  /**
+   * The CA endpoint's certificate chains to a mesh root, so the roots of the trust bundle file count as well: after
+   * a rollover the CA serves under the new root, which the operator put in the bundle before switching.
+   */
+  private caEndpoint(): CaClientOptions {
+    if (this.extraRoots.length === 0) return this.options.ca;
+    return { ...this.options.ca, caCertificatesPem: this.options.ca.caCertificatesPem.trimEnd() + "\n" + this.extraRoots.join("") };
+  }
+
   private readToken(): string | undefined {
     if (this.options.token) return this.options.token;
     if (!this.options.tokenFile) return undefined;
@@ -272,7 +281,7 @@ export class WorkloadAgent {
     let lastError: unknown = new Error("no credential: the agent has neither a token nor a valid certificate");
     for (const credential of attempts) {
       try {
-        const chain = await requestCertificate(this.options.ca, credential, { csr: csrPem, validityDuration: this.options.ttlSeconds ?? 0 });
+        const chain = await requestCertificate(this.caEndpoint(), credential, { csr: csrPem, validityDuration: this.options.ttlSeconds ?? 0 });
         this.accept(chain, keyPem, "token" in credential ? "token" : "certificate");
         return;
       } catch (error) {
