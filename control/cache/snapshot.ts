@@ -18,6 +18,17 @@ export const PUSH_ORDER: readonly ResourceTypeUrl[] = [
   TypeUrl.route,
 ];
 
+/** The order removals go out in, after a push's updates: listeners and routes before the clusters they name,
+ * clusters before their endpoints, filter configs and secrets last, once nothing that uses them is left. */
+export const REMOVAL_ORDER: readonly ResourceTypeUrl[] = [
+  TypeUrl.listener,
+  TypeUrl.route,
+  TypeUrl.cluster,
+  TypeUrl.endpoint,
+  TypeUrl.extensionConfig,
+  TypeUrl.secret,
+];
+
 /** Types whose SotW subscription with no names means "everything" (Envoy's CDS and LDS). */
 export const WILDCARD_TYPES: ReadonlySet<string> = new Set<string>([TypeUrl.cluster, TypeUrl.listener]);
 

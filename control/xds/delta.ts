@@ -6,8 +6,7 @@
 // so routes stop naming a cluster before the cluster disappears.
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DeltaDiscoveryResponseSchema, ResourceSchema, type DeltaDiscoveryRequest } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
-import { TypeUrl } from "../api/index.ts";
-import { PUSH_ORDER, WILDCARD_TYPES, type PackedResource } from "../cache/index.ts";
+import { PUSH_ORDER, REMOVAL_ORDER, WILDCARD_TYPES, type PackedResource } from "../cache/index.ts";
 import type { EncodedResponse } from "./services.ts";
 import { XdsStream } from "./stream.ts";
 
@@ -31,9 +30,6 @@ interface DeltaTypeState {
   sent: Map<string, string>;
 }
 
-/** Listeners and routes go before the clusters they name, clusters before their endpoints, and the filter
- * configs and secrets last, once nothing that uses them is left. */
-const REMOVAL_ORDER = [TypeUrl.listener, TypeUrl.route, TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.extensionConfig, TypeUrl.secret];
 
 export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedResponse> {
   private readonly types = new Map<string, DeltaTypeState>();

@@ -189,3 +189,21 @@ test("a proxy whose group cannot be chosen is refused with the reason", async ()
     await xds.close();
   }
 });
+
+test("a push that removes a cluster keeps it until the routes moved off it, then removes it", () => withXds(async (xds) => {
+  xds.cache.setSnapshot("default", new Snapshot(meshResources({ clusters: ["a", "b"], routeCluster: "b" })));
+  const stream = xds.client.sotw(node, { autoAck: true });
+  stream.request(TypeUrl.cluster);
+  stream.request(TypeUrl.route, ["routes"]);
+  await eventually(() => stream.received.length === 2, "the initial CDS and RDS");
+  stream.received.length = 0;
+  xds.cache.setSnapshot("default", new Snapshot(meshResources({ clusters: ["a"], routeCluster: "a" })));
+  await eventually(() => stream.received.length === 3, "three responses");
+  assert.equal(await stream.quietFor(200), true);
+  const clustersIn = (index: number) => stream.received[index].resources.length;
+  assert.deepEqual(stream.received.map((response) => shortTypeName(response.typeUrl)), ["cds", "rds", "cds"]);
+  assert.equal(clustersIn(0), 2, "b is still there while the route names it");
+  assert.equal(clustersIn(2), 1, "b is removed after the route moved");
+  const final = new Snapshot(meshResources({ clusters: ["a"], routeCluster: "a" }));
+  assert.equal(stream.versions.get(TypeUrl.cluster), final.typeVersion(TypeUrl.cluster));
+}));

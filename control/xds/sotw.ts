@@ -2,9 +2,11 @@
 // (all of them for CDS and LDS, the named ones for EDS, RDS, SDS and ECDS). The response version is a hash of
 // exactly what it carries, so an unchanged set is never resent, a rejected set is not resent until it changes, and
 // a restarted control service computes the versions a reconnecting proxy already has and sends it nothing new.
+// When a push removes clusters or listeners, CDS/LDS first go out still holding them, and the final state follows
+// after the push's EDS, LDS and RDS, so no route names a cluster Envoy has already dropped (removals last).
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DiscoveryResponseSchema, type DiscoveryRequest } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
-import { PUSH_ORDER, WILDCARD_TYPES, type Selection } from "../cache/index.ts";
+import { PUSH_ORDER, REMOVAL_ORDER, versionOfSet, WILDCARD_TYPES, type PackedResource, type Selection } from "../cache/index.ts";
 import type { EncodedResponse } from "./services.ts";
 import { XdsStream } from "./stream.ts";
 
@@ -21,10 +23,17 @@ interface SotwTypeState {
   lastVersion?: string;
   /** version_info of the proxy's first request on this stream: what it already has from an earlier stream. */
   clientVersion: string;
+  /** The resources of the last response built (to keep removed ones until the push's updates are out). */
+  lastResources?: readonly PackedResource[];
+  /** The resources of the last response the proxy ACKed (or reported having). */
+  acceptedResources?: readonly PackedResource[];
 }
+
 
 export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
   private readonly types = new Map<string, SotwTypeState>();
+  /** Wildcard types sent with resources this push removes; their final state follows the push's updates. */
+  private readonly removalsDue = new Set<string>();
 
   protected handleRequest(request: DiscoveryRequest, typeUrl: string): void {
     const tracker = this.tracker(typeUrl);
@@ -35,8 +44,14 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
         this.logger.debug({ type: tracker.type, nonce: request.responseNonce, current: tracker.nonce ?? null }, "stale nonce; request ignored");
         return;
       }
-      if (request.errorDetail) this.recordNack(tracker, request.errorDetail.message);
-      else this.recordAck(typeUrl, tracker);
+      if (request.errorDetail) {
+        this.recordNack(tracker, request.errorDetail.message);
+        // The proxy kept what it had; a later make-before-break must not resend what it just rejected.
+        if (state) state.lastResources = state.acceptedResources;
+      } else {
+        this.recordAck(typeUrl, tracker);
+        if (state) state.acceptedResources = state.lastResources;
+      }
     }
     const names = new Set(request.resourceNames);
     const wildcard = names.has("*") || (names.size === 0 && WILDCARD_TYPES.has(typeUrl));
@@ -60,25 +75,51 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
       const state = this.types.get(typeUrl);
       if (!state) continue;
       const selection = entry.snapshot.select(typeUrl, state.wildcard ? null : state.names);
-      const version = selection.version;
-      if (version === state.lastVersion) continue;
+      if (selection.version === state.lastVersion) continue;
       const tracker = this.tracker(typeUrl);
-      if (state.lastVersion === undefined && version === state.clientVersion) {
+      if (state.lastVersion === undefined && selection.version === state.clientVersion) {
         // Reconnected proxy that already has exactly this: nothing to send.
-        state.lastVersion = version;
-        tracker.inSync(version);
+        state.lastVersion = selection.version;
+        state.lastResources = selection.resources;
+        state.acceptedResources = selection.resources;
+        tracker.inSync(selection.version);
         continue;
       }
       if (!state.wildcard && selection.resources.length === 0 && state.lastVersion === undefined) continue;
-      state.lastVersion = version;
-      const nonce = this.newNonce();
-      tracker.sent(version, nonce, entry.setAt);
-      const body = encodedResources(selection);
-      this.observeSize(typeUrl, body.byteLength);
-      this.logger.debug({ type: tracker.type, version, nonce, count: selection.resources.length }, "sending");
-      const header = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { versionInfo: version, typeUrl, nonce }));
-      return { typeUrl, encoded: Buffer.concat([header, body]) };
+      if (state.wildcard && state.lastResources) {
+        // Make before break: keep what this push removes until the listeners and routes that may still name it
+        // have been replaced; the removal follows once every update of the push is out.
+        const current = new Set(selection.resources.map((resource) => resource.name));
+        const leaving = state.lastResources.filter((resource) => !current.has(resource.name));
+        if (leaving.length > 0) {
+          this.removalsDue.add(typeUrl);
+          const resources = [...selection.resources, ...leaving];
+          const body = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { resources: resources.map((resource) => resource.any) }));
+          return this.respond(typeUrl, state, versionOfSet(resources), resources, body);
+        }
+      }
+      return this.respond(typeUrl, state, selection.version, selection.resources, encodedResources(selection));
+    }
+    for (const typeUrl of REMOVAL_ORDER) {
+      if (!this.removalsDue.delete(typeUrl)) continue;
+      const state = this.types.get(typeUrl);
+      if (!state) continue;
+      const selection = entry.snapshot.select(typeUrl, state.wildcard ? null : state.names);
+      if (selection.version === state.lastVersion) continue;
+      return this.respond(typeUrl, state, selection.version, selection.resources, encodedResources(selection));
     }
     return undefined;
+  }
+
+  private respond(typeUrl: string, state: SotwTypeState, version: string, resources: readonly PackedResource[], body: Uint8Array): EncodedResponse {
+    const tracker = this.tracker(typeUrl);
+    state.lastVersion = version;
+    state.lastResources = resources;
+    const nonce = this.newNonce();
+    tracker.sent(version, nonce, this.entry!.setAt);
+    this.observeSize(typeUrl, body.byteLength);
+    this.logger.debug({ type: tracker.type, version, nonce, count: resources.length }, "sending");
+    const header = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { versionInfo: version, typeUrl, nonce }));
+    return { typeUrl, encoded: Buffer.concat([header, body]) };
   }
 }
