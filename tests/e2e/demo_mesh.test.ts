@@ -121,6 +121,17 @@ describe("demo mesh", () => {
     assert.ok(crashedProcessKilled, "the crashed run's process inside asm-crashed was killed");
   });
 
+  it("runs the tour on loopback ports (the runner without root) and exits zero with --once", { timeout: 300_000 }, async () => {
+    const before = listNamespaces();
+    const run = await runDemo(["--mesh", "--loopback", "--once"], { timeoutMs: 240_000 });
+    assert.equal(run.status, 0, run.output.slice(-4000));
+    assert.match(run.output, /local mesh \(loopback ports\)/);
+    assert.match(run.output, /gateway {5}http:\/\/127\.0\.0\.1:\d+/);
+    assertTourPassed(run.output);
+    assert.deepEqual(listNamespaces(), before, "loopback mode makes no namespace");
+    assert.deepEqual(demoProcesses(), []);
+  });
+
   it("runs the tour against docker-compose.yml in a real Docker engine and leaves no container or network", { timeout: 600_000 }, async (t) => {
     try {
       await ensureDockerEngine();
