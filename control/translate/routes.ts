@@ -58,32 +58,48 @@ function routeMatch(match: HTTPMatchRequest | undefined): RouteMatchJson {
 }
 
 /** Whether a match applies to this proxy and listener (port, gateways, source labels and namespace). */
-function matchApplies(match: HTTPMatchRequest, scope: RouteScope, vsGateways: string[]): boolean {
+function matchApplies(match: HTTPMatchRequest, scope: RouteScope, vsGateways: string[], vsNamespace: string): boolean {
   if (match.port !== undefined && match.port !== scope.port) return false;
-  const gateways = match.gateways ?? vsGateways;
-  if (gateways.length > 0 && !gateways.includes(scope.gateway)) return false;
-  if (match.sourceLabels && (scope.gateway !== "mesh" || !selectorMatches(match.sourceLabels, scope.proxy.labels))) return false;
+  // As Istio: a match that names gateways is decided by them alone; otherwise by the proxy's labels and namespace.
+  if (match.gateways && match.gateways.length > 0) return match.gateways.some((gateway) => qualifyGateway(gateway, vsNamespace) === scope.gateway);
+  if (vsGateways.length > 0 && !vsGateways.includes(scope.gateway)) return false;
+  if (match.sourceLabels && !selectorMatches(match.sourceLabels, scope.proxy.labels)) return false;
   if (match.sourceNamespace !== undefined && match.sourceNamespace !== scope.proxy.namespace) return false;
   return true;
 }
 
+/** Gateway names without a namespace are relative to the VirtualService's; "mesh" stays as is. */
+function qualifyGateway(gateway: string, namespace: string): string {
+  return gateway === "mesh" || gateway.includes("/") ? gateway : `${namespace}/${gateway}`;
+}
+
+/** Setting Host (or :authority) is a host rewrite in Envoy, as in Istio. */
+function isAuthority(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === "host" || lower === ":authority";
+}
+
 function headerOptions(set: Record<string, string> | undefined, add: Record<string, string> | undefined): HeaderValueOptionJson[] {
   return [
-    ...Object.entries(set ?? {}).map(([key, value]): HeaderValueOptionJson => ({ header: { key, value }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" })),
+    ...Object.entries(set ?? {}).filter(([key]) => !isAuthority(key)).map(([key, value]): HeaderValueOptionJson => ({ header: { key, value }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" })),
     ...Object.entries(add ?? {}).map(([key, value]): HeaderValueOptionJson => ({ header: { key, value }, appendAction: "APPEND_IF_EXISTS_OR_ADD" })),
   ];
 }
 
 type HeaderTarget = Pick<RouteJson, "requestHeadersToAdd" | "requestHeadersToRemove" | "responseHeadersToAdd" | "responseHeadersToRemove">;
 
-function applyHeaders(target: HeaderTarget, headers: Headers | undefined): void {
-  if (!headers) return;
-  const requestAdd = headerOptions(headers.request?.set, headers.request?.add);
-  const responseAdd = headerOptions(headers.response?.set, headers.response?.add);
-  if (requestAdd.length > 0) target.requestHeadersToAdd = requestAdd;
-  if (headers.request?.remove?.length) target.requestHeadersToRemove = headers.request.remove;
-  if (responseAdd.length > 0) target.responseHeadersToAdd = responseAdd;
-  if (headers.response?.remove?.length) target.responseHeadersToRemove = headers.response.remove;
+/** Adds header operations to a route or weighted cluster (after any already there); returns a Host it sets. */
+function applyHeaders(target: HeaderTarget, headers: Headers | undefined): string | undefined {
+  if (!headers) return undefined;
+  const append = <T>(existing: T[] | undefined, more: T[]): T[] | undefined => more.length > 0 ? [...(existing ?? []), ...more] : existing;
+  target.requestHeadersToAdd = append(target.requestHeadersToAdd, headerOptions(headers.request?.set, headers.request?.add));
+  target.requestHeadersToRemove = append(target.requestHeadersToRemove, headers.request?.remove ?? []);
+  target.responseHeadersToAdd = append(target.responseHeadersToAdd, headerOptions(headers.response?.set, headers.response?.add));
+  target.responseHeadersToRemove = append(target.responseHeadersToRemove, headers.response?.remove ?? []);
+  for (const key of ["requestHeadersToAdd", "requestHeadersToRemove", "responseHeadersToAdd", "responseHeadersToRemove"] as const) {
+    if (target[key] === undefined) delete target[key];
+  }
+  return Object.entries(headers.request?.set ?? {}).find(([key]) => isAuthority(key))?.[1];
 }
 
 /**
@@ -168,18 +184,22 @@ const REDIRECT_CODES: Record<number, NonNullable<RedirectActionJson["responseCod
   301: "MOVED_PERMANENTLY", 302: "FOUND", 303: "SEE_OTHER", 307: "TEMPORARY_REDIRECT", 308: "PERMANENT_REDIRECT",
 };
 
-function routeAction(http: HTTPRoute, namespace: string, scope: RouteScope, path: string, match: RouteMatchJson): RouteActionJson {
+function routeAction(http: HTTPRoute, namespace: string, scope: RouteScope, path: string, route: RouteJson, authority: string | undefined): RouteActionJson {
   const destinations = (http.route ?? []).filter((destination) => destination.weight === undefined || destination.weight > 0 || (http.route ?? []).length === 1);
   const action: RouteActionJson = { timeout: http.timeout ? durationToProtoJson(http.timeout) : "0s" };
   const clusterOf = (destination: Destination, index: number) =>
     destinationCluster(scope.mesh, destination, namespace, scope.port, `${path}.route[${index}].destination`, scope.warnings);
+  let hostRewrite = http.rewrite?.authority ?? authority;
   if (destinations.length === 1) {
     action.cluster = clusterOf(destinations[0]!.destination, 0);
+    // A single destination's header operations join the route's, after them (Istio's order).
+    hostRewrite ??= applyHeaders(route, destinations[0]!.headers);
   } else {
     action.weightedClusters = {
       clusters: destinations.map((destination, index): WeightedCluster_ClusterWeightJson => {
         const entry: WeightedCluster_ClusterWeightJson = { name: clusterOf(destination.destination, index), weight: destination.weight ?? 0 };
-        applyHeaders(entry, destination.headers);
+        const clusterAuthority = applyHeaders(entry, destination.headers);
+        if (clusterAuthority) entry.hostRewriteLiteral = clusterAuthority;
         return entry;
       }),
     };
@@ -192,18 +212,16 @@ function routeAction(http: HTTPRoute, namespace: string, scope: RouteScope, path
     return JSON.stringify(hashPolicy(scope.mesh, host, destination.subset, port, scope.proxy.namespace) ?? null);
   });
   if (hashes.length > 0 && hashes.every((hash) => hash === hashes[0]) && hashes[0] !== "null") action.hashPolicy = JSON.parse(hashes[0]!) as RouteActionJson["hashPolicy"];
-  if (http.rewrite?.uri !== undefined) {
-    if (match.safeRegex) action.regexRewrite = { pattern: match.safeRegex, substitution: http.rewrite.uri };
-    else action.prefixRewrite = http.rewrite.uri;
-  }
   if (http.rewrite?.uriRegexRewrite) {
     action.regexRewrite = { pattern: { regex: http.rewrite.uriRegexRewrite.match ?? "" }, substitution: http.rewrite.uriRegexRewrite.rewrite ?? "" };
+  } else if (http.rewrite?.uri) {
+    action.prefixRewrite = http.rewrite.uri;
   }
-  if (http.rewrite?.authority) action.hostRewriteLiteral = http.rewrite.authority;
+  if (hostRewrite) action.hostRewriteLiteral = hostRewrite;
   const mirrors = [
     ...(http.mirror ? [{ destination: http.mirror, percent: http.mirrorPercentage?.value ?? http.mirrorPercent ?? 100 }] : []),
     ...(http.mirrors ?? []).map((mirror) => ({ destination: mirror.destination, percent: mirror.percentage?.value ?? 100 })),
-  ];
+  ].filter((mirror) => mirror.percent > 0);
   if (mirrors.length > 0) {
     action.requestMirrorPolicies = mirrors.map((mirror, index) => ({
       cluster: destinationCluster(scope.mesh, mirror.destination, namespace, scope.port, `${path}.mirrors[${index}].destination`, scope.warnings),
@@ -213,10 +231,35 @@ function routeAction(http: HTTPRoute, namespace: string, scope: RouteScope, path
   return action;
 }
 
+function redirectAction(http: HTTPRoute, scope: RouteScope, path: string): RedirectActionJson {
+  const spec = http.redirect!;
+  const redirect: RedirectActionJson = {};
+  if (spec.uri !== undefined) redirect.pathRedirect = spec.uri;
+  if (spec.authority !== undefined) redirect.hostRedirect = spec.authority;
+  if (spec.scheme !== undefined) redirect.schemeRedirect = spec.scheme;
+  // FROM_REQUEST_PORT: routes are built per listener port, so the request's port is that port.
+  const port = spec.port ?? (spec.derivePort === "FROM_REQUEST_PORT" ? scope.port : undefined);
+  const scheme = spec.scheme ?? "http";
+  if (port !== undefined && !(port === 80 && scheme === "http") && !(port === 443 && scheme === "https")) redirect.portRedirect = port;
+  const code = REDIRECT_CODES[spec.redirectCode ?? 301];
+  if (code) redirect.responseCode = code;
+  else {
+    scope.warnings.push({ path: `${path}.redirect.redirectCode`, message: `Envoy cannot redirect with ${spec.redirectCode}; 301 is used` });
+    redirect.responseCode = "MOVED_PERMANENTLY";
+  }
+  return redirect;
+}
+
+/** A route that matches every request: later routes of the VirtualService can never be reached. */
+function isCatchAll(route: RouteJson): boolean {
+  const match = route.match ?? {};
+  return match.prefix === "/" && !match.headers?.length && !match.queryParameters?.length;
+}
+
 /** One Envoy route per applicable match of one VirtualService http route (a route without matches matches all). */
 function translateHttpRoute(http: HTTPRoute, index: number, vsNamespace: string, vsGateways: string[], scope: RouteScope, vsPath: string): RouteJson[] {
   const path = `${vsPath}.http[${index}]`;
-  const matches = http.match && http.match.length > 0 ? http.match.filter((match) => matchApplies(match, scope, vsGateways)) : [undefined];
+  const matches = http.match && http.match.length > 0 ? http.match.filter((match) => matchApplies(match, scope, vsGateways, vsNamespace)) : [undefined];
   if (http.match && http.match.length > 0 && matches.length === 0) return [];
   if (!http.match?.length && vsGateways.length > 0 && !vsGateways.includes(scope.gateway)) return [];
   if (http.corsPolicy) scope.warnings.push({ path: `${path}.corsPolicy`, message: "CORS policies are not translated yet" });
@@ -228,39 +271,38 @@ function translateHttpRoute(http: HTTPRoute, index: number, vsNamespace: string,
     const route: RouteJson = { match: routeMatch(match) };
     const name = [http.name, match?.name].filter(Boolean).join(".");
     if (name) route.name = name;
+    const authority = applyHeaders(route, http.headers);
     if (http.redirect) {
-      const redirect: RedirectActionJson = {};
-      if (http.redirect.uri !== undefined) redirect.pathRedirect = http.redirect.uri;
-      if (http.redirect.authority !== undefined) redirect.hostRedirect = http.redirect.authority;
-      if (http.redirect.port !== undefined) redirect.portRedirect = http.redirect.port;
-      if (http.redirect.scheme !== undefined) redirect.schemeRedirect = http.redirect.scheme;
-      if (http.redirect.redirectCode !== undefined) {
-        const code = REDIRECT_CODES[http.redirect.redirectCode];
-        if (code) redirect.responseCode = code;
-        else scope.warnings.push({ path: `${path}.redirect.redirectCode`, message: `Envoy cannot redirect with ${http.redirect.redirectCode}; 301 is used` });
-      }
-      route.redirect = redirect;
+      route.redirect = redirectAction(http, scope, path);
     } else if (http.directResponse) {
       const body = http.directResponse.body?.string ??
         (http.directResponse.body?.bytes !== undefined ? Buffer.from(http.directResponse.body.bytes, "base64").toString("utf8") : undefined);
       route.directResponse = directResponse(http.directResponse.status, body);
     } else {
-      route.route = routeAction(http, vsNamespace, scope, path, route.match!);
+      route.route = routeAction(http, vsNamespace, scope, path, route, authority);
     }
-    applyHeaders(route, http.headers);
     if (http.fault) route.typedPerFilterConfig = { [FAULT_FILTER_NAME]: faultPerFilterConfig(http.fault, path, scope.warnings) };
     return route;
   });
 }
 
-/** The routes of a VirtualService for one listener port, in its order; empty when none applies there. */
+/**
+ * The routes of a VirtualService for one listener port, in its order; empty when none applies there. Like Istio,
+ * nothing after a catch-all route is sent.
+ */
 export function virtualServiceRoutes(
   vs: { metadata: { namespace: string; name: string }; spec: { gateways?: string[]; http?: HTTPRoute[] } }, scope: RouteScope,
 ): RouteJson[] {
   const vsPath = `VirtualService/${vs.metadata.namespace}/${vs.metadata.name}`;
-  // Gateway names without a namespace are relative to the VirtualService's; "mesh" stays as is.
-  const gateways = (vs.spec.gateways ?? []).map((gateway) => gateway === "mesh" || gateway.includes("/") ? gateway : `${vs.metadata.namespace}/${gateway}`);
-  return (vs.spec.http ?? []).flatMap((http, index) => translateHttpRoute(http, index, vs.metadata.namespace, gateways, scope, vsPath));
+  const gateways = (vs.spec.gateways ?? []).map((gateway) => qualifyGateway(gateway, vs.metadata.namespace));
+  const routes: RouteJson[] = [];
+  for (const [index, http] of (vs.spec.http ?? []).entries()) {
+    for (const route of translateHttpRoute(http, index, vs.metadata.namespace, gateways, scope, vsPath)) {
+      routes.push(route);
+      if (isCatchAll(route)) return routes;
+    }
+  }
+  return routes;
 }
 
 /** The route a service gets when no VirtualService names it: everything to its cluster, Istio's default retries. */

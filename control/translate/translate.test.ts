@@ -368,6 +368,31 @@ spec:
     assert.deepEqual(translated[2]!.directResponse, { status: 418, body: { inlineString: "short and stout" } });
   });
 
+  it("joins a single destination's headers to the route's, turns a set Host into a host rewrite, and stops after a catch-all", () => {
+    const { routes: translated } = routes(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ uri: { prefix: /moved } }]
+    redirect: { uri: /new, derivePort: FROM_REQUEST_PORT }
+  - headers: { request: { set: { x-route: r } } }
+    route:
+    - destination: { host: reviews, subset: v1 }
+      headers: { request: { set: { x-dest: d, host: reviews.internal } } }
+  - route: [{ destination: { host: reviews, subset: v2 } }]
+`);
+    assert.equal(translated.length, 2, "the route after the catch-all is not sent");
+    assert.deepEqual(translated[0]!.redirect, { pathRedirect: "/new", portRedirect: 9080, responseCode: "MOVED_PERMANENTLY" });
+    assert.deepEqual(translated[1]!.requestHeadersToAdd, [
+      { header: { key: "x-route", value: "r" }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" },
+      { header: { key: "x-dest", value: "d" }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" },
+    ]);
+    assert.equal((translated[1]!.route as Node).hostRewriteLiteral, "reviews.internal");
+  });
+
   it("keeps routes to unknown subsets and hosts (they answer 503 until defined) and warns", () => {
     const { routes: translated, resources } = routes(`
 apiVersion: networking.istio.io/v1
