@@ -1,0 +1,215 @@
+// The control service: mesh config from a store → validation (a rejected change keeps the running config) →
+// translation per proxy group → versioned snapshots → ADS streams. Proxies that would get identical resources
+// share one group and one snapshot, so memory grows with distinct configs, not with proxies. Pushes are debounced
+// like istiod's and run with bounded concurrency.
+import pino, { type Logger } from "pino";
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { Issue, MeshConfig } from "./config/index.ts";
+import { validateStore, type ConfigStore } from "./store/index.ts";
+import {
+  parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, translateProxy, workloadInstanceOf,
+  type ProxyInfo, type TranslateContext, type WorkloadInstance,
+} from "./translate/index.ts";
+import { Snapshot, SnapshotCache } from "./cache/index.ts";
+import { XdsServer, type ConnectedProxy } from "./xds/index.ts";
+import { Debouncer, ISTIO_DEBOUNCE, type DebounceOptions } from "./debounce.ts";
+import { startAdminServer, type AdminServer } from "./admin/server.ts";
+import { wasmModulePath, type WasmModule } from "./admin/wasm_modules.ts";
+
+export interface ControlServiceOptions {
+  store: ConfigStore;
+  /** "host:port" for gRPC (port 0: any). */
+  xdsAddress: string;
+  /** "host:port" for the admin HTTP server (port 0: any). */
+  adminAddress: string;
+  wasmModules: Map<string, WasmModule>;
+  /** Address Envoys use to reach the admin port for .wasm downloads, when it differs from the bind address. */
+  advertisedAdminHost?: string;
+  debounce?: DebounceOptions;
+  pushConcurrency?: number;
+  logger?: Logger;
+}
+
+/** What the running config is, and why the last change was or was not accepted (served at /debug/configz). */
+export interface ConfigStatus {
+  acceptedAt: string | null;
+  resources: number;
+  warnings: Issue[];
+  rejected: { at: string; errors: Issue[] } | null;
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(":");
+  if (at <= 0) throw new Error(`"${address}" is not host:port`);
+  const port = Number(address.slice(at + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${address}" has no valid port`);
+  return { host: address.slice(0, at).replace(/^\[|\]$/g, ""), port };
+}
+
+export class ControlService {
+  readonly registry = new Registry();
+  readonly logger: Logger;
+  private readonly cache = new SnapshotCache();
+  private xds!: XdsServer;
+  private admin!: AdminServer;
+  private mesh: MeshConfig | null = null;
+  private configStatus: ConfigStatus = { acceptedAt: null, resources: 0, warnings: [], rejected: null };
+  /** One representative proxy per group: every member gets the same resources. */
+  private readonly groups = new Map<string, { proxy: ProxyInfo; members: Set<number> }>();
+  /** Auto-registered workloads by the ADS stream that registered them. */
+  private readonly registered = new Map<number, WorkloadInstance>();
+  private readonly pushes: Debouncer;
+  private unsubscribe: (() => void) | null = null;
+  xdsPort = 0;
+
+  constructor(private readonly options: ControlServiceOptions) {
+    this.logger = options.logger ?? pino({ name: "as-mesh-control" });
+    this.pushes = new Debouncer(() => this.pushAll(), options.debounce ?? ISTIO_DEBOUNCE);
+    collectDefaultMetrics({ register: this.registry });
+    const status = () => this.configStatus;
+    new Gauge({
+      name: "as_mesh_config_resources",
+      help: "Mesh config resources in the running (last accepted) configuration.",
+      registers: [this.registry],
+      collect() { this.set(status().resources); },
+    });
+    new Gauge({
+      name: "as_mesh_config_rejected",
+      help: "1 while the store holds a config change that was rejected (the previous config keeps running).",
+      registers: [this.registry],
+      collect() { this.set(status().rejected ? 1 : 0); },
+    });
+  }
+
+  get adminUrl(): string {
+    return this.admin.url;
+  }
+
+  async start(): Promise<void> {
+    const { store } = this.options;
+    await store.start();
+    this.reloadConfig();
+    this.unsubscribe = store.onChange(() => {
+      if (this.reloadConfig()) this.pushes.trigger();
+    });
+
+    this.xds = new XdsServer({
+      cache: this.cache,
+      registry: this.registry,
+      logger: this.logger.child({ component: "xds" }),
+      groupOf: (proxy) => this.join(proxy),
+      onDisconnect: (proxy) => this.leave(proxy),
+    });
+    const xds = splitHostPort(this.options.xdsAddress);
+    this.xdsPort = await this.xds.listen(`${xds.host}:${xds.port}`);
+
+    const admin = splitHostPort(this.options.adminAddress);
+    this.admin = await startAdminServer({
+      registry: this.registry,
+      ready: () => this.readiness(),
+      syncStatus: () => this.xds.status(),
+      configStatus: () => this.configStatus,
+      modules: () => this.options.wasmModules,
+    }, admin.host, admin.port);
+    this.logger.info({ xds: `${xds.host}:${this.xdsPort}`, admin: this.admin.url }, "control service listening");
+  }
+
+  async stop(): Promise<void> {
+    this.pushes.cancel();
+    this.unsubscribe?.();
+    await this.xds?.close();
+    await this.admin?.close();
+    await this.options.store.stop();
+  }
+
+  private readiness(): { ready: boolean; reason?: string } {
+    if (!this.options.store.hasSynced()) return { ready: false, reason: "config store has not synced" };
+    if (!this.mesh) return { ready: false, reason: "no valid mesh config loaded" };
+    return { ready: true };
+  }
+
+  /** Validates the store's documents; adopts them only when valid. Returns whether the running config changed. */
+  private reloadConfig(): boolean {
+    const documents = this.options.store.documents();
+    const { mesh, errors, warnings } = validateStore(this.options.store);
+    const now = new Date().toISOString();
+    if (!mesh) {
+      this.configStatus = { ...this.configStatus, rejected: { at: now, errors } };
+      this.logger.error({ errors: errors.map((issue) => `${issue.path}: ${issue.message}`) },
+        "mesh config rejected; the running config stays");
+      return false;
+    }
+    for (const warning of warnings) this.logger.warn({ path: warning.path }, warning.message);
+    this.mesh = mesh;
+    this.configStatus = { acceptedAt: now, resources: documents.length, warnings, rejected: null };
+    this.logger.info({ resources: documents.length, warnings: warnings.length }, "mesh config accepted");
+    return true;
+  }
+
+  private context(): TranslateContext {
+    const host = this.options.advertisedAdminHost ?? splitHostPort(this.options.adminAddress).host;
+    const wasmModules: TranslateContext["wasmModules"] = {};
+    for (const module of this.options.wasmModules.values()) {
+      wasmModules[module.name] = { url: `http://${host}:${this.admin.port}${wasmModulePath(module.name)}`, sha256: module.sha256 };
+    }
+    return { registeredWorkloads: [...this.registered.values()], wasmModules };
+  }
+
+  /** Places a newly connected proxy in its group, building the group's snapshot if it is new. */
+  private async join(connected: ConnectedProxy): Promise<string> {
+    const parsed = parseNodeMetadata({ id: connected.id, cluster: connected.cluster, metadata: connected.metadata });
+    if (Array.isArray(parsed)) {
+      throw new Error(`node ${connected.id}: ${parsed.map((issue) => `${issue.path}: ${issue.message}`).join("; ")}`);
+    }
+    if (!this.mesh) throw new Error("no valid mesh config loaded yet");
+    const key = proxyGroupKey(this.mesh, parsed);
+    let group = this.groups.get(key);
+    if (!group) {
+      group = { proxy: parsed, members: new Set() };
+      this.groups.set(key, group);
+    }
+    group.members.add(connected.streamId);
+    if (connected.service === "ads" && parsed.type === "sidecar") {
+      // Auto-registration: the sidecar's workload is an endpoint while this stream is up.
+      this.registered.set(connected.streamId, workloadInstanceOf(parsed));
+      this.pushes.trigger();
+    }
+    if (!this.cache.getSnapshot(key)) this.pushGroup(key, group.proxy);
+    return key;
+  }
+
+  private leave(connected: ConnectedProxy): void {
+    for (const [key, group] of this.groups) {
+      if (!group.members.delete(connected.streamId)) continue;
+      if (group.members.size === 0) {
+        this.groups.delete(key);
+        this.cache.clearSnapshot(key);
+      }
+    }
+    if (this.registered.delete(connected.streamId)) this.pushes.trigger();
+  }
+
+  private pushGroup(key: string, proxy: ProxyInfo): void {
+    if (!this.mesh) return;
+    const resources = translateProxy(this.mesh, proxy, this.context());
+    for (const warning of resources.warnings) this.logger.debug({ group: key, path: warning.path }, warning.message);
+    this.cache.setSnapshot(key, new Snapshot(resourcesByTypeUrl(resources)));
+  }
+
+  /** Rebuilds every live group's snapshot; the cache sends only what changed. */
+  private async pushAll(): Promise<void> {
+    const limit = Math.max(1, this.options.pushConcurrency ?? 100);
+    const entries = [...this.groups.entries()];
+    for (let i = 0; i < entries.length; i += limit) {
+      for (const [key, group] of entries.slice(i, i + limit)) {
+        try {
+          this.pushGroup(key, group.proxy);
+        } catch (error) {
+          this.logger.error({ group: key, err: error }, "translation failed; the group keeps its last snapshot");
+        }
+      }
+      // Let stream writes and ACKs run between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
