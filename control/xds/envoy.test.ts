@@ -139,3 +139,40 @@ for (const apiType of ["GRPC", "DELTA_GRPC"] as const) {
       assert.equal(xds.server.status()[0].types.find((type) => type.type === "rds")?.lastError?.version, rds.lastError?.version);
     }));
 }
+
+for (const apiType of ["GRPC", "DELTA_GRPC"] as const) {
+  test(`Envoy keeps serving while the xDS server is down and resyncs over ${apiType} without anything being resent`, () => {
+    const initial = (upstreamPort: number) => new Snapshot(meshResources({
+      upstreamPort, responseHeader: ["x-generation", "1"], filters: [abortFilter("fault", 418, 0)],
+    }));
+    return withEnvoyAndXds(apiType, initial, async ({ xds, upstream, envoy }) => {
+      await eventually(() => envoy.listeners.has("ingress"), "the ingress listener");
+      const url = envoy.url("ingress");
+      await eventually(() => allSynced(xds, 5), "SYNCED");
+      await xds.server.close();
+      for (let attempt = 0; attempt < 5; attempt++) {
+        assert.deepEqual(await get(url), { status: 200, generation: "1" }, "Envoy serves its last config without the server");
+        await sleep(100);
+      }
+
+      // A restarted control service computes the same versions from the same config.
+      const restarted = await startXds({ address: `127.0.0.1:${xds.port}` });
+      try {
+        restarted.cache.setSnapshot("default", initial(upstream.port));
+        await eventually(() => allSynced(restarted, 5), "every type SYNCED after the reconnect", 20_000);
+        await sleep(500);
+        const [stream] = restarted.server.connectedStreams();
+        assert.equal(stream.writes, 0, "nothing was resent to the reconnected Envoy");
+        assert.equal(await metricValue(restarted.server.metricsRegistry, "pilot_xds_pushes"), 0);
+
+        restarted.cache.setSnapshot("default", new Snapshot(meshResources({
+          upstreamPort: upstream.port, responseHeader: ["x-generation", "2"], filters: [abortFilter("fault", 418, 0)],
+        })));
+        await eventually(async () => (await get(url)).generation === "2", "a change after the reconnect");
+        assert.equal(stream.writes, 1, "only the changed route was sent");
+      } finally {
+        await restarted.close();
+      }
+    });
+  });
+}

@@ -133,7 +133,7 @@ export interface XdsFixture {
   close(): Promise<void>;
 }
 
-export async function startXds(options: { groupOf?: (proxy: ConnectedProxy) => string | Promise<string> } = {}): Promise<XdsFixture> {
+export async function startXds(options: { groupOf?: (proxy: ConnectedProxy) => string | Promise<string>; address?: string } = {}): Promise<XdsFixture> {
   const cache = new SnapshotCache();
   const connects: ConnectedProxy[] = [];
   const disconnects: ConnectedProxy[] = [];
@@ -144,7 +144,7 @@ export async function startXds(options: { groupOf?: (proxy: ConnectedProxy) => s
     onDisconnect: (proxy) => disconnects.push(proxy),
     logger: pino({ level: process.env.XDS_TEST_LOG_LEVEL ?? "silent" }),
   });
-  const port = await server.listen("127.0.0.1:0");
+  const port = await server.listen(options.address ?? "127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
   const client = new XdsClient(address);
   return {

@@ -37,6 +37,7 @@ export class XdsServer {
   private readonly metrics: XdsMetrics;
   private readonly logger: Logger;
   readonly metricsRegistry: Registry;
+  private closing?: Promise<void>;
 
   constructor(private readonly options: XdsServerOptions) {
     this.logger = options.logger ?? pino({ name: "xds", level: "warn" });
@@ -97,7 +98,12 @@ export class XdsServer {
   }
 
   /** Ends every stream and stops the server. Connected Envoys keep their last config and retry. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     for (const stream of [...this.streams]) stream.end();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
