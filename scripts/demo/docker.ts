@@ -4,7 +4,8 @@
 // reports the published URLs, and brings it down again (containers and networks) however the run ends.
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
-import { ensureEnvoy, projectRoot } from "../tools.ts";
+import { join } from "node:path";
+import { ensureEnvoy, projectRoot, toolsDir } from "../tools.ts";
 import { ensurePrometheus } from "../../tests/harness/prometheus.ts";
 import { buildLocalImages } from "./images.ts";
 import { PUBLISHED } from "./compose.ts";
@@ -105,7 +106,11 @@ export async function composeUp(options: ComposeUpOptions = {}): Promise<Compose
   const compose = composeCommand();
   const env: Record<string, string> = {};
   if (options.localImages ?? true) {
-    Object.assign(env, buildLocalImages({ envoy: ensureEnvoy(log), node: process.execPath, prometheus: ensurePrometheus(log) }));
+    // k6 only serves the `load` profile: use a k6 already built (scripts/tools.ts k6), never build one here.
+    const k6 = process.env.K6_BIN ?? join(toolsDir, "bin", "k6");
+    Object.assign(env, buildLocalImages({
+      envoy: ensureEnvoy(log), node: process.execPath, prometheus: ensurePrometheus(log), k6: existsSync(k6) ? k6 : undefined,
+    }));
   }
   if (options.ephemeralPorts) for (const variable of Object.keys(PUBLISHED)) env[variable] = "0";
   const composeRun = (args: string[]) => run(compose[0], [...compose.slice(1), "-p", PROJECT, ...args], env);
