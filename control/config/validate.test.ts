@@ -334,3 +334,20 @@ spec: {jwtRules: [{issuer: "https://issuer", jwksUri: "https://issuer/jwks.json"
 `);
   assert.match(byPath(both.errors)["RequestAuthentication/jwt/jwtRules[0]"]!, /only one of jwks or jwksUri/);
 });
+
+test("field and kind names that collide with JavaScript object properties are ordinary unknown names", () => {
+  const result = check(`apiVersion: networking.istio.io/v1
+kind: constructor
+metadata: {name: a}
+spec: {}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b}
+spec: {hosts: [b.example.com], constructor: 1, toString: 2}
+`);
+  const errors = byPath(result.errors);
+  assert.match(errors["constructor/a/kind"]!, /unsupported kind "constructor"/);
+  assert.match(errors["ServiceEntry/b/constructor"]!, /^unknown field "constructor": expected one of hosts/);
+  assert.match(errors["ServiceEntry/b/toString"]!, /^unknown field "toString": expected one of hosts/);
+});

@@ -82,7 +82,7 @@ function validateDocument(document: SourcedDocument, options: MeshOptions, error
     error(["kind"], "kind is required (e.g. kind: VirtualService)");
     return undefined;
   }
-  if (!(kindValue in KINDS)) {
+  if (!Object.hasOwn(KINDS, kindValue)) {
     error(["kind"], `unsupported kind ${JSON.stringify(kindValue)} (supported: ${KIND_NAMES.join(", ")})`);
     return undefined;
   }
@@ -175,7 +175,8 @@ function reportZodIssues(issues: readonly z.ZodIssue[], prefix: FieldPath, schem
         const allowed = allowedKeys(schema, issue.path);
         for (const key of issue.keys) {
           const parent = String([...issue.path].reverse().find((part) => typeof part === "string") ?? prefix[prefix.length - 1] ?? "");
-          const hint = UNKNOWN_FIELD_HINTS[`${parent}.${key}`] ?? UNKNOWN_FIELD_HINTS[key] ?? suggestion(key, allowed);
+          const hintFor = (name: string) => (Object.hasOwn(UNKNOWN_FIELD_HINTS, name) ? UNKNOWN_FIELD_HINTS[name] : undefined);
+          const hint = hintFor(`${parent}.${key}`) ?? hintFor(key) ?? suggestion(key, allowed);
           report([...fullPath, key], `unknown field ${JSON.stringify(key)}${hint ? `: ${hint}` : ""}`);
         }
         break;
