@@ -24,13 +24,15 @@ const ODD_VALUES: unknown[] = [null, 0, -1, 1e309, "", "3x", "*", " ", "ü", tru
 
 function mutate(value: unknown, next: () => number, depth = 0): unknown {
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
-  if (depth > 0 && next() < 0.15) return pick(ODD_VALUES);
+  if (next() < (depth > 0 ? 0.15 : 0.01)) return pick(ODD_VALUES);
   if (Array.isArray(value)) return value.map((item) => mutate(item, next, depth + 1));
   if (typeof value === "object" && value !== null) {
     const copy: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       if (next() < 0.05) continue;
-      copy[next() < 0.03 ? `${key}x` : key] = mutate(item, next, depth + 1);
+      const name = next() < 0.03 ? pick(["__proto__", "constructor", "hasOwnProperty", "toString", `${key}x`]) : key;
+      // As YAML parsers do, "__proto__" becomes an own property, not the prototype.
+      Object.defineProperty(copy, name, { value: mutate(item, next, depth + 1), enumerable: true, writable: true, configurable: true });
     }
     return copy;
   }
