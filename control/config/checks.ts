@@ -93,14 +93,24 @@ export function checkNamespace(namespace: string): string | undefined {
   return undefined;
 }
 
-/** A host name that may start with a "*" wildcard label ("*.example.com", "*"), as Istio's ValidateWildcardDomain. */
+/**
+ * A host name whose first label may be a wildcard, as Istio's ValidateWildcardDomain: "*", "*.example.com", and the
+ * partial forms "*x.example.com" / "*-x.example.com" that Istio also accepts (warning where they do not work).
+ */
 export function checkWildcardHost(host: string): string | undefined {
   if (host.length === 0) return "host cannot be empty";
   if (host.length > 255) return `host ${JSON.stringify(host)} is longer than 255 characters`;
-  if (host === "*") return undefined;
-  const rest = host.startsWith("*.") ? host.slice(2) : host;
-  if (rest.includes("*")) return `host ${JSON.stringify(host)}: a wildcard is only allowed as the whole first label ("*.example.com")`;
-  return checkFqdnLabels(host, rest);
+  const dot = host.indexOf(".");
+  const first = dot < 0 ? host : host.slice(0, dot);
+  const rest = dot < 0 ? "" : host.slice(dot + 1);
+  const firstWithoutWildcard = first.replace(/^\*-?/, "");
+  if (first !== "*" && (first.length > 63 || !DNS1123_LABEL_ANY_CASE.test(firstWithoutWildcard))) {
+    return first.includes("*") && firstWithoutWildcard.includes("*")
+      ? `host ${JSON.stringify(host)}: a wildcard is only allowed at the start of the first label ("*.example.com")`
+      : `host ${JSON.stringify(host)} is not a valid DNS name (label ${JSON.stringify(first)}: letters, digits and "-", at most 63 characters)`;
+  }
+  if (rest.includes("*")) return `host ${JSON.stringify(host)}: a wildcard is only allowed at the start of the first label ("*.example.com")`;
+  return rest === "" ? undefined : checkFqdnLabels(host, rest);
 }
 
 /** A host name without wildcards. */

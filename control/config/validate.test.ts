@@ -351,3 +351,26 @@ spec: {hosts: [b.example.com], constructor: 1, toString: 2}
   assert.match(errors["ServiceEntry/b/constructor"]!, /^unknown field "constructor": expected one of hosts/);
   assert.match(errors["ServiceEntry/b/toString"]!, /^unknown field "toString": expected one of hosts/);
 });
+
+test("hosts follow Istio's wildcard rules: a leading wildcard label, partial ones warned about", () => {
+  const { warnings } = valid(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partial}
+spec: {hosts: ["*x.example.com"]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: wildcard}
+spec: {hosts: ["*.example.org"]}
+`);
+  assert.match(byPath(warnings)["ServiceEntry/partial/hosts[0]"]!, /partial wildcard/);
+  const result = check(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: bad}
+spec: {hosts: ["api.*.example.com", "*", "-x.example.com"]}
+`);
+  const errors = byPath(result.errors);
+  assert.match(errors["ServiceEntry/bad/hosts[0]"]!, /only allowed at the start of the first label/);
+  assert.match(errors["ServiceEntry/bad/hosts[1]"]!, /invalid host \*/);
+  assert.match(errors["ServiceEntry/bad/hosts[2]"]!, /not a valid DNS name/);
+});
