@@ -9,7 +9,7 @@ import { durationToProtoJson, selectorMatches, type MeshConfig, type MeshService
 import type { ClientTLSSettings, ConnectionPoolSettings, OutlierDetection, ServicePort, Subset, TrafficPolicy } from "../config/index.ts";
 import type { CommonTlsContextJson } from "../api/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.ts";
 import type { RouteAction_HashPolicyJson } from "../api/gen/envoy/config/route/v3/route_components_pb.ts";
-import type { TranslateContext, TranslateIssue } from "./types.ts";
+import type { TranslateContext, TranslateIssue, WorkloadInstance } from "./types.ts";
 
 /** Istio's SNI for mesh mTLS to a cluster: `outbound_.<port>_.<subset>_.<host>`. */
 export function meshSni(clusterName: string): string {
@@ -213,7 +213,7 @@ export function usesEds(cluster: ClusterJson): boolean {
  * workload registered) count once.
  */
 export function serviceEndpoints(
-  mesh: MeshConfig, service: MeshService, port: ServicePort, subset: Subset | undefined, context: TranslateContext,
+  mesh: MeshConfig, service: MeshService, port: ServicePort, subset: Subset | undefined, registered: readonly WorkloadInstance[],
 ): ClusterLoadAssignmentJson {
   const name = outboundClusterName(port.number, subset?.name, service.host);
   const endpoints: EndpointSpec[] = [];
@@ -228,15 +228,44 @@ export function serviceEndpoints(
     if (!isIpAddress(endpoint.address)) continue; // host-name endpoints belong to DNS clusters
     add(endpoint.address, endpoint.ports[port.name] ?? port.targetPort ?? port.number, endpoint.weight);
   }
-  if (service.workloadSelector) {
-    for (const workload of context.registeredWorkloads) {
-      if (workload.namespace !== service.namespace) continue;
-      if (!selectorMatches(service.workloadSelector, workload.labels)) continue;
-      if (subset && !selectorMatches(subset.labels, workload.labels)) continue;
-      add(workload.address, workload.ports?.[port.name] ?? port.targetPort ?? port.number);
-    }
+  for (const workload of registered) {
+    if (subset && !selectorMatches(subset.labels, workload.labels)) continue;
+    add(workload.address, workload.ports?.[port.name] ?? port.targetPort ?? port.number);
   }
   return loadAssignment(name, endpoints);
+}
+
+/** Registered workloads in the service's namespace that its workloadSelector picks. */
+export function registeredEndpoints(service: MeshService, registered: readonly WorkloadInstance[]): WorkloadInstance[] {
+  if (!service.workloadSelector) return [];
+  return registered.filter((workload) => workload.namespace === service.namespace && selectorMatches(service.workloadSelector, workload.labels));
+}
+
+export interface ClusterSet {
+  clusters: Map<string, ClusterJson>;
+  endpoints: Map<string, ClusterLoadAssignmentJson>;
+  warnings: TranslateIssue[];
+}
+
+/**
+ * Every service port's cluster (and one per DestinationRule subset), with endpoints for the EDS ones, as seen from
+ * a namespace (DestinationRules are looked up from there). Nothing else about the proxy matters, so proxies of one
+ * namespace share the result.
+ */
+export function outboundClusterSet(mesh: MeshConfig, namespace: string, context: TranslateContext): ClusterSet {
+  const result: ClusterSet = { clusters: new Map(), endpoints: new Map(), warnings: [] };
+  for (const service of mesh.services()) {
+    const subsets = mesh.destinationRule(service.host, namespace)?.spec.subsets ?? [];
+    const registered = registeredEndpoints(service, context.registeredWorkloads);
+    for (const port of service.ports) {
+      for (const subset of [undefined, ...subsets]) {
+        const cluster = serviceCluster(mesh, service, port, subset, namespace, result.warnings, context.meshClientTls);
+        result.clusters.set(cluster.name!, cluster);
+        if (usesEds(cluster)) result.endpoints.set(cluster.name!, serviceEndpoints(mesh, service, port, subset, registered));
+      }
+    }
+  }
+  return result;
 }
 
 /**

@@ -2,7 +2,7 @@
 // Pure: the same inputs always give the same resources, and nothing here does I/O.
 import { TypeUrl, type ResourceTypeUrl } from "../api/index.ts";
 import type { MeshConfig } from "../config/index.ts";
-import { serviceCluster, serviceEndpoints, usesEds } from "./clusters.ts";
+import { outboundClusterSet, type ClusterSet } from "./clusters.ts";
 import { gatewayListeners, inboundListeners, outboundListeners } from "./listeners.ts";
 import { emptyResources, type EnvoyResources, type ProxyInfo, type TranslateContext } from "./types.ts";
 
@@ -13,23 +13,34 @@ export { outboundClusterName, inboundClusterName } from "./clusters.ts";
 export { DEFAULT_RETRY_ON, DEFAULT_RETRY_ATTEMPTS } from "./routes.ts";
 export { JWT_AUTH_FILTER, METRICS_FILTER_PREFIX, WASM_TYPE_URL } from "./filters.ts";
 
-/** Every service port's cluster (and one per DestinationRule subset), with endpoints for the EDS ones. */
-function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {
-  for (const service of mesh.services()) {
-    const subsets = mesh.destinationRule(service.host, proxy.namespace)?.spec.subsets ?? [];
-    for (const port of service.ports) {
-      for (const subset of [undefined, ...subsets]) {
-        const cluster = serviceCluster(mesh, service, port, subset, proxy.namespace, resources.warnings, context.meshClientTls);
-        resources.clusters.set(cluster.name!, cluster);
-        if (usesEds(cluster)) resources.endpoints.set(cluster.name!, serviceEndpoints(mesh, service, port, subset, context));
-      }
-    }
+/**
+ * The outbound clusters are the bulk of a proxy's resources and depend only on the mesh, the namespace and the
+ * run-time context, so they are computed once per (mesh, namespace, context content) and shared, read-only, by
+ * every proxy that needs them. The context is compared by content because callers build a fresh one per push.
+ */
+const clusterSets = new WeakMap<MeshConfig, Map<string, ClusterSet>>();
+const CLUSTER_SETS_PER_MESH = 256;
+
+function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): ClusterSet {
+  const key = JSON.stringify([proxy.namespace, context.registeredWorkloads, context.meshClientTls ?? null]);
+  let sets = clusterSets.get(mesh);
+  if (!sets) clusterSets.set(mesh, sets = new Map());
+  let set = sets.get(key);
+  if (!set) {
+    set = outboundClusterSet(mesh, proxy.namespace, context);
+    // Registered workloads come and go; keep the most recent sets only.
+    if (sets.size >= CLUSTER_SETS_PER_MESH) sets.delete(sets.keys().next().value!);
+    sets.set(key, set);
   }
+  return set;
 }
 
 export function translateProxy(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): EnvoyResources {
   const resources = emptyResources();
-  outboundClusters(mesh, proxy, context, resources);
+  const clusters = outboundClusters(mesh, proxy, context);
+  for (const [name, cluster] of clusters.clusters) resources.clusters.set(name, cluster);
+  for (const [name, endpoints] of clusters.endpoints) resources.endpoints.set(name, endpoints);
+  resources.warnings.push(...clusters.warnings);
   if (proxy.type === "sidecar") {
     outboundListeners(mesh, proxy, context, resources);
     inboundListeners(mesh, proxy, context, resources);

@@ -9,13 +9,15 @@
 //     and SIMPLE TLS with the certificate named by `credentialName`, delivered by SDS.
 import {
   adsConfigSource, filterChain, httpConnectionManager, listener, routeConfiguration, staticCluster, virtualHost,
-  type DownstreamTlsContextJson, type FilterChainJson, type ListenerJson, type RouteJson, type VirtualHostJson,
+  type DownstreamTlsContextJson, type FilterChainJson, type ListenerJson, type RouteConfigurationJson, type RouteJson, type VirtualHostJson,
 } from "../../envoy/builders/index.ts";
-import { hostMatches, type MeshConfig, type MeshService, type ServicePort, type Gateway, type GatewayServer } from "../config/index.ts";
+import {
+  hostMatches, type MeshConfig, type MeshService, type ServicePort, type Gateway, type GatewayServer, type VirtualService,
+} from "../config/index.ts";
 import { hashPolicy, inboundClusterName, outboundClusterName } from "./clusters.ts";
 import { httpFilters } from "./filters.ts";
 import { defaultRoute, virtualServiceRoutes } from "./routes.ts";
-import type { EnvoyResources, ProxyInfo, TranslateContext } from "./types.ts";
+import type { EnvoyResources, ProxyInfo, TranslateContext, TranslateIssue } from "./types.ts";
 
 /** Ports whose traffic is HTTP (unset counts as HTTP: this mesh only routes HTTP so far). */
 export function isHttpPort(protocol: string | undefined): boolean {
@@ -52,33 +54,80 @@ function addVirtualHost(hosts: VirtualHostJson[], claimed: Set<string>, name: st
   hosts.push(virtualHost(name, free, routes));
 }
 
-export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {
-  const byPort = new Map<number, Array<{ service: MeshService; port: ServicePort }>>();
+/** The HTTP service ports of the mesh, by port number, and a warning for every port that is not HTTP. */
+function httpPortsOf(mesh: MeshConfig, warnings: TranslateIssue[]): Map<number, MeshService[]> {
+  const byPort = new Map<number, MeshService[]>();
   for (const service of mesh.services()) {
     for (const port of service.ports) {
       if (!isHttpPort(port.protocol)) {
-        resources.warnings.push({ path: `ServiceEntry/${service.namespace}/${service.serviceEntry.metadata.name}`, message: `port ${port.number} (${port.protocol}) is not HTTP; only its cluster is sent` });
+        warnings.push({ path: `ServiceEntry/${service.namespace}/${service.serviceEntry.metadata.name}`, message: `port ${port.number} (${port.protocol}) is not HTTP; only its cluster is sent` });
         continue;
       }
-      byPort.set(port.number, [...(byPort.get(port.number) ?? []), { service, port }]);
+      byPort.set(port.number, [...(byPort.get(port.number) ?? []), service]);
     }
   }
-  const meshVirtualServices = mesh.virtualServicesFor("mesh");
-  for (const [portNumber, entries] of [...byPort].sort(([a], [b]) => a - b)) {
+  return new Map([...byPort].sort(([a], [b]) => a - b).map(([port, services]) => [port, services.sort((a, b) => a.host.localeCompare(b.host))]));
+}
+
+/**
+ * The sidecar VirtualService of each service host: one naming the host exactly wins over one whose wildcard host
+ * covers it (Istio's precedence); the first in the mesh's order wins among equals.
+ */
+function meshVirtualServiceIndex(mesh: MeshConfig): (host: string) => VirtualService | undefined {
+  const exact = new Map<string, VirtualService>();
+  const wildcards: Array<{ pattern: string; vs: VirtualService }> = [];
+  for (const vs of mesh.virtualServicesFor("mesh")) {
+    for (const host of vs.spec.hosts ?? []) {
+      const resolved = mesh.resolveHost(host, vs.metadata.namespace);
+      if (resolved.startsWith("*")) wildcards.push({ pattern: resolved, vs });
+      else if (!exact.has(resolved)) exact.set(resolved, vs);
+    }
+  }
+  return (host) => exact.get(host) ?? wildcards.find(({ pattern }) => hostMatches(pattern, host))?.vs;
+}
+
+interface OutboundRoutes {
+  routes: Map<number, RouteConfigurationJson>;
+  warnings: TranslateIssue[];
+}
+
+/**
+ * Outbound route tables depend on the mesh, the proxy's namespace (short names, DestinationRules) and its labels
+ * (sourceLabels matches), nothing else; proxies that share those share the tables (computed once per mesh).
+ */
+const outboundRouteCache = new WeakMap<MeshConfig, Map<string, OutboundRoutes>>();
+
+function outboundRoutes(mesh: MeshConfig, proxy: ProxyInfo): OutboundRoutes {
+  const key = JSON.stringify([proxy.namespace, Object.entries(proxy.labels).sort()]);
+  let cache = outboundRouteCache.get(mesh);
+  if (!cache) outboundRouteCache.set(mesh, cache = new Map());
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const result: OutboundRoutes = { routes: new Map(), warnings: [] };
+  const virtualServiceOf = meshVirtualServiceIndex(mesh);
+  for (const [portNumber, services] of httpPortsOf(mesh, result.warnings)) {
     const virtualHosts: VirtualHostJson[] = [];
     const claimed = new Set<string>();
-    for (const { service } of entries.sort((a, b) => a.service.host.localeCompare(b.service.host))) {
-      // A VirtualService naming the host exactly wins over one whose wildcard host covers it (Istio's precedence).
-      const names = (vs: (typeof meshVirtualServices)[number]) => (vs.spec.hosts ?? []).map((host) => mesh.resolveHost(host, vs.metadata.namespace));
-      const bound = meshVirtualServices.find((vs) => names(vs).includes(service.host)) ??
-        meshVirtualServices.find((vs) => names(vs).some((host) => host.startsWith("*") && hostMatches(host, service.host)));
-      const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: resources.warnings };
+    for (const service of services) {
+      const bound = virtualServiceOf(service.host);
+      const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: result.warnings };
       const routes = bound ? virtualServiceRoutes(bound, scope)
         : [defaultRoute(outboundClusterName(portNumber, undefined, service.host), hashPolicy(mesh, service.host, undefined, portNumber, proxy.namespace))];
       addVirtualHost(virtualHosts, claimed, `${service.host}:${portNumber}`, serviceDomains(service.host, portNumber, proxy.namespace, mesh.options.domainSuffix), routes);
     }
-    const routeName = String(portNumber);
-    resources.routes.set(routeName, routeConfiguration(routeName, virtualHosts, { validateClusters: false }));
+    result.routes.set(portNumber, routeConfiguration(String(portNumber), virtualHosts, { validateClusters: false }));
+  }
+  if (cache.size >= 1024) cache.delete(cache.keys().next().value!);
+  cache.set(key, result);
+  return result;
+}
+
+export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {
+  const { routes, warnings } = outboundRoutes(mesh, proxy);
+  resources.warnings.push(...warnings);
+  for (const [portNumber, routeConfig] of routes) {
+    const routeName = routeConfig.name!;
+    resources.routes.set(routeName, routeConfig);
     const name = `${proxy.listenAddress}_${portNumber}`;
     const filters = httpFilters(mesh, proxy, context, "outbound", portNumber, resources);
     resources.listeners.set(name, {

@@ -902,6 +902,20 @@ describe("node metadata, groups and bootstrap", () => {
     assert.notEqual(proxyGroupKey(mesh, a), proxyGroupKey(mesh, sidecar({ ip: "127.0.0.21" })));
   });
 
+  it("shares cluster and route objects between proxies that see them alike, and recomputes them when workloads change", () => {
+    const mesh = meshOf(REVIEWS + REVIEWS_RULES);
+    const a = translate(mesh, sidecar({ id: "a", ip: "127.0.0.21" }));
+    const b = translate(mesh, sidecar({ id: "b", ip: "127.0.0.22" }));
+    const name = "outbound|9080|v2|reviews.default.svc.cluster.local";
+    assert.equal(a.clusters.get(name), b.clusters.get(name), "one cluster object for both");
+    assert.equal(a.routes.get("9080"), b.routes.get("9080"), "one route table for both");
+    const registered = workloadInstanceOf(sidecar({ ip: "127.0.0.30", labels: { app: "reviews", version: "v2" }, inboundPorts: { http: 29080 } }));
+    const c = translate(mesh, sidecar({ id: "c" }), { ...context, registeredWorkloads: [registered] });
+    assert.notEqual(c.endpoints.get(name), a.endpoints.get(name));
+    assert.equal(c.endpoints.get(name)!.endpoints![0]!.lbEndpoints!.length, 2);
+    assert.equal(a.endpoints.get(name)!.endpoints![0]!.lbEndpoints!.length, 1, "earlier results are not touched");
+  });
+
   it("translates the same inputs to the same resources (pure)", () => {
     const mesh = meshOf(REVIEWS + REVIEWS_RULES + PLUGINS + GATEWAY);
     assert.deepEqual(translate(mesh, sidecar()), translate(mesh, sidecar()));
