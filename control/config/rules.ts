@@ -846,7 +846,9 @@ const wasmPlugin: Rule<"WasmPlugin"> = (spec: WasmPluginSpec, report) => {
   if (spec.url === "") report.error(["url"], "url field needs to be set");
   else {
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec.url)?.[1]?.toLowerCase() ?? "";
-    if (!["", "file", "http", "https", "oci"].includes(scheme)) report.error(["url"], `url contains unsupported scheme: ${scheme} (http, https, file or oci)`);
+    // as-mesh:// names a module the control service itself serves (as-mesh://rate-limit); the rest are Istio's.
+    if (!["", "file", "http", "https", "oci", "as-mesh"].includes(scheme)) report.error(["url"], `url contains unsupported scheme: ${scheme} (http, https, file, oci, or as-mesh://<module> for a module the control service serves)`);
+    else if (scheme === "as-mesh" && !/^as-mesh:\/\/[a-z0-9][a-z0-9-]*$/.test(spec.url)) report.error(["url"], `${JSON.stringify(spec.url)} does not name a module: expected as-mesh://<module>, e.g. as-mesh://rate-limit`);
     else if (scheme === "http" || scheme === "https") {
       try { new URL(spec.url); } catch { report.error(["url"], `failed to parse url ${JSON.stringify(spec.url)}`); }
     }
