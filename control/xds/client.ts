@@ -26,6 +26,11 @@ export interface StreamOptions {
   service?: "ads" | "sds";
 }
 
+/** Options of a stream whose responses go to a handler instead of being kept (simulated fleets). */
+export interface HandledStreamOptions<Res> extends StreamOptions {
+  onResponse?: (response: Res) => void;
+}
+
 /** One gRPC channel to an xDS server; open as many streams on it as needed. */
 export class XdsClient {
   readonly channel: Client;
@@ -34,13 +39,13 @@ export class XdsClient {
     this.channel = new Client(address, credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 1024 * 1024 });
   }
 
-  sotw(node: ClientNode, options: StreamOptions = {}): SotwClientStream {
+  sotw(node: ClientNode, options: HandledStreamOptions<DiscoveryResponse> = {}): SotwClientStream {
     const method = options.service === "sds" ? sdsService.streamSecrets : adsService.streamAggregatedResources;
     const call = this.channel.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata());
     return new SotwClientStream(call, node, options);
   }
 
-  delta(node: ClientNode, options: StreamOptions = {}): DeltaClientStream {
+  delta(node: ClientNode, options: HandledStreamOptions<DeltaDiscoveryResponse> = {}): DeltaClientStream {
     const method = options.service === "sds" ? sdsService.deltaSecrets : adsService.deltaAggregatedResources;
     const call = this.channel.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata());
     return new DeltaClientStream(call, node, options);
@@ -58,9 +63,14 @@ abstract class ClientStream<Req extends object, Res extends { typeUrl: string; n
   ended?: { code: number; details: string };
   readonly received: Res[] = [];
 
-  constructor(protected readonly call: ClientDuplexStream<Req, Res>, protected readonly node: ClientNode, protected readonly options: StreamOptions) {
+  constructor(protected readonly call: ClientDuplexStream<Req, Res>, protected readonly node: ClientNode, protected readonly options: HandledStreamOptions<Res>) {
     super();
     call.on("data", (response: Res) => {
+      if (this.options.onResponse) {
+        // Nothing is kept: a thousand simulated proxies must not hold every response they ever got.
+        this.options.onResponse(response);
+        return;
+      }
       this.received.push(response);
       this.onResponse(response);
       if (this.options.autoAck) this.ack(response);
