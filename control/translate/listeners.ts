@@ -171,7 +171,7 @@ export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
     const appPort = proxy.appPorts[first.port.name] ?? inboundPort;
     if (appPort === inboundPort && (proxy.ip === "127.0.0.1" || proxy.ip === "0.0.0.0")) {
       resources.warnings.push({
-        path: `proxy ${proxy.id}`,
+        path: `node.metadata.APP_PORTS.${first.port.name}`,
         message: `inbound port ${inboundPort} and the application's port are the same on ${proxy.ip}; set APP_PORTS.${first.port.name} in the node metadata`,
       });
     }

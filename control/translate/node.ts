@@ -115,13 +115,17 @@ function canonical(value: unknown): unknown {
 
 /**
  * Proxies with equal keys get identical resources from translateProxy, so they can share one snapshot. The key
- * covers every ProxyInfo field translation reads: type, namespace, labels, service account, address, workload
- * name, inbound/app/listen ports and listen address — everything but the node id. The mesh is not part of it: a
- * mesh change retranslates every group anyway. Sidecars differ by address (their inbound listeners bind it), so
- * in practice a sidecar group holds the proxies of one workload instance; routers with equal labels share one.
+ * covers exactly the ProxyInfo fields translation reads: type, namespace, labels (selectors, sourceLabels), listen
+ * address and ports, and for sidecars also the address and inbound/app ports (their inbound listeners bind the
+ * address). Not the node id, service account or workload name. The mesh is not part of it (a mesh change
+ * retranslates every group anyway), so a proxy's key never changes while it is connected. In practice a sidecar
+ * group holds the proxies of one workload instance, and every gateway replica with the same labels shares one.
  */
 export function proxyGroupKey(_mesh: unknown, proxy: ProxyInfo): string {
-  const { id: _id, metadata: _metadata, ...relevant } = proxy;
+  const relevant: Record<string, unknown> = {
+    type: proxy.type, namespace: proxy.namespace, labels: proxy.labels, listenAddress: proxy.listenAddress, listenPorts: proxy.listenPorts,
+  };
+  if (proxy.type === "sidecar") Object.assign(relevant, { ip: proxy.ip, inboundPorts: proxy.inboundPorts, appPorts: proxy.appPorts });
   const digest = createHash("sha256").update(JSON.stringify(canonical(relevant))).digest("hex").slice(0, 16);
-  return `${proxy.type}/${proxy.namespace}/${proxy.workloadName}/${digest}`;
+  return `${proxy.type}/${proxy.namespace}/${proxy.labels["app"] ?? "-"}/${digest}`;
 }

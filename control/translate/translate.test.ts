@@ -900,6 +900,11 @@ describe("node metadata, groups and bootstrap", () => {
     assert.deepEqual(translate(mesh, a), translate(mesh, b));
     assert.notEqual(proxyGroupKey(mesh, a), proxyGroupKey(mesh, sidecar({ labels: { app: "productpage", version: "v2" } })));
     assert.notEqual(proxyGroupKey(mesh, a), proxyGroupKey(mesh, sidecar({ ip: "127.0.0.21" })));
+    assert.equal(proxyGroupKey(mesh, a), proxyGroupKey(mesh, sidecar({ id: "three", serviceAccount: "other", workloadName: "other" })),
+      "fields translation does not read do not split groups");
+    const gateway = (ip: string) => sidecar({ type: "router", ip, labels: { istio: "ingressgateway" } });
+    assert.equal(proxyGroupKey(mesh, gateway("10.0.0.1")), proxyGroupKey(mesh, gateway("10.0.0.2")), "gateway replicas share a group");
+    assert.deepEqual(translate(mesh, gateway("10.0.0.1")), translate(mesh, gateway("10.0.0.2")));
   });
 
   it("shares cluster and route objects between proxies that see them alike, and recomputes them when workloads change", () => {
