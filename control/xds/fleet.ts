@@ -83,8 +83,9 @@ export class SimulatedFleet {
     return this.streams.length;
   }
 
-  /** Opens every stream and subscribes; resolves when each proxy has received CDS and LDS at least once. */
-  async start(timeoutMs = 60_000): Promise<void> {
+  /** Opens every stream and subscribes; resolves when each proxy has received CDS and LDS and the fleet has
+   * received nothing for `quietMs` (the EDS, RDS and ECDS that follow are in). */
+  async start(timeoutMs = 60_000, quietMs = 300): Promise<void> {
     const perChannel = this.options.streamsPerChannel ?? 100;
     for (let index = 0; index < this.options.count; index++) {
       if (index % perChannel === 0) this.clients.push(new XdsClient(this.options.address));
@@ -97,6 +98,10 @@ export class SimulatedFleet {
     const deadline = Date.now() + timeoutMs;
     while (!this.members.every((member) => member.seen.has(TypeUrl.cluster) && member.seen.has(TypeUrl.listener))) {
       if (Date.now() > deadline) throw new Error("the fleet did not receive its initial config in time");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    while (performance.now() - Math.max(...this.members.map((member) => member.lastResponseAt)) < quietMs) {
+      if (Date.now() > deadline) throw new Error("the fleet did not settle in time");
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
