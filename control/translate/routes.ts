@@ -110,7 +110,8 @@ function applyHeaders(target: HeaderTarget, headers: Headers | undefined): strin
 export function destinationCluster(mesh: MeshConfig, destination: Destination, namespace: string, listenerPort: number, path: string, warnings: TranslateIssue[]): string {
   const { host, port, service } = destinationTarget(mesh, destination, namespace, listenerPort);
   if (!service) {
-    warnings.push({ path, message: `host ${JSON.stringify(destination.host)} is not a known service; its route answers 503` });
+    const resolved = host === destination.host ? "" : ` (${host})`;
+    warnings.push({ path, message: `host ${JSON.stringify(destination.host)}${resolved} is not a known service; its route answers 503` });
   } else if (!service.ports.some((servicePort) => servicePort.number === port)) {
     warnings.push({ path, message: `service ${host} has no port ${port}; its route answers 503` });
   } else if (destination.subset !== undefined && !mesh.subset(host, destination.subset, namespace)) {
