@@ -15,6 +15,7 @@ import { CaServer } from "../ca/server.ts";
 import { generateToken, TokenAuthority } from "../ca/tokens.ts";
 import { startAgent, type WorkloadAgent } from "./agent.ts";
 import { meshDownstreamTlsContext, sdsCluster } from "./envoy_tls.ts";
+import { parseEnvoyCerts } from "./envoy_certs.ts";
 
 const TRUST_DOMAIN = "cluster.local";
 const SERVER_ID = `spiffe://${TRUST_DOMAIN}/ns/shop/sa/checkout`;
@@ -60,22 +61,14 @@ function mtlsBootstrap(socketPath: string): Json {
   };
 }
 
-interface CertsBody {
-  certificates: Array<{
-    ca_cert: Array<{ serial_number: string }>;
-    cert_chain: Array<{ serial_number: string; subject_alt_names?: Array<{ uri?: string }> }>;
-  }>;
-}
-
 const normalizeSerial = (serial: string) => serial.toLowerCase().replace(/^0+/, "");
 
 async function envoyServing(envoy: EnvoyInstance): Promise<{ leafSerials: string[]; caSerials: string[]; uris: string[] }> {
-  const body = JSON.parse(await envoy.admin("/certs")) as CertsBody;
-  const leaves = body.certificates.flatMap((entry) => entry.cert_chain);
+  const parsed = parseEnvoyCerts(await envoy.admin("/certs"));
   return {
-    leafSerials: leaves.map((cert) => normalizeSerial(cert.serial_number)),
-    caSerials: body.certificates.flatMap((entry) => entry.ca_cert.map((cert) => normalizeSerial(cert.serial_number))),
-    uris: leaves.flatMap((cert) => (cert.subject_alt_names ?? []).map((san) => san.uri ?? "")),
+    leafSerials: parsed.workload.map((cert) => cert.serialNumber),
+    caSerials: parsed.roots.map((cert) => cert.serialNumber),
+    uris: parsed.workload.flatMap((cert) => cert.spiffeIds),
   };
 }
 

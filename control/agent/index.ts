@@ -5,3 +5,5 @@ export {
   WORKLOAD_SECRET, ROOT_SECRET, SDS_CLUSTER, sdsCluster, sdsSecret, meshCommonTlsContext, meshDownstreamTlsContext,
   meshUpstreamTlsContext, workloadSecret, rootSecret,
 } from "./envoy_tls.ts";
+export { parseEnvoyCerts, normalizeSerial } from "./envoy_certs.ts";
+export type { EnvoyCertificate, EnvoyCertificates } from "./envoy_certs.ts";
