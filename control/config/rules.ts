@@ -634,6 +634,7 @@ function checkWorkloadAddress(entry: WorkloadEntrySpec, path: FieldPath, report:
   }
   if (address.startsWith("unix://")) {
     if (!address.slice(7).startsWith("/") && !address.slice(7).startsWith("@")) report.error([...path, "address"], `${address.slice(7)} is not an absolute path to a file`);
+    else if (address.endsWith("/")) report.error([...path, "address"], `UDS may not be a dir: ${address}`);
     if (entry.ports && Object.keys(entry.ports).length > 0) report.error([...path, "ports"], `unix endpoint ${address} must not include ports`);
   } else if (!isIP(address)) {
     if (!allowFqdn) report.error([...path, "address"], `endpoint address ${JSON.stringify(address)} is not a valid IP address`);
@@ -656,6 +657,9 @@ const workloadEntry: Rule<"WorkloadEntry"> = (spec, report) => {
 const serviceEntry: Rule<"ServiceEntry"> = (spec: ServiceEntrySpec, report, context) => {
   const resolution = spec.resolution ?? "NONE";
   if (spec.workloadSelector && spec.endpoints) report.error([], "only one of workloadSelector or endpoints is allowed in a ServiceEntry");
+  for (const [key, value] of Object.entries(spec.workloadSelector?.labels ?? {})) {
+    if (key.includes("*") || value.includes("*")) report.error(["workloadSelector", "labels", key], `wildcard is not supported in selector: "${key}=${value}"`);
+  }
   if (spec.workloadSelector && Object.keys(spec.workloadSelector.labels ?? {}).length === 0) {
     report.warn(["workloadSelector"], "workloadSelector without labels selects every workload in the namespace");
   }
@@ -849,8 +853,9 @@ const wasmPlugin: Rule<"WasmPlugin"> = (spec: WasmPluginSpec, report) => {
     // as-mesh:// names a module the control service itself serves (as-mesh://rate-limit); the rest are Istio's.
     if (!["", "file", "http", "https", "oci", "as-mesh"].includes(scheme)) report.error(["url"], `url contains unsupported scheme: ${scheme} (http, https, file, oci, or as-mesh://<module> for a module the control service serves)`);
     else if (scheme === "as-mesh" && !/^as-mesh:\/\/[a-z0-9][a-z0-9-]*$/.test(spec.url)) report.error(["url"], `${JSON.stringify(spec.url)} does not name a module: expected as-mesh://<module>, e.g. as-mesh://rate-limit`);
-    else if (scheme === "http" || scheme === "https") {
-      try { new URL(spec.url); } catch { report.error(["url"], `failed to parse url ${JSON.stringify(spec.url)}`); }
+    else if (scheme !== "as-mesh") {
+      // Without a scheme Istio reads the url as an OCI image reference, which must still parse as host/path.
+      try { new URL(scheme === "" ? `http://${spec.url}` : spec.url); } catch { report.error(["url"], `failed to parse url ${JSON.stringify(spec.url)}`); }
     }
   }
   if ((spec.imagePullSecret?.length ?? 0) > 253) report.error(["imagePullSecret"], "imagePullSecret field must be less than 253 characters long");

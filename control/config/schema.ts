@@ -73,10 +73,10 @@ export const WorkloadSelector = strict({ matchLabels: StringMap.optional() });
 export type WorkloadSelector = z.infer<typeof WorkloadSelector>;
 
 export const PolicyTargetReference = strict({
-  group: z.string().optional(),
-  kind: z.string(),
-  name: z.string(),
-  namespace: z.string().optional(),
+  group: z.string().max(253).regex(/^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "group must be a DNS subdomain (e.g. gateway.networking.k8s.io) or empty").optional(),
+  kind: z.string().min(1, "kind is required").max(63).regex(/^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, "kind must be a Kubernetes kind name (e.g. Service)"),
+  name: z.string().min(1, "targetRef name must be set").max(253),
+  namespace: z.string().max(0, "cross namespace referencing is not currently supported").optional(),
 });
 
 const WorkloadMode = enumOf(["UNDEFINED", "CLIENT", "SERVER", "CLIENT_AND_SERVER"]);
@@ -508,7 +508,7 @@ export const JWTRule = strict({
   forwardOriginalToken: z.boolean().optional(),
   outputClaimToHeaders: z.array(strict({ header: HeaderName, claim: z.string() })).optional(),
   timeout: Duration.optional(),
-  spaceDelimitedClaims: z.array(z.string()).optional(),
+  spaceDelimitedClaims: z.array(z.string().min(1, "claim names must not be empty")).optional(),
   presence: enumOf(["OPTIONAL", "REQUIRED"]).optional(),
 });
 export type JWTRule = z.infer<typeof JWTRule>;
@@ -617,7 +617,11 @@ export const TelemetrySpec = strict({
   metrics: z.array(strict({
     providers: z.array(ProviderRef).optional(),
     overrides: z.array(strict({
-      match: strict({ metric: z.string().optional(), customMetric: z.string().optional(), mode: WorkloadMode.optional() }).optional(),
+      match: strict({
+        metric: z.string().optional(),
+        customMetric: z.string().min(1, "customMetric may not be empty").optional(),
+        mode: WorkloadMode.optional(),
+      }).superRefine(oneOf(["metric", "customMetric"], false)).optional(),
       disabled: z.boolean().optional(),
       tagOverrides: z.record(z.string(), strict({ operation: enumOf(["UPSERT", "REMOVE"]).optional(), value: z.string().optional() })).optional(),
     })).optional(),

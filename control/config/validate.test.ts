@@ -374,3 +374,32 @@ spec: {hosts: ["api.*.example.com", "*", "-x.example.com"]}
   assert.match(errors["ServiceEntry/bad/hosts[1]"]!, /invalid host \*/);
   assert.match(errors["ServiceEntry/bad/hosts[2]"]!, /not a valid DNS name/);
 });
+
+test("the CRD-level rules Istio's API server enforces are enforced too", () => {
+  const result = check(`apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ref}
+spec: {targetRef: {kind: Service, name: ride, namespace: other}, jwtRules: [{issuer: x, spaceDelimitedClaims: [""]}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: uds}
+spec: {address: "unix:///var/run/"}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: selector}
+spec: {hosts: [a.example.com], workloadSelector: {labels: {app: "*"}}}
+---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: url}
+spec: {url: "#%blah$#@"}
+`);
+  const errors = byPath(result.errors);
+  assert.match(errors["RequestAuthentication/ref/targetRef.namespace"]!, /cross namespace referencing is not currently supported/);
+  assert.match(errors["RequestAuthentication/ref/jwtRules[0].spaceDelimitedClaims[0]"]!, /must not be empty/);
+  assert.match(errors["WorkloadEntry/uds/address"]!, /UDS may not be a dir/);
+  assert.match(errors["ServiceEntry/selector/workloadSelector.labels.app"]!, /wildcard is not supported in selector/);
+  assert.match(errors["WasmPlugin/url/url"]!, /failed to parse url/);
+});
