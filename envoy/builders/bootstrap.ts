@@ -1,6 +1,6 @@
 // Bootstraps: static (every resource inline, for tests, the demo and the bench) and ADS (a mesh proxy that gets
 // everything but its control-plane cluster over xDS).
-import { http2ProtocolOptions, isIpAddress } from "./cluster.ts";
+import { httpProtocolOptions, isIpAddress } from "./cluster.ts";
 import { socketAddress } from "./listener.ts";
 import type { AdminJson, BootstrapJson, ClusterJson, ListenerJson, NodeJson, StatsConfigJson } from "./types.ts";
 
@@ -59,8 +59,9 @@ function xdsCluster(addresses: ControlAddress[]): ClusterJson {
         })),
       }],
     },
-    typedExtensionProtocolOptions: http2ProtocolOptions(),
-    // gRPC keepalives notice a control service that vanished without closing the connection.
+    // HTTP/2 PINGs and TCP keepalives notice a control service that vanished without closing the connection, so
+    // Envoy reconnects (to another replica when there is one) instead of waiting on a dead stream.
+    typedExtensionProtocolOptions: httpProtocolOptions({ http2: true, http2Keepalive: { interval: "30s", timeout: "10s" } }),
     upstreamConnectionOptions: { tcpKeepalive: { keepaliveTime: 300 } },
   };
 }

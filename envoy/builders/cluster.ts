@@ -34,6 +34,8 @@ export interface UpstreamHttpOptions {
   useDownstreamProtocol?: boolean;
   /** HTTP/2 only. */
   maxConcurrentStreams?: number;
+  /** HTTP/2 PING keepalive (proto3 JSON durations): finds a peer that vanished without closing the connection. */
+  http2Keepalive?: { interval: string; timeout: string };
   maxRequestsPerConnection?: number;
   /** Proto3 JSON durations. */
   idleTimeout?: string;
@@ -47,6 +49,7 @@ export function httpProtocolOptions(options: UpstreamHttpOptions): Record<string
   if (options.idleTimeout !== undefined) common.idleTimeout = options.idleTimeout;
   if (options.maxConnectionDuration !== undefined) common.maxConnectionDuration = options.maxConnectionDuration;
   const http2: Record<string, unknown> = options.maxConcurrentStreams ? { maxConcurrentStreams: options.maxConcurrentStreams } : {};
+  if (options.http2Keepalive) http2.connectionKeepalive = options.http2Keepalive;
   const body: Record<string, unknown> = options.useDownstreamProtocol
     ? { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: http2 } }
     : { explicitHttpConfig: options.http2 ? { http2ProtocolOptions: http2 } : { httpProtocolOptions: {} } };
