@@ -115,6 +115,9 @@ export function buildMesh(resources: readonly AnyResource[], options: MeshOption
 class IndexedMesh implements MeshConfig {
   readonly resources: readonly AnyResource[];
   private readonly byKind = new Map<Kind, AnyResource[]>();
+  private readonly byKindNamespace = new Map<string, AnyResource[]>();
+  /** Per namespace, DestinationRules without workloadSelector by their completed host. */
+  private readonly rulesByHost = new Map<string, Map<string, DestinationRule>>();
   private readonly byKey = new Map<string, AnyResource>();
   private readonly serviceList: MeshService[] = [];
   private readonly servicesByHost = new Map<string, MeshService>();
@@ -131,6 +134,18 @@ class IndexedMesh implements MeshConfig {
       list.push(resource);
       this.byKind.set(resource.kind, list);
       this.byKey.set(`${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`, resource);
+      const namespaced = `${resource.kind}/${resource.metadata.namespace}`;
+      const inNamespace = this.byKindNamespace.get(namespaced) ?? [];
+      inNamespace.push(resource);
+      this.byKindNamespace.set(namespaced, inNamespace);
+    }
+    for (const rule of this.list("DestinationRule")) {
+      if (rule.spec.workloadSelector) continue;
+      const hosts = this.rulesByHost.get(rule.metadata.namespace) ?? new Map<string, DestinationRule>();
+      const host = this.resolveHost(rule.spec.host, rule.metadata.namespace);
+      // Two rules for one host in one namespace: the first (by name) wins, as validation warns.
+      if (!hosts.has(host)) hosts.set(host, rule);
+      this.rulesByHost.set(rule.metadata.namespace, hosts);
     }
     for (const entry of this.list("ServiceEntry")) this.addService(entry);
   }
@@ -186,8 +201,8 @@ class IndexedMesh implements MeshConfig {
   }
 
   list<K extends Kind>(kind: K, namespace?: string): readonly Resource<K>[] {
-    const all = (this.byKind.get(kind) ?? []) as unknown as Resource<K>[];
-    return namespace === undefined ? all : all.filter((resource) => resource.metadata.namespace === namespace);
+    const found = namespace === undefined ? this.byKind.get(kind) : this.byKindNamespace.get(`${kind}/${namespace}`);
+    return (found ?? []) as unknown as Resource<K>[];
   }
 
   get<K extends Kind>(kind: K, namespace: string, name: string): Resource<K> | undefined {
@@ -220,14 +235,18 @@ class IndexedMesh implements MeshConfig {
     const serviceNamespace = this.serviceByHost(host, namespace)?.namespace;
     const namespaces = [namespace, serviceNamespace, this.options.rootNamespace].filter((value): value is string => value !== undefined);
     for (const candidateNamespace of new Set(namespaces)) {
+      const hosts = this.rulesByHost.get(candidateNamespace);
+      if (!hosts) continue;
+      const exact = hosts.get(fqdn);
+      if (exact && isVisible(exact.spec.exportTo, candidateNamespace, namespace)) return exact;
+      // Otherwise the most specific wildcard rule.
       let best: DestinationRule | undefined;
-      for (const rule of this.list("DestinationRule", candidateNamespace)) {
-        if (rule.spec.workloadSelector) continue;
-        if (!isVisible(rule.spec.exportTo, rule.metadata.namespace, namespace)) continue;
-        const ruleHost = this.resolveHost(rule.spec.host, rule.metadata.namespace);
-        if (!hostMatches(ruleHost, fqdn)) continue;
-        if (ruleHost === fqdn) return rule;
-        if (!best || this.resolveHost(best.spec.host, best.metadata.namespace).length < ruleHost.length) best = rule;
+      let bestLength = -1;
+      for (const [ruleHost, rule] of hosts) {
+        if (!ruleHost.startsWith("*") || ruleHost.length <= bestLength || !hostMatches(ruleHost, fqdn)) continue;
+        if (!isVisible(rule.spec.exportTo, candidateNamespace, namespace)) continue;
+        best = rule;
+        bestLength = ruleHost.length;
       }
       if (best) return best;
     }

@@ -403,3 +403,31 @@ spec: {url: "#%blah$#@"}
   assert.match(errors["ServiceEntry/selector/workloadSelector.labels.app"]!, /wildcard is not supported in selector/);
   assert.match(errors["WasmPlugin/url/url"]!, /failed to parse url/);
 });
+
+test("DestinationRule lookup prefers the exact host, then the most specific wildcard, and honours exportTo", () => {
+  const { mesh } = valid(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: any-example}
+spec: {host: "*.example.com", trafficPolicy: {loadBalancer: {simple: RANDOM}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api-example}
+spec: {host: "*.api.example.com", trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: exact}
+spec: {host: "v1.api.example.com", trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: private, namespace: team}
+spec: {host: "db.example.com", exportTo: ["."], trafficPolicy: {loadBalancer: {simple: RANDOM}}}
+`);
+  assert.equal(mesh.destinationRule("v1.api.example.com", "default")?.metadata.name, "exact");
+  assert.equal(mesh.destinationRule("v2.api.example.com", "default")?.metadata.name, "api-example");
+  assert.equal(mesh.destinationRule("www.example.com", "default")?.metadata.name, "any-example");
+  assert.equal(mesh.destinationRule("db.example.com", "team")?.metadata.name, "private");
+  assert.equal(mesh.destinationRule("db.example.com", "default")?.metadata.name, "any-example", "a rule exported to its own namespace only is invisible elsewhere");
+});
