@@ -105,15 +105,24 @@ function outboundRoutes(mesh: MeshConfig, proxy: ProxyInfo): OutboundRoutes {
   if (cached) return cached;
   const result: OutboundRoutes = { routes: new Map(), warnings: [] };
   const virtualServiceOf = meshVirtualServiceIndex(mesh);
+  const hostsWithoutService = mesh.virtualServicesFor("mesh").flatMap((vs) => (vs.spec.hosts ?? [])
+    .map((host) => ({ host: mesh.resolveHost(host, vs.metadata.namespace), vs }))
+    .filter(({ host }) => !host.startsWith("*") && !mesh.serviceByHost(host, vs.metadata.namespace)));
   for (const [portNumber, services] of httpPortsOf(mesh, result.warnings)) {
     const virtualHosts: VirtualHostJson[] = [];
     const claimed = new Set<string>();
+    const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: result.warnings };
     for (const service of services) {
       const bound = virtualServiceOf(service.host);
-      const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: result.warnings };
       const routes = bound ? virtualServiceRoutes(bound, scope)
         : [defaultRoute(outboundClusterName(portNumber, undefined, service.host), hashPolicy(mesh, service.host, undefined, portNumber, proxy.namespace))];
       addVirtualHost(virtualHosts, claimed, `${service.host}:${portNumber}`, serviceDomains(service.host, portNumber, proxy.namespace, mesh.options.domainSuffix), routes);
+    }
+    // As Istio does, VirtualService hosts that are no service (an external name the VirtualService routes
+    // somewhere) get a virtual host on every outbound port.
+    for (const { host, vs } of hostsWithoutService) {
+      const routes = virtualServiceRoutes(vs, scope);
+      if (routes.length > 0) addVirtualHost(virtualHosts, claimed, `${host}:${portNumber}`, host === "*" ? ["*"] : [host, `${host}:${portNumber}`], routes);
     }
     result.routes.set(portNumber, routeConfiguration(String(portNumber), virtualHosts, { validateClusters: false }));
   }

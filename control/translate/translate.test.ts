@@ -436,6 +436,22 @@ spec:
     assert.equal((ratings[0]!.route as Node).timeout, "7s");
   });
 
+  it("gives a VirtualService host that is no service a virtual host on every outbound port", () => {
+    const { resources } = routes(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: legacy, namespace: default }
+spec:
+  hosts: [legacy.example.com]
+  http: [{ route: [{ destination: { host: reviews, subset: v1 } }] }]
+`);
+    for (const port of ["9080", "9090"]) {
+      const host = virtualHost(resources, port, `legacy.example.com:${port}`);
+      assert.deepEqual(host.domains, ["legacy.example.com", `legacy.example.com:${port}`]);
+      assert.equal(((host.routes as Node[])[0]!.route as Node).cluster, "outbound|9080|v1|reviews.default.svc.cluster.local");
+    }
+  });
+
   it("applies only matches for this port and source, and leaves gateway-only VirtualServices off sidecars", () => {
     const { routes: translated } = routes(`
 apiVersion: networking.istio.io/v1
