@@ -51,7 +51,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedRespons
       } else if (request.errorDetail) {
         this.recordNack(tracker, request.errorDetail.message);
       } else {
-        this.recordAck(typeUrl, tracker);
+        this.recordAck(tracker);
       }
     }
     for (const name of request.resourceNamesSubscribe) {

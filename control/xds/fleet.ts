@@ -1,7 +1,8 @@
 // A fleet of simulated proxies for the control-plane benchmark and scale tests. Each proxy is its own ADS stream
 // (SotW or delta) and subscribes the way Envoy does: CDS and LDS wildcard, then the EDS names of the EDS clusters
 // it received, the RDS names of its HTTP connection managers and the ECDS names of their discovered filters; it
-// ACKs everything. Streams share a few channels, as many sidecars would share nothing but the server.
+// ACKs everything. Streams share a few channels (100 streams each by default), so a thousand simulated proxies do
+// not need a thousand connections.
 import { fromBinary } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { ClusterSchema, Cluster_DiscoveryType } from "../api/gen/envoy/config/cluster/v3/cluster_pb.ts";

@@ -49,7 +49,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
         // The proxy kept what it had; a later make-before-break must not resend what it just rejected.
         if (state) state.lastResources = state.acceptedResources;
       } else {
-        this.recordAck(typeUrl, tracker);
+        this.recordAck(tracker);
         if (state) state.acceptedResources = state.lastResources;
       }
     }

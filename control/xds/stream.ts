@@ -225,11 +225,10 @@ export abstract class XdsStream<Req extends RequestWithNode = RequestWithNode, R
     this.pump();
   }
 
-  protected recordAck(typeUrl: string, tracker: TypeTracker): void {
+  protected recordAck(tracker: TypeTracker): void {
     const setAt = tracker.acked();
     if (setAt !== undefined) this.context.metrics.convergence.observe((performance.now() - setAt) / 1000);
     this.logger.debug({ type: tracker.type }, "ACK");
-    void typeUrl;
   }
 
   protected recordNack(tracker: TypeTracker, message: string): void {
