@@ -178,9 +178,9 @@ export async function eventually(condition: () => boolean | Promise<boolean>, wh
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** How many observations a histogram has (its `_count` sample in the exposition format). */
+/** How many observations a histogram has over all its labels (its `_count` samples in the exposition format). */
 export async function histogramCount(registry: Registry, name: string): Promise<number> {
   const text = await registry.getSingleMetricAsString(name);
-  const match = new RegExp(`^${name}_count(?:\\{[^}]*\\})? (\\d+)$`, "m").exec(text);
-  return match ? Number(match[1]) : 0;
+  const counts = text.matchAll(new RegExp(`^${name}_count(?:\\{[^}]*\\})? (\\d+)$`, "gm"));
+  return [...counts].reduce((sum, match) => sum + Number(match[1]), 0);
 }

@@ -207,3 +207,19 @@ test("a push that removes a cluster keeps it until the routes moved off it, then
   const final = new Snapshot(meshResources({ clusters: ["a"], routeCluster: "a" }));
   assert.equal(stream.versions.get(TypeUrl.cluster), final.typeVersion(TypeUrl.cluster));
 }));
+
+test("an inconsistent snapshot is never pushed; streams keep the last consistent one", () => withXds(async (xds) => {
+  const good = new Snapshot(meshResources());
+  xds.cache.setSnapshot("default", good);
+  const stream = xds.client.sotw(node, { autoAck: true });
+  stream.request(TypeUrl.cluster);
+  stream.request(TypeUrl.listener);
+  stream.request(TypeUrl.route, ["routes"]);
+  await eventually(() => stream.versions.size === 3, "the first push");
+  const broken = meshResources({ upstreamPort: 1 });
+  broken[TypeUrl.route] = new Map();
+  assert.throws(() => xds.cache.setSnapshot("default", new Snapshot(broken)), /rds "routes"/);
+  assert.equal(await stream.quietFor(300), true);
+  assert.equal(xds.server.status()[0].snapshotVersion, good.version);
+  assert.ok(await histogramCount(xds.server.metricsRegistry, "pilot_xds_config_size_bytes") >= 3, "response sizes are recorded");
+}));
