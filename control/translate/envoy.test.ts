@@ -4,7 +4,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import type { TLSSocket } from "node:tls";
+import { join } from "node:path";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
@@ -17,6 +22,36 @@ import { startUpstream, type Upstream } from "../../tests/harness/upstream.ts";
 import {
   parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, sidecarBootstrap, translateProxy, workloadInstanceOf, type ProxyInfo, type SidecarBootstrapOptions, type TranslateContext,
 } from "./index.ts";
+
+/** A self-signed certificate and key for one DNS name (PEM), made with the openssl CLI. */
+function selfSignedCertificate(name: string): { certificateChain: string; privateKey: string } {
+  const dir = mkdtempSync(join(tmpdir(), "as-mesh-cert-"));
+  try {
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+      "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`,
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    ], { stdio: "ignore" });
+    return { certificateChain: readFileSync(join(dir, "cert.pem"), "utf8"), privateKey: readFileSync(join(dir, "key.pem"), "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** An HTTPS GET with SNI `serverName`, trusting only `ca`. */
+function getTls(url: string, serverName: string, ca: string): Promise<{ status: number; body: string; peerCertificateSubject: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(url, { servername: serverName, ca, headers: { host: serverName }, agent: false }, (response) => {
+      const subject = (response.socket as TLSSocket).getPeerCertificate().subject?.CN ?? "";
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), peerCertificateSubject: String(subject) }));
+      response.on("error", reject);
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
 
 /** A port nothing listens on right now (for the inbound listener, which peers must know in advance). */
 async function freePort(): Promise<number> {
@@ -208,7 +243,11 @@ kind: Gateway
 metadata: { name: edge, namespace: default }
 spec:
   selector: { istio: ingressgateway }
-  servers: [{ port: { number: 8080, name: http, protocol: HTTP }, hosts: ["bookinfo.example.com"] }]
+  servers:
+  - { port: { number: 8080, name: http, protocol: HTTP }, hosts: ["bookinfo.example.com"] }
+  - port: { number: 8443, name: https, protocol: HTTPS }
+    hosts: ["bookinfo.example.com"]
+    tls: { mode: SIMPLE, credentialName: bookinfo-cert }
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -271,6 +310,7 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
   let reviewsEnvoy: EnvoyInstance | undefined;
   let v3: Upstream | undefined;
   let flakyFailures = 0;
+  let credential: { certificateChain: string; privateKey: string };
 
   const bootstrapFor = (options: Partial<SidecarBootstrapOptions> & Pick<SidecarBootstrapOptions, "type" | "labels">) => sidecarBootstrap({
     namespace: "default", ip: "127.0.0.1", listenAddress: "127.0.0.1", listenPorts: { "*": 0 }, ...options,
@@ -293,7 +333,10 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
     });
     ratingsBad = await startUpstream((_request, _body, response) => { response.writeHead(500).end("bad"); });
     modules = await serveModules(["metrics", "rate-limit"]);
-    control = new MiniControl(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES)), { registeredWorkloads: [], wasmModules: modules.modules });
+    credential = selfSignedCertificate("bookinfo.example.com");
+    control = new MiniControl(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES)), {
+      registeredWorkloads: [], wasmModules: modules.modules, credentials: { "bookinfo-cert": credential },
+    });
     xdsPort = await control.server.listen("127.0.0.1:0");
     sidecarEnvoy = await startEnvoy({ config: bootstrapFor({ type: "sidecar", labels: { app: "productpage" } }) });
     // The gateway speaks incremental xDS, the sidecars state of the world: the translation serves both alike.
@@ -377,6 +420,14 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
     assert.equal(response.body, "v3 via http");
     await eventually(async () => (await reviewsEnvoy!.admin("/stats/prometheus")).includes('istio_requests_total{reporter="destination"'),
       "the inbound metrics filter counts the request");
+  }));
+
+  it("terminates TLS at the gateway with the credential delivered over SDS", logged(async () => {
+    const url = gatewayEnvoy!.url("127.0.0.1_8443").replace("http:", "https:");
+    const response = await getTls(`${url}/reviews`, "bookinfo.example.com", credential.certificateChain);
+    assert.equal(response.status, 200);
+    assert.equal(response.body, "v2 ");
+    assert.equal(response.peerCertificateSubject, "bookinfo.example.com");
   }));
 
   const ratings = (path: string) => `${sidecarEnvoy!.url("127.0.0.1_9081")}${path}`;
