@@ -431,3 +431,19 @@ spec: {host: "db.example.com", exportTo: ["."], trafficPolicy: {loadBalancer: {s
   assert.equal(mesh.destinationRule("db.example.com", "team")?.metadata.name, "private");
   assert.equal(mesh.destinationRule("db.example.com", "default")?.metadata.name, "any-example", "a rule exported to its own namespace only is invisible elsewhere");
 });
+
+test("a kubectl List export is read item by item, with each item's own line", () => {
+  const result = check(`apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: ServiceEntry
+  metadata: {name: a, namespace: prod, resourceVersion: "1234", uid: abc}
+  spec: {hosts: [a.example.com], resolution: DNS}
+- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata: {name: b, namespace: prod}
+  spec: {hosts: [a.example.com], http: [{route: [{destination: {host: a.example.com}}], timeout: 3x}]}
+`);
+  assert.deepEqual(result.errors.map((error) => [error.path, error.source]), [["VirtualService/prod/b/http[0].timeout", "mesh.yaml:11"]]);
+});

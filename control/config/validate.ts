@@ -25,7 +25,7 @@ export function validateMesh(documents: readonly SourcedDocument[], options: Par
   const seen = new Map<string, AnyResource>();
   const origins = new Map<AnyResource, SourcedDocument>();
 
-  for (const document of documents) {
+  for (const document of expandLists(documents)) {
     const resource = validateDocument(document, meshOptions, errors, warnings);
     if (!resource) continue;
     const key = `${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
@@ -47,6 +47,26 @@ export function validateMesh(documents: readonly SourcedDocument[], options: Par
   const mesh = buildMesh(resources, meshOptions);
   warnings.push(...analyzeReferences(mesh, (resource, path) => origins.get(resource)?.locate?.(["spec", ...path]) ?? resource.source));
   return { mesh, errors, warnings };
+}
+
+/**
+ * `kubectl get … -o yaml` writes `kind: List` with the resources under `items`; each item is validated as a document
+ * of its own, located inside the list.
+ */
+function expandLists(documents: readonly SourcedDocument[]): SourcedDocument[] {
+  const expanded: SourcedDocument[] = [];
+  for (const document of documents) {
+    const raw = document.document;
+    if (!isRecord(raw) || typeof raw["kind"] !== "string" || !raw["kind"].endsWith("List") || !Array.isArray(raw["items"])) {
+      expanded.push(document);
+      continue;
+    }
+    raw["items"].forEach((item, index) => {
+      const locate = (path: FieldPath) => document.locate?.(["items", index, ...path]);
+      expanded.push({ source: locate([]) ?? document.source, document: item, locate });
+    });
+  }
+  return expanded;
 }
 
 function resourcePath(kind: string, name: string | undefined, namespace: string | undefined, options: MeshOptions): string {
