@@ -19,6 +19,7 @@ import { parseYaml, validateMesh, type MeshConfig } from "../config/index.ts";
 import { buildArtifact } from "../../tests/harness/artifacts.ts";
 import { startEnvoy, type EnvoyInstance } from "../../tests/harness/envoy.ts";
 import { startUpstream, type Upstream } from "../../tests/harness/upstream.ts";
+import { generateSigningKey, jwksOf, nowSeconds, signToken } from "../../tests/harness/tokens.ts";
 import {
   parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, sidecarBootstrap, translateProxy, workloadInstanceOf, type ProxyInfo, type SidecarBootstrapOptions, type TranslateContext,
 } from "./index.ts";
@@ -332,7 +333,7 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
       setTimeout(() => response.writeHead(200).end("good"), delay);
     });
     ratingsBad = await startUpstream((_request, _body, response) => { response.writeHead(500).end("bad"); });
-    modules = await serveModules(["metrics", "rate-limit"]);
+    modules = await serveModules(["metrics", "rate-limit", "jwt-auth"]);
     credential = selfSignedCertificate("bookinfo.example.com");
     control = new MiniControl(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES)), {
       registeredWorkloads: [], wasmModules: modules.modules, credentials: { "bookinfo-cert": credential },
@@ -428,6 +429,25 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
     assert.equal(response.status, 200);
     assert.equal(response.body, "v2 ");
     assert.equal(response.peerCertificateSubject, "bookinfo.example.com");
+  }));
+
+  it("checks JWTs at the gateway once a RequestAuthentication selects it (jwt-auth over ECDS)", logged(async () => {
+    const key = await generateSigningKey("ES256");
+    control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES + `
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: edge-jwt, namespace: default }
+spec:
+  selector: { matchLabels: { istio: ingressgateway } }
+  jwtRules: [{ issuer: "https://issuer.example", jwks: '${jwksOf([key])}' }]
+`)));
+    const url = `${gatewayEnvoy!.url("127.0.0.1_8080")}/reviews`;
+    const bad = { host: "bookinfo.example.com", authorization: `Bearer ${await signToken(key, { iss: "https://other.example", exp: nowSeconds() + 600 })}` };
+    await eventually(async () => (await get(url, bad)).status === 401, "a token from an unknown issuer is refused");
+    const good = { host: "bookinfo.example.com", authorization: `Bearer ${await signToken(key, { iss: "https://issuer.example", exp: nowSeconds() + 600 })}` };
+    assert.equal((await get(url, good)).status, 200);
+    assert.equal((await get(url, { host: "bookinfo.example.com" })).status, 200, "no token passes: an AuthorizationPolicy would decide");
   }));
 
   const ratings = (path: string) => `${sidecarEnvoy!.url("127.0.0.1_9081")}${path}`;
