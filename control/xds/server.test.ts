@@ -123,3 +123,27 @@ test("closing the server ends every stream", async () => {
   assert.deepEqual(xds.server.status(), []);
   xds.client.close();
 });
+
+test("undecodable requests end only their own stream, and requests for unknown types are ignored", async () => {
+  const xds = await startXds();
+  try {
+    xds.cache.setSnapshot("default", new Snapshot(meshResources()));
+    const raw = xds.client.channel.makeBidiStreamRequest(
+      "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources",
+      (bytes: Buffer) => bytes, (bytes: Buffer) => bytes);
+    const ended = new Promise<number>((resolve) => {
+      raw.on("error", (error: { code: number }) => resolve(error.code));
+      raw.on("data", () => undefined);
+    });
+    raw.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+    assert.notEqual(await ended, 0, "the garbage stream ends with an error status");
+
+    const stream = xds.client.sotw({ id: "p" });
+    stream.request("type.googleapis.com/envoy.config.route.v3.VirtualHost", ["x"]);
+    assert.equal(await stream.quietFor(200), true, "an unknown type gets no response");
+    stream.request(TypeUrl.cluster);
+    assert.equal((await stream.next()).typeUrl, TypeUrl.cluster, "the stream and the server still serve");
+  } finally {
+    await xds.close();
+  }
+});
