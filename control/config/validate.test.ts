@@ -447,3 +447,25 @@ items:
 `);
   assert.deepEqual(result.errors.map((error) => [error.path, error.source]), [["VirtualService/prod/b/http[0].timeout", "mesh.yaml:11"]]);
 });
+
+test("valid Istio config that as-mesh does not apply yet is flagged, never silently ignored", () => {
+  const { warnings } = valid(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-all}
+spec: {}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db}
+spec: {hosts: [db.example.com], tcp: [{route: [{destination: {host: db.example.com}}]}]}
+`);
+  const messages = byPath(warnings);
+  assert.match(messages["AuthorizationPolicy/deny-all"]!, /not enforced by as-mesh yet/);
+  assert.match(messages["PeerAuthentication/strict/mtls.mode"]!, /plain-text requests are still accepted/);
+  assert.match(messages["VirtualService/db/tcp"]!, /TCP routes are validated but not applied/);
+});

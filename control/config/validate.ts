@@ -9,6 +9,7 @@ import { formatFieldPath, type FieldPath, type Issue, type SourcedDocument } fro
 import { RULES, isHttpProtocol, isTlsProtocol, normalizeSpec } from "./rules.ts";
 import { KINDS, KIND_NAMES, Metadata, type AnyResource, type Destination, type Kind } from "./schema.ts";
 import { UNKNOWN_FIELD_HINTS } from "./hints.ts";
+import { analyzeUnsupported } from "./unsupported.ts";
 
 export interface ValidationResult {
   /** Null exactly when there are errors: an invalid change is rejected as a whole. */
@@ -336,6 +337,8 @@ function analyzeReferences(mesh: MeshConfig, locate: (resource: AnyResource, pat
     if (other) warn(dr, ["host"], `DestinationRules ${other.metadata.name} and ${dr.metadata.name} in namespace ${dr.metadata.namespace} both apply to ${dr.spec.host}; as in Istio, they are merged and the first one's fields win`);
     else ruleHosts.set(key, dr);
   }
+
+  analyzeUnsupported(mesh, warn);
 
   for (const se of mesh.list("ServiceEntry")) {
     if ((se.spec.addresses?.length ?? 0) > 0) continue;
