@@ -95,14 +95,19 @@ test("accepts an RSA 2048 key and refuses other key types and sizes", async () =
   assert.match(error.message, /P-384/);
 });
 
-test("refuses a CSR whose signature does not verify", async () => {
+test("refuses a CSR whose signature does not verify with its public key", async () => {
   const ca = await newCa();
-  const { csrPem } = await createKeyAndCsr();
-  const der = Buffer.from(csrPem.replace(/-----[^-]+-----|\s/g, ""), "base64");
-  der[der.length - 5] ^= 0xff; // inside the signature value
-  const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString("base64")}\n-----END CERTIFICATE REQUEST-----\n`;
-  const error = await rejection(ca.sign(tampered, identity));
-  assert.ok(["csr_signature_invalid", "csr_parse_error"].includes(error.reason), error.reason);
+  // A CSR signed by key A that carries key B's public key: well-formed, but no proof of possession of B.
+  const signedByA = new x509.Pkcs10CertificateRequest((await createKeyAndCsr()).csrPem);
+  const keyB = new x509.Pkcs10CertificateRequest((await createKeyAndCsr()).csrPem).publicKey.rawData;
+  const der = Buffer.from(signedByA.rawData);
+  const spkiA = Buffer.from(signedByA.publicKey.rawData);
+  const at = der.indexOf(spkiA);
+  assert.ok(at > 0 && spkiA.length === keyB.byteLength);
+  Buffer.from(keyB).copy(der, at);
+  const swapped = x509.PemConverter.encode(der, "CERTIFICATE REQUEST");
+  const error = await rejection(ca.sign(swapped, identity));
+  assert.equal(error.reason, "csr_signature_invalid");
 });
 
 test("refuses non-CSR blobs and oversized CSRs before parsing", async () => {
