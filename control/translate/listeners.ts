@@ -142,7 +142,7 @@ export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: T
     resources.listeners.set(name, {
       ...listener({
         name, address: proxy.listenAddress, port: listenPort(proxy, portNumber),
-        filterChains: [filterChain({ filters: [httpConnectionManager({ statPrefix: `outbound_${portNumber}`, httpFilters: filters, routes: { rds: routeName } })] })],
+        filterChains: [filterChain({ filters: [httpConnectionManager({ normalizePath: true, statPrefix: `outbound_${portNumber}`, httpFilters: filters, routes: { rds: routeName } })] })],
       }),
       trafficDirection: "OUTBOUND",
     });
@@ -193,7 +193,7 @@ export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
     const filters = httpFilters(mesh, proxy, context, "inbound", inboundPort, resources);
     const name = `${proxy.ip}_${inboundPort}`;
     const chain = inboundFilterChain(
-      httpConnectionManager({ statPrefix: `inbound_${inboundPort}`, httpFilters: filters, routes: { routeConfig }, trustDownstream: true }),
+      httpConnectionManager({ normalizePath: true, statPrefix: `inbound_${inboundPort}`, httpFilters: filters, routes: { routeConfig }, trustDownstream: true }),
       context.inboundTls,
     );
     resources.listeners.set(name, { ...listener({ name, address: proxy.ip, port: inboundPort, filterChains: [chain] }), trafficDirection: "INBOUND" });
@@ -269,7 +269,7 @@ export function gatewayListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
       const routeName = `http.${portNumber}`;
       resources.routes.set(routeName, routeConfiguration(routeName,
         gatewayVirtualHosts(mesh, proxy, plain, portNumber, resources), { validateClusters: false }));
-      chains.push(filterChain({ filters: [httpConnectionManager({ statPrefix: `gateway_${portNumber}`, httpFilters: filters, routes: { rds: routeName }, trustDownstream: false })] }));
+      chains.push(filterChain({ filters: [httpConnectionManager({ normalizePath: true, statPrefix: `gateway_${portNumber}`, httpFilters: filters, routes: { rds: routeName }, trustDownstream: false })] }));
     }
     for (const { gateway, server, index } of entries) {
       const protocol = server.port.protocol.toUpperCase();
@@ -306,7 +306,7 @@ export function gatewayListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
         name: routeName,
         serverNames: serverHosts(server).filter((host) => host !== "*"),
         tls,
-        filters: [httpConnectionManager({ statPrefix: `gateway_${portNumber}`, httpFilters: filters, routes: { rds: routeName }, trustDownstream: false })],
+        filters: [httpConnectionManager({ normalizePath: true, statPrefix: `gateway_${portNumber}`, httpFilters: filters, routes: { rds: routeName }, trustDownstream: false })],
       }));
     }
     if (chains.length === 0) continue;

@@ -195,6 +195,7 @@ describe("translateProxy: sidecar outbound", () => {
     const resources = translate(meshOf(REVIEWS), sidecar());
     const manager = hcm(resources, "127.0.0.1_9080");
     assert.deepEqual(filterNames(manager), ["as-mesh.metrics.source", "envoy.filters.http.fault", "envoy.filters.http.router"]);
+    assert.equal(manager.normalizePath, true, "paths are normalised before routes and filters see them (Istio's BASE)");
     const metrics = (manager.httpFilters as Node[])[0]!;
     assert.deepEqual(metrics.configDiscovery, {
       configSource: { ads: {}, resourceApiVersion: "V3", initialFetchTimeout: "30s" },

@@ -20,6 +20,8 @@ export interface HttpConnectionManagerOptions {
   routes: { routeConfig: RouteConfigurationJson } | { rds: string };
   /** Headers the proxy may trust from its peer (x-forwarded-*, x-envoy-*): true on sidecars, false at the edge. */
   trustDownstream?: boolean;
+  /** RFC 3986 path normalisation before routing and filters see the path (Istio's default, "BASE"). */
+  normalizePath?: boolean;
 }
 
 export function httpConnectionManager(options: HttpConnectionManagerOptions): FilterJson {
@@ -31,6 +33,7 @@ export function httpConnectionManager(options: HttpConnectionManagerOptions): Fi
   if ("rds" in options.routes) hcm.rds = { routeConfigName: options.routes.rds, configSource: adsConfigSource() };
   else hcm.routeConfig = options.routes.routeConfig;
   if (options.trustDownstream === false) hcm.useRemoteAddress = true;
+  if (options.normalizePath) hcm.normalizePath = true;
   return { name: "envoy.filters.network.http_connection_manager", typedConfig: typed(MessageType.httpConnectionManager, hcm) };
 }
 
