@@ -8,3 +8,5 @@ export { XdsStream } from "./stream.ts";
 export { formatStatusTable } from "./format.ts";
 export { XdsClient, SotwClientStream, DeltaClientStream } from "./client.ts";
 export type { ClientNode, StreamOptions } from "./client.ts";
+export { SimulatedFleet, edsNamesOf, listenerDependencies } from "./fleet.ts";
+export type { FleetOptions, ConvergenceResult } from "./fleet.ts";
