@@ -196,3 +196,22 @@ test("never logs tokens, CSRs or the CA key", () => {
     assert.ok(!log.includes(secret), `log contains ${secret.slice(0, 20)}…`);
   }
 });
+
+test("trusts client certificates of a root added at run time once the TLS is refreshed", async () => {
+  const otherRoot = await MeshCa.generateRoot({ trustDomain: "cluster.local" });
+  const other = await MeshCa.fromPem({ keyPem: otherRoot.keyPem, certChainPem: otherRoot.certPem }, { trustDomain: "cluster.local" });
+  const holder = await createKeyAndCsr();
+  const svid = await other.sign(holder.csrPem, { namespace: "rollover", serviceAccount: "workload" });
+  const credential = { certificate: { keyPem: holder.keyPem, certChainPem: svid.certChain[0] } };
+  const { csrPem } = await createKeyAndCsr();
+  assert.equal((await refusal(requestCertificate(clientOptions, credential, { csr: csrPem, validityDuration: 60 }))).code, grpc.status.UNAUTHENTICATED);
+  ca.setExtraTrustedRoots([other.rootCertPem]);
+  try {
+    await server.refreshTls();
+    const chain = await requestCertificate(clientOptions, credential, { csr: csrPem, validityDuration: 60 });
+    assert.equal(new X509Certificate(chain[0]).subjectAltName, "URI:spiffe://cluster.local/ns/rollover/sa/workload");
+  } finally {
+    ca.setExtraTrustedRoots([]);
+    await server.refreshTls();
+  }
+});

@@ -25,6 +25,8 @@ export interface CaServerOptions {
   rateLimits?: { global?: BucketOptions; perIdentity?: BucketOptions };
   /** gRPC messages above this are refused by the transport before decoding (default 256 KiB). */
   maxMessageBytes?: number;
+  /** Lifetime of the endpoint's own TLS certificate (default 1 year; renewed at half-life). */
+  servingCertTtlSeconds?: number;
 }
 
 export interface IssuedCertificate {
@@ -106,6 +108,8 @@ export class CaServer {
   private readonly identityLimit: KeyedRateLimiter;
   private readonly latestByIdentity = new Map<string, IssuedCertificate>();
   private server: grpc.Server | null = null;
+  private credentials: OptionalClientCertCredentials | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: CaServerOptions) {
     this.logger = (options.logger ?? pino({ name: "ca", redact: CA_LOG_REDACT })).child({ component: "ca" });
@@ -136,13 +140,8 @@ export class CaServer {
   /** Binds "host:port" (port 0 picks one) and returns the port. */
   async listen(address: string): Promise<number> {
     if (this.server) throw new Error("the CA server is already listening");
-    const names = this.options.serverNames ?? { dns: ["localhost", "as-mesh-ca"], ips: ["127.0.0.1", "::1"] };
-    const serving = await this.options.ca.issueServingCertificate(names);
-    const credentials = new OptionalClientCertCredentials({
-      key: serving.keyPem,
-      cert: serving.certChainPem,
-      ca: this.options.ca.trustBundle(),
-    });
+    const credentials = new OptionalClientCertCredentials(await this.tlsContext());
+    this.credentials = credentials;
     const maxBytes = this.options.maxMessageBytes ?? 256 * 1024;
     const server = new grpc.Server({ "grpc.max_receive_message_length": maxBytes, "grpc.max_send_message_length": 1024 * 1024 });
     server.addService(serviceDefinition, {
@@ -161,7 +160,33 @@ export class CaServer {
     return port;
   }
 
+  /** The endpoint's TLS: a fresh serving certificate, client certificates verified against the trust bundle. */
+  private async tlsContext(): Promise<SecureContextOptions> {
+    const names = this.options.serverNames ?? { dns: ["localhost", "as-mesh-ca"], ips: ["127.0.0.1", "::1"] };
+    const serving = await this.options.ca.issueServingCertificate(names, this.options.servingCertTtlSeconds);
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    // Renewed at half-life like a workload certificate; unref'd so it never keeps a process alive on its own.
+    const halfLife = Math.max(1000, (serving.notAfter.getTime() - Date.now()) / 2);
+    this.refreshTimer = setTimeout(() => void this.refreshTls().catch((error: Error) =>
+      this.logger.error({ err: error.message }, "cannot renew the CA endpoint's certificate")), Math.min(halfLife, 2 ** 31 - 1));
+    this.refreshTimer.unref();
+    return { key: serving.keyPem, cert: serving.certChainPem, ca: this.options.ca.trustBundle() };
+  }
+
+  /**
+   * Re-issues the endpoint's certificate and reloads the trust bundle for client certificates, without closing
+   * connections: call it after `MeshCa.setExtraTrustedRoots` (e.g. a rollover). Also runs on a timer.
+   */
+  async refreshTls(): Promise<void> {
+    if (!this.credentials) return;
+    this.credentials.update(await this.tlsContext());
+    this.logger.info({ trustedRoots: this.options.ca.trustBundle().length }, "reloaded the CA endpoint's TLS");
+  }
+
   async close(): Promise<void> {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    this.credentials = null;
     const server = this.server;
     this.server = null;
     if (!server) return;
