@@ -11,6 +11,19 @@ import type { CommonTlsContextJson } from "../api/gen/envoy/extensions/transport
 import type { RouteAction_HashPolicyJson } from "../api/gen/envoy/config/route/v3/route_components_pb.ts";
 import type { TranslateContext, TranslateIssue, WorkloadInstance } from "./types.ts";
 
+/**
+ * Istio's exportTo: absent or "*" is every namespace, "." the resource's own, "~" none, else the names listed.
+ */
+export function visibleTo(exportTo: readonly string[] | undefined, ownNamespace: string, namespace: string): boolean {
+  if (!exportTo || exportTo.length === 0) return true;
+  return exportTo.some((entry) => entry === "*" || entry === namespace || (entry === "." && ownNamespace === namespace));
+}
+
+/** The services a proxy in `namespace` may reach (ServiceEntry exportTo). */
+export function visibleServices(mesh: MeshConfig, namespace: string): MeshService[] {
+  return mesh.services().filter((service) => visibleTo(service.serviceEntry.spec.exportTo, service.namespace, namespace));
+}
+
 /** Istio's SNI for mesh mTLS to a cluster: `outbound_.<port>_.<subset>_.<host>`. */
 export function meshSni(clusterName: string): string {
   return clusterName.replaceAll("|", "_.");
@@ -254,7 +267,7 @@ export interface ClusterSet {
  */
 export function outboundClusterSet(mesh: MeshConfig, namespace: string, context: TranslateContext): ClusterSet {
   const result: ClusterSet = { clusters: new Map(), endpoints: new Map(), warnings: [] };
-  for (const service of mesh.services()) {
+  for (const service of visibleServices(mesh, namespace)) {
     const subsets = mesh.destinationRule(service.host, namespace)?.spec.subsets ?? [];
     const registered = registeredEndpoints(service, context.registeredWorkloads);
     for (const port of service.ports) {

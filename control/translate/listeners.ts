@@ -14,7 +14,7 @@ import {
 import {
   hostMatches, type MeshConfig, type MeshService, type ServicePort, type Gateway, type GatewayServer, type VirtualService,
 } from "../config/index.ts";
-import { hashPolicy, inboundClusterName, outboundClusterName } from "./clusters.ts";
+import { hashPolicy, inboundClusterName, outboundClusterName, visibleServices, visibleTo } from "./clusters.ts";
 import { httpFilters } from "./filters.ts";
 import { defaultRoute, virtualServiceRoutes } from "./routes.ts";
 import type { EnvoyResources, ProxyInfo, TranslateContext, TranslateIssue } from "./types.ts";
@@ -55,9 +55,9 @@ function addVirtualHost(hosts: VirtualHostJson[], claimed: Set<string>, name: st
 }
 
 /** The HTTP service ports of the mesh, by port number, and a warning for every port that is not HTTP. */
-function httpPortsOf(mesh: MeshConfig, warnings: TranslateIssue[]): Map<number, MeshService[]> {
+function httpPortsOf(mesh: MeshConfig, namespace: string, warnings: TranslateIssue[]): Map<number, MeshService[]> {
   const byPort = new Map<number, MeshService[]>();
-  for (const service of mesh.services()) {
+  for (const service of visibleServices(mesh, namespace)) {
     for (const port of service.ports) {
       if (!isHttpPort(port.protocol)) {
         warnings.push({ path: `ServiceEntry/${service.namespace}/${service.serviceEntry.metadata.name}`, message: `port ${port.number} (${port.protocol}) is not HTTP; only its cluster is sent` });
@@ -69,14 +69,19 @@ function httpPortsOf(mesh: MeshConfig, warnings: TranslateIssue[]): Map<number, 
   return new Map([...byPort].sort(([a], [b]) => a - b).map(([port, services]) => [port, services.sort((a, b) => a.host.localeCompare(b.host))]));
 }
 
+/** The sidecar VirtualServices a proxy in `namespace` sees (exportTo). */
+function meshVirtualServices(mesh: MeshConfig, namespace: string): readonly VirtualService[] {
+  return mesh.virtualServicesFor("mesh").filter((vs) => visibleTo(vs.spec.exportTo, vs.metadata.namespace, namespace));
+}
+
 /**
  * The sidecar VirtualService of each service host: one naming the host exactly wins over one whose wildcard host
  * covers it (Istio's precedence); the first in the mesh's order wins among equals.
  */
-function meshVirtualServiceIndex(mesh: MeshConfig): (host: string) => VirtualService | undefined {
+function meshVirtualServiceIndex(mesh: MeshConfig, namespace: string): (host: string) => VirtualService | undefined {
   const exact = new Map<string, VirtualService>();
   const wildcards: Array<{ pattern: string; vs: VirtualService }> = [];
-  for (const vs of mesh.virtualServicesFor("mesh")) {
+  for (const vs of meshVirtualServices(mesh, namespace)) {
     for (const host of vs.spec.hosts ?? []) {
       const resolved = mesh.resolveHost(host, vs.metadata.namespace);
       if (resolved.startsWith("*")) wildcards.push({ pattern: resolved, vs });
@@ -104,11 +109,11 @@ function outboundRoutes(mesh: MeshConfig, proxy: ProxyInfo): OutboundRoutes {
   const cached = cache.get(key);
   if (cached) return cached;
   const result: OutboundRoutes = { routes: new Map(), warnings: [] };
-  const virtualServiceOf = meshVirtualServiceIndex(mesh);
-  const hostsWithoutService = mesh.virtualServicesFor("mesh").flatMap((vs) => (vs.spec.hosts ?? [])
+  const virtualServiceOf = meshVirtualServiceIndex(mesh, proxy.namespace);
+  const hostsWithoutService = meshVirtualServices(mesh, proxy.namespace).flatMap((vs) => (vs.spec.hosts ?? [])
     .map((host) => ({ host: mesh.resolveHost(host, vs.metadata.namespace), vs }))
     .filter(({ host }) => !host.startsWith("*") && !mesh.serviceByHost(host, vs.metadata.namespace)));
-  for (const [portNumber, services] of httpPortsOf(mesh, result.warnings)) {
+  for (const [portNumber, services] of httpPortsOf(mesh, proxy.namespace, result.warnings)) {
     const virtualHosts: VirtualHostJson[] = [];
     const claimed = new Set<string>();
     const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: result.warnings };
@@ -231,7 +236,7 @@ function gatewayVirtualHosts(
   for (const gateway of new Set(entries.map((entry) => entry.gateway))) {
     const servers = entries.filter((entry) => entry.gateway === gateway).map((entry) => entry.server);
     const gatewayName = `${gateway.metadata.namespace}/${gateway.metadata.name}`;
-    for (const vs of mesh.virtualServicesFor(gatewayName)) {
+    for (const vs of mesh.virtualServicesFor(gatewayName).filter((candidate) => visibleTo(candidate.spec.exportTo, candidate.metadata.namespace, gateway.metadata.namespace))) {
       const scope = { mesh, proxy, gateway: gatewayName, port, warnings: resources.warnings };
       const routes = virtualServiceRoutes(vs, scope);
       if (routes.length === 0) continue;

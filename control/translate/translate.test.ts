@@ -150,6 +150,27 @@ describe("translateProxy: sidecar outbound", () => {
     assert.deepEqual(addresses("outbound|9080||ratings.shop.svc.cluster.local"), ["127.0.0.13:9080"]);
   });
 
+  it("hides services and VirtualServices from namespaces their exportTo leaves out", () => {
+    const mesh = meshOf(REVIEWS.replace("  resolution: STATIC\n  endpoints:", "  resolution: STATIC\n  exportTo: [.]\n  endpoints:") + `
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews-private, namespace: default }
+spec:
+  hosts: [reviews]
+  exportTo: [.]
+  http: [{ route: [{ destination: { host: reviews, subset: v1 } }] }]
+`);
+    const fromDefault = translate(mesh, sidecar());
+    assert.ok(!fromDefault.clusters.has("outbound|9080||ratings.shop.svc.cluster.local"), "ratings is exported to shop only");
+    assert.equal(((virtualHost(fromDefault, "9080", "reviews.default.svc.cluster.local:9080").routes as Node[])[0]!.route as Node).cluster,
+      "outbound|9080|v1|reviews.default.svc.cluster.local");
+    const fromShop = translate(mesh, sidecar({ namespace: "shop" }));
+    assert.ok(fromShop.clusters.has("outbound|9080||ratings.shop.svc.cluster.local"));
+    assert.equal(((virtualHost(fromShop, "9080", "reviews.default.svc.cluster.local:9080").routes as Node[])[0]!.route as Node).cluster,
+      "outbound|9080||reviews.default.svc.cluster.local", "the private VirtualService does not apply in shop");
+  });
+
   it("speaks HTTP/2 upstream to GRPC and HTTP2 ports", () => {
     const resources = translate(meshOf(REVIEWS), sidecar());
     const options = (name: string) => (resources.clusters.get(name)!.typedExtensionProtocolOptions!["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"] as Node).explicitHttpConfig;
