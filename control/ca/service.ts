@@ -1,6 +1,6 @@
 // The CA as the control service runs it: key material from an operator folder (or a generated root kept in the
 // CA folder), the token file (watched), and the issuance API on one address. One call for `as-mesh control`.
-import { readFileSync } from "node:fs";
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -15,7 +15,7 @@ export interface CaServiceOptions {
   /** Operator-supplied key and chain (signing certificate first, root last) instead of the folder's files. */
   operatorKeyFile?: string;
   operatorCertChainFile?: string;
-  /** Extra roots to publish in the trust bundle (PEM file), e.g. the previous root during a rollover. */
+  /** Extra roots to publish in the trust bundle (PEM file, watched), e.g. the previous root during a rollover. */
   extraRootsFile?: string;
   /** The bootstrap token file (sha256 → identity); watched for changes. */
   tokenFile?: string;
@@ -61,6 +61,20 @@ export async function startCaService(options: CaServiceOptions): Promise<CaServi
     serverNames: options.serverNames, rateLimits: options.rateLimits,
   });
   const port = await server.listen(options.address);
+  const extraRootsFile = options.extraRootsFile;
+  if (extraRootsFile) {
+    // During a rollover the operator edits this file; the new set is published and trusted for renewals at once.
+    watchFile(extraRootsFile, { interval: 1000 }, () => {
+      try {
+        const roots = splitPemCertificates(readFileSync(extraRootsFile, "utf8"));
+        ca.setExtraTrustedRoots(roots);
+        void server.refreshTls();
+        options.logger.info({ extraRootsFile, roots: roots.length }, "reloaded the extra trusted roots");
+      } catch (error) {
+        options.logger.error({ extraRootsFile, err: (error as Error).message }, "cannot read the extra trusted roots; keeping the previous ones");
+      }
+    });
+  }
   options.logger.info({
     trustDomain: options.trustDomain, port, tokens: tokens.size,
     rootFile: options.operatorCertChainFile ?? join(options.caDir, "ca-cert-chain.pem"),
@@ -70,6 +84,7 @@ export async function startCaService(options: CaServiceOptions): Promise<CaServi
     ca, server, tokens, port,
     async close() {
       tokens.unwatch();
+      if (extraRootsFile) unwatchFile(extraRootsFile);
       await server.close();
     },
   };
