@@ -12,7 +12,7 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { TypeUrl } from "../api/index.ts";
 import { Snapshot, SnapshotCache } from "../cache/index.ts";
 import { XdsServer } from "../xds/index.ts";
-import { createKeyAndCsr, splitPemCertificates } from "../ca/ca.ts";
+import { createKeyAndCsr, parsePemBundle } from "../ca/ca.ts";
 import { CaRequestError, requestCertificate, type CaClientOptions, type CaCredential } from "../ca/client.ts";
 import { rootSecret, workloadSecret, ROOT_SECRET, WORKLOAD_SECRET } from "./envoy_tls.ts";
 
@@ -192,12 +192,7 @@ export class WorkloadAgent {
   private loadTrustBundleFile(): void {
     const path = this.options.trustBundleFile!;
     try {
-      const text = readFileSync(path, "utf8");
-      const roots = splitPemCertificates(text);
-      const leftover = roots.reduce((rest, pem) => rest.replace(pem.trim(), ""), text).replace(/^#.*$/gm, "").trim();
-      // Half-written or garbled files are refused rather than read as "no extra roots".
-      if (leftover) throw new Error("the file holds text that is not a PEM certificate");
-      roots.forEach(fingerprintOf); // throws on a block that does not parse
+      const roots = parsePemBundle(readFileSync(path, "utf8"));
       this.extraRoots = roots;
       this.logger.info({ trustBundleFile: path, roots: roots.length }, "loaded the trust bundle file");
     } catch (error) {

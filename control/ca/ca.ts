@@ -78,6 +78,18 @@ export function splitPemCertificates(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((block) => block + "\n") ?? [];
 }
 
+/**
+ * The certificates of a PEM trust bundle file; throws when the file holds anything else (besides # comments), so a
+ * half-written or garbled file is refused instead of being read as "no roots".
+ */
+export function parsePemBundle(text: string): string[] {
+  const pems = splitPemCertificates(text);
+  const leftover = pems.reduce((rest, pem) => rest.replace(pem.trim(), ""), text).replace(/^#.*$/gm, "").trim();
+  if (leftover) throw new Error("the file holds text that is not a PEM certificate");
+  for (const pem of pems) new NodeCertificate(pem); // throws on a block that does not parse
+  return pems;
+}
+
 /** Random positive 128-bit serial number in lower-case hex (RFC 5280 allows up to 20 octets). */
 function randomSerial(): string {
   const bytes = randomBytes(16);

@@ -1,5 +1,5 @@
 // The mesh CA: signing (MeshCa), the issuance API (CaServer) and its client, bootstrap tokens, SPIFFE identities.
-export { MeshCa, CaError, createKeyAndCsr, splitPemCertificates, CA_KEY_FILE, CA_CERT_CHAIN_FILE } from "./ca.ts";
+export { MeshCa, CaError, createKeyAndCsr, splitPemCertificates, parsePemBundle, CA_KEY_FILE, CA_CERT_CHAIN_FILE } from "./ca.ts";
 export type { CaErrorReason, MeshCaOptions, RootOptions, SignedCertificate } from "./ca.ts";
 export { CaServer, CA_LOG_REDACT } from "./server.ts";
 export type { CaServerOptions, IssuedCertificate } from "./server.ts";

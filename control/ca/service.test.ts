@@ -57,3 +57,26 @@ test("uses an operator's key and chain and refuses half of the pair", async () =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("publishes the roots of the watched extra-roots file and keeps the old set when it turns garbled or disappears", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "as-mesh-ca-service-"));
+  const rootsFile = join(dir, "extra-roots.pem");
+  writeFileSync(rootsFile, "");
+  const service = await startCaService({ trustDomain: "example.org", caDir: join(dir, "ca"), extraRootsFile: rootsFile, address: "127.0.0.1:0", logger });
+  try {
+    assert.equal(service.ca.trustBundle().length, 1);
+    const old = await MeshCa.generateRoot({ trustDomain: "example.org" });
+    writeFileSync(rootsFile, old.certPem);
+    for (let i = 0; i < 60 && service.ca.trustBundle().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(service.ca.trustBundle(), [service.ca.rootCertPem, old.certPem]);
+    writeFileSync(rootsFile, "-----BEGIN CERTIFICATE-----\ntruncated");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(service.ca.trustBundle().length, 2);
+    rmSync(rootsFile);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(service.ca.trustBundle().length, 2);
+  } finally {
+    await service.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

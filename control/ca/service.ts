@@ -4,7 +4,7 @@ import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { MeshCa, splitPemCertificates } from "./ca.ts";
+import { MeshCa, parsePemBundle } from "./ca.ts";
 import { CaServer, type CaServerOptions } from "./server.ts";
 import { TokenAuthority } from "./tokens.ts";
 
@@ -42,7 +42,7 @@ export async function startCaService(options: CaServiceOptions): Promise<CaServi
     trustDomain: options.trustDomain,
     workloadTtlSeconds: options.workloadTtlSeconds,
     maxWorkloadTtlSeconds: options.maxWorkloadTtlSeconds,
-    extraTrustedRootsPem: options.extraRootsFile ? splitPemCertificates(readFileSync(options.extraRootsFile, "utf8")) : [],
+    extraTrustedRootsPem: options.extraRootsFile ? parsePemBundle(readFileSync(options.extraRootsFile, "utf8")) : [],
   };
   let ca: MeshCa;
   if (options.operatorKeyFile || options.operatorCertChainFile) {
@@ -66,7 +66,7 @@ export async function startCaService(options: CaServiceOptions): Promise<CaServi
     // During a rollover the operator edits this file; the new set is published and trusted for renewals at once.
     watchFile(extraRootsFile, { interval: 1000 }, () => {
       try {
-        const roots = splitPemCertificates(readFileSync(extraRootsFile, "utf8"));
+        const roots = parsePemBundle(readFileSync(extraRootsFile, "utf8"));
         ca.setExtraTrustedRoots(roots);
         void server.refreshTls();
         options.logger.info({ extraRootsFile, roots: roots.length }, "reloaded the extra trusted roots");
