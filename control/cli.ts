@@ -36,8 +36,10 @@ program.command("control")
   .option("--xds <host:port>", "gRPC address Envoys connect to", "127.0.0.1:15010")
   .option("--admin <host:port>", "HTTP address for /ready, /metrics, /debug/syncz and the .wasm modules", "127.0.0.1:15014")
   .option("--wasm-dir <dir>", "folder of as-mesh .wasm modules to serve (as-mesh://<name>)", "build")
+  .option("--startup-grace <ms>", "after a start, how long proxies wait for sidecars to re-register", integer, 5000)
+  .option("--registration-grace <ms>", "how long a disconnected sidecar stays an endpoint", integer, 10_000)
   .option("--log-level <level>", "pino log level", "info")
-  .action(async (options: { config: string; xds: string; admin: string; wasmDir: string; logLevel: string }) => {
+  .action(async (options: { config: string; xds: string; admin: string; wasmDir: string; logLevel: string; startupGrace: number; registrationGrace: number }) => {
     const { runControl } = await import("./commands/control.ts");
     await runControl(options);
   });
@@ -53,16 +55,21 @@ program.command("validate")
 
 program.command("bootstrap")
   .description("write the Envoy bootstrap for one workload: node identity and metadata, ADS to the control service")
-  .requiredOption("--id <node-id>", "Envoy node id (unique per proxy)")
-  .option("--type <type>", "sidecar or router (an edge gateway)", "sidecar")
+  .option("--type <type>", "sidecar, or router for an edge gateway", "sidecar")
+  .option("--id <node-id>", "Envoy node id (default: Istio's <type>~<ip>~<workload>.<ns>~<ns>.svc.cluster.local)")
   .option("--namespace <ns>", "workload namespace", "default")
   .option("--service-account <sa>", "workload service account", "default")
+  .option("--workload-name <name>", "workload name for telemetry (default: the app label)")
   .option("--labels <k=v,...>", "workload labels (repeatable)", keyValues, {})
-  .option("--ip <address>", "workload address (inbound listeners bind here)", "127.0.0.1")
-  .option("--ports <name=port,...>", "the app's ports, by service port name or number", keyValues, {})
+  .option("--ip <address>", "workload address: inbound listeners bind here, peers connect here", "127.0.0.1")
+  .option("--inbound-ports <name=port,...>", "service port name → port the inbound listener binds on --ip", keyValues)
+  .option("--app-ports <name=port,...>", "service port name → port the app listens on at 127.0.0.1", keyValues)
+  .option("--listen-address <address>", "address outbound (or gateway) listeners bind")
+  .option("--listen-ports <port=port,...>", "config port → port actually bound (\"*\" for all; 0: any)", keyValues)
   .option("--xds <host:port>", "control service gRPC address (repeat for several replicas)", collect, [])
-  .option("--admin-port <port>", "Envoy admin port on loopback (0: any)", integer, 15000)
-  .option("--sds-socket <path>", "Unix socket of the workload's agent (SDS: default, ROOTCA)")
+  .option("--control-http <host:port>", "control service HTTP address, where Envoy fetches .wasm modules")
+  .option("--delta", "use incremental (delta) xDS instead of state of the world")
+  .option("--admin-port <port>", "Envoy admin port on 127.0.0.1 (0: any)", integer, 15000)
   .option("-o, --output <file>", "write here instead of stdout")
   .action(async (options: Record<string, unknown>) => {
     const { runBootstrap } = await import("./commands/bootstrap.ts");

@@ -27,6 +27,17 @@ export interface ControlServiceOptions {
   advertisedAdminHost?: string;
   debounce?: DebounceOptions;
   pushConcurrency?: number;
+  /**
+   * How long an auto-registered workload stays an endpoint after its sidecar's stream ends (Istio's
+   * PILOT_WORKLOAD_ENTRY_GRACE_PERIOD, 10 s): a sidecar that reconnects — to this replica after a restart, or to
+   * another — keeps its place without a push that removes and re-adds it.
+   */
+  registrationGraceMs?: number;
+  /**
+   * After a start, how long proxies wait for their first config while sidecars re-register (default 5 s). Without
+   * it a restarted control service would send clients endpoint sets missing every workload not yet reconnected.
+   */
+  startupGraceMs?: number;
   logger?: Logger;
 }
 
@@ -56,8 +67,10 @@ export class ControlService {
   private configStatus: ConfigStatus = { acceptedAt: null, resources: 0, warnings: [], rejected: null };
   /** One representative proxy per group: every member gets the same resources. */
   private readonly groups = new Map<string, { proxy: ProxyInfo; members: Set<number> }>();
-  /** Auto-registered workloads by the ADS stream that registered them. */
-  private readonly registered = new Map<number, WorkloadInstance>();
+  /** Auto-registered workloads by node id, with the streams that keep them and a pending removal. */
+  private readonly registered = new Map<string, { instance: WorkloadInstance; streams: Set<number>; removal?: NodeJS.Timeout }>();
+  private startupGraceOver: Promise<void> = Promise.resolve();
+  private startupGraceEnded = false;
   private readonly pushes: Debouncer;
   private unsubscribe: (() => void) | null = null;
   xdsPort = 0;
@@ -87,6 +100,9 @@ export class ControlService {
 
   async start(): Promise<void> {
     const { store } = this.options;
+    let endGrace: () => void = () => {};
+    this.startupGraceOver = new Promise((resolve) => { endGrace = resolve; });
+    void this.startupGraceOver.then(() => { this.startupGraceEnded = true; });
     await store.start();
     this.reloadConfig();
     this.unsubscribe = store.onChange(() => {
@@ -102,6 +118,8 @@ export class ControlService {
     });
     const xds = splitHostPort(this.options.xdsAddress);
     this.xdsPort = await this.xds.listen(`${xds.host}:${xds.port}`);
+    // The grace runs from when proxies can reach us; Envoys retry at most 4 s apart (see envoy/builders).
+    setTimeout(endGrace, this.options.startupGraceMs ?? 5000).unref();
 
     const admin = splitHostPort(this.options.adminAddress);
     this.admin = await startAdminServer({
@@ -116,6 +134,7 @@ export class ControlService {
 
   async stop(): Promise<void> {
     this.pushes.cancel();
+    for (const entry of this.registered.values()) clearTimeout(entry.removal);
     this.unsubscribe?.();
     await this.xds?.close();
     await this.admin?.close();
@@ -125,6 +144,7 @@ export class ControlService {
   private readiness(): { ready: boolean; reason?: string } {
     if (!this.options.store.hasSynced()) return { ready: false, reason: "config store has not synced" };
     if (!this.mesh) return { ready: false, reason: "no valid mesh config loaded" };
+    if (!this.startupGraceEnded) return { ready: false, reason: "waiting for sidecars to re-register" };
     return { ready: true };
   }
 
@@ -152,7 +172,7 @@ export class ControlService {
     for (const module of this.options.wasmModules.values()) {
       wasmModules[module.name] = { url: `http://${host}:${this.admin.port}${wasmModulePath(module.name)}`, sha256: module.sha256 };
     }
-    return { registeredWorkloads: [...this.registered.values()], wasmModules };
+    return { registeredWorkloads: [...this.registered.values()].map((entry) => entry.instance), wasmModules };
   }
 
   /** Places a newly connected proxy in its group, building the group's snapshot if it is new. */
@@ -169,13 +189,26 @@ export class ControlService {
       this.groups.set(key, group);
     }
     group.members.add(connected.streamId);
-    if (connected.service === "ads" && parsed.type === "sidecar") {
-      // Auto-registration: the sidecar's workload is an endpoint while this stream is up.
-      this.registered.set(connected.streamId, workloadInstanceOf(parsed));
-      this.pushes.trigger();
-    }
+    if (connected.service === "ads" && parsed.type === "sidecar") this.register(connected, parsed);
+    await this.startupGraceOver;
     if (!this.cache.getSnapshot(key)) this.pushGroup(key, group.proxy);
     return key;
+  }
+
+  /** Auto-registration: the sidecar's workload is an endpoint while its stream is up (and a grace period after). */
+  private register(connected: ConnectedProxy, proxy: ProxyInfo): void {
+    const instance = workloadInstanceOf(proxy);
+    const existing = this.registered.get(connected.id);
+    if (existing) {
+      clearTimeout(existing.removal);
+      existing.removal = undefined;
+      existing.streams.add(connected.streamId);
+      if (JSON.stringify(existing.instance) === JSON.stringify(instance)) return;
+      existing.instance = instance;
+    } else {
+      this.registered.set(connected.id, { instance, streams: new Set([connected.streamId]) });
+    }
+    this.pushes.trigger();
   }
 
   private leave(connected: ConnectedProxy): void {
@@ -186,7 +219,14 @@ export class ControlService {
         this.cache.clearSnapshot(key);
       }
     }
-    if (this.registered.delete(connected.streamId)) this.pushes.trigger();
+    const registration = this.registered.get(connected.id);
+    if (registration?.streams.delete(connected.streamId) && registration.streams.size === 0) {
+      registration.removal = setTimeout(() => {
+        this.registered.delete(connected.id);
+        this.pushes.trigger();
+      }, this.options.registrationGraceMs ?? 10_000);
+      registration.removal.unref();
+    }
   }
 
   private pushGroup(key: string, proxy: ProxyInfo): void {

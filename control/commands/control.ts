@@ -11,6 +11,8 @@ export interface ControlCommandOptions {
   admin: string;
   wasmDir: string;
   logLevel: string;
+  startupGrace: number;
+  registrationGrace: number;
 }
 
 export async function runControl(options: ControlCommandOptions): Promise<void> {
@@ -18,10 +20,12 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
   const modules = loadWasmModules(resolve(options.wasmDir));
   if (modules.size === 0) logger.warn({ wasmDir: options.wasmDir }, "no .wasm modules found; run `npm run build` to serve the as-mesh filters");
   const service = new ControlService({
-    store: new FolderStore(resolve(options.config)),
+    store: new FolderStore(resolve(options.config), { logger: logger.child({ component: "store" }) }),
     xdsAddress: options.xds,
     adminAddress: options.admin,
     wasmModules: modules,
+    startupGraceMs: options.startupGrace,
+    registrationGraceMs: options.registrationGrace,
     logger,
   });
   await service.start();

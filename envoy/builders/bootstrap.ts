@@ -75,7 +75,10 @@ export function adsBootstrap(options: AdsBootstrapOptions): BootstrapJson {
       adsConfig: {
         apiType: options.delta ? "DELTA_GRPC" : "GRPC",
         transportApiVersion: "V3",
-        grpcServices: [{ envoyGrpc: { clusterName: XDS_CLUSTER } }],
+        // Reconnect at most 4 s apart (Envoy's default grows to 30 s): a restarted control service waits 5 s for
+        // sidecars to re-register before it serves anyone (ControlService startupGraceMs), so every proxy is back
+        // within that window.
+        grpcServices: [{ envoyGrpc: { clusterName: XDS_CLUSTER, retryPolicy: { retryBackOff: { baseInterval: "0.5s", maxInterval: "4s" } } } }],
         setNodeOnFirstMessageOnly: true,
       },
       cdsConfig: ads,

@@ -53,6 +53,7 @@ export async function startControlInProcess(folder: MeshFolder, options: { debou
     adminAddress: "127.0.0.1:0",
     wasmModules: loadWasmModules(join(projectRoot, "build"), ["jwt-auth", "rate-limit", "metrics"]),
     debounce: { quietMs: options.debounceMs ?? 50, maxMs: 2000 },
+    startupGraceMs: 0,
     logger: pino({ level: process.env.CONTROL_TEST_LOG_LEVEL ?? "silent" }),
   });
   await service.start();
