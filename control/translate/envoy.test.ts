@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { createServer, request as httpRequest, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { pino } from "pino";
 import { SnapshotCache, Snapshot } from "../cache/index.ts";
 import { XdsServer, type ConnectedProxy } from "../xds/index.ts";
@@ -51,6 +51,42 @@ function getTls(url: string, serverName: string, ca: string): Promise<{ status: 
     });
     request.on("error", reject);
     request.end();
+  });
+}
+
+/** A TCP server that sends back what it receives. */
+async function startTcpEcho(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** Connects, sends `text`, and returns what comes back before the peer or a 5 s timer ends it. */
+function tcpRoundTrip(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(text));
+    let received = "";
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no echo after 5 s (got ${JSON.stringify(received)})`)); }, 5000);
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("utf8");
+      if (received.length >= text.length) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(received);
+      }
+    });
+    socket.on("error", (error) => { clearTimeout(timer); reject(error); });
   });
 }
 
@@ -182,6 +218,15 @@ spec:
   - { address: 127.0.0.1, ports: { http: ${bad} }, labels: { app: ratings, version: bad } }
 ---
 apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: db, namespace: default }
+spec:
+  hosts: [db.default.svc.cluster.local]
+  ports: [{ number: 5432, name: tcp, protocol: TCP }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.1, ports: { tcp: ${tcpEcho?.port ?? 1} } }]
+---
+apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: ratings, namespace: default }
 spec:
@@ -260,6 +305,7 @@ spec:
 ${extra}${ratingsGood && ratingsBad ? ratingsYaml(ratingsGood.port, ratingsBad.port) : ""}`;
 
 let ratingsGood: Upstream | undefined;
+let tcpEcho: { port: number; close(): Promise<void> } | undefined;
 let ratingsBad: Upstream | undefined;
 
 const REVIEWS_ROUTES = `
@@ -333,6 +379,7 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
       setTimeout(() => response.writeHead(200).end("good"), delay);
     });
     ratingsBad = await startUpstream((_request, _body, response) => { response.writeHead(500).end("bad"); });
+    tcpEcho = await startTcpEcho();
     modules = await serveModules(["metrics", "rate-limit", "jwt-auth"]);
     credential = selfSignedCertificate("bookinfo.example.com");
     control = new MiniControl(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES)), {
@@ -355,6 +402,7 @@ describe("translated config in the real Envoy", { timeout: 120_000 }, () => {
     await v2?.close();
     await ratingsGood?.close();
     await ratingsBad?.close();
+    await tcpEcho?.close();
   });
 
   const outbound = (path = "/") => `${sidecarEnvoy!.url("127.0.0.1_9080")}${path}`;
@@ -448,6 +496,11 @@ spec:
     const good = { host: "bookinfo.example.com", authorization: `Bearer ${await signToken(key, { iss: "https://issuer.example", exp: nowSeconds() + 600 })}` };
     assert.equal((await get(url, good)).status, 200);
     assert.equal((await get(url, { host: "bookinfo.example.com" })).status, 200, "no token passes: an AuthorizationPolicy would decide");
+  }));
+
+  it("carries a TCP service's bytes through a TCP proxy listener", logged(async () => {
+    const { port } = new URL(sidecarEnvoy!.url("127.0.0.1_5432"));
+    assert.equal(await tcpRoundTrip(Number(port), "ping\n"), "ping\n");
   }));
 
   const ratings = (path: string) => `${sidecarEnvoy!.url("127.0.0.1_9081")}${path}`;

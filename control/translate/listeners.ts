@@ -8,7 +8,7 @@
 //   - gateway (router): one listener per Gateway server port, virtual hosts from the VirtualServices bound to it,
 //     and SIMPLE TLS with the certificate named by `credentialName`, delivered by SDS.
 import {
-  adsConfigSource, filterChain, httpConnectionManager, listener, routeConfiguration, staticCluster, virtualHost,
+  adsConfigSource, filterChain, httpConnectionManager, listener, routeConfiguration, staticCluster, tcpProxy, virtualHost,
   type DownstreamTlsContextJson, type FilterChainJson, type ListenerJson, type RouteConfigurationJson, type RouteJson, type VirtualHostJson,
 } from "../../envoy/builders/index.ts";
 import {
@@ -54,19 +54,19 @@ function addVirtualHost(hosts: VirtualHostJson[], claimed: Set<string>, name: st
   hosts.push(virtualHost(name, free, routes));
 }
 
-/** The HTTP service ports of the mesh, by port number, and a warning for every port that is not HTTP. */
-function httpPortsOf(mesh: MeshConfig, namespace: string, warnings: TranslateIssue[]): Map<number, MeshService[]> {
-  const byPort = new Map<number, MeshService[]>();
+/** The visible service ports by number, split into HTTP ports and the others (served by a TCP proxy). */
+function portsOf(mesh: MeshConfig, namespace: string): { http: Map<number, MeshService[]>; tcp: Map<number, MeshService[]> } {
+  const http = new Map<number, MeshService[]>();
+  const tcp = new Map<number, MeshService[]>();
   for (const service of visibleServices(mesh, namespace)) {
     for (const port of service.ports) {
-      if (!isHttpPort(port.protocol)) {
-        warnings.push({ path: `ServiceEntry/${service.namespace}/${service.serviceEntry.metadata.name}`, message: `port ${port.number} (${port.protocol}) is not HTTP; only its cluster is sent` });
-        continue;
-      }
+      const byPort = isHttpPort(port.protocol) ? http : tcp;
       byPort.set(port.number, [...(byPort.get(port.number) ?? []), service]);
     }
   }
-  return new Map([...byPort].sort(([a], [b]) => a - b).map(([port, services]) => [port, services.sort((a, b) => a.host.localeCompare(b.host))]));
+  const sorted = (byPort: Map<number, MeshService[]>) =>
+    new Map([...byPort].sort(([a], [b]) => a - b).map(([port, services]) => [port, services.sort((a, b) => a.host.localeCompare(b.host))]));
+  return { http: sorted(http), tcp: sorted(tcp) };
 }
 
 /** The sidecar VirtualServices a proxy in `namespace` sees (exportTo). */
@@ -113,7 +113,7 @@ function outboundRoutes(mesh: MeshConfig, proxy: ProxyInfo): OutboundRoutes {
   const hostsWithoutService = meshVirtualServices(mesh, proxy.namespace).flatMap((vs) => (vs.spec.hosts ?? [])
     .map((host) => ({ host: mesh.resolveHost(host, vs.metadata.namespace), vs }))
     .filter(({ host }) => !host.startsWith("*") && !mesh.serviceByHost(host, vs.metadata.namespace)));
-  for (const [portNumber, services] of httpPortsOf(mesh, proxy.namespace, result.warnings)) {
+  for (const [portNumber, services] of portsOf(mesh, proxy.namespace).http) {
     const virtualHosts: VirtualHostJson[] = [];
     const claimed = new Set<string>();
     const scope = { mesh, proxy, gateway: "mesh", port: portNumber, warnings: result.warnings };
@@ -139,6 +139,27 @@ function outboundRoutes(mesh: MeshConfig, proxy: ProxyInfo): OutboundRoutes {
 export function outboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext, resources: EnvoyResources): void {
   const { routes, warnings } = outboundRoutes(mesh, proxy);
   resources.warnings.push(...warnings);
+  // A TCP port carries no Host header, and without traffic capture there is no original destination address either:
+  // its loopback listener can lead to one service only.
+  for (const [portNumber, services] of portsOf(mesh, proxy.namespace).tcp) {
+    const serviceName = (service: MeshService) => `ServiceEntry/${service.namespace}/${service.serviceEntry.metadata.name}`;
+    if (routes.has(portNumber)) {
+      for (const service of services) {
+        resources.warnings.push({ path: serviceName(service), message: `TCP port ${portNumber} is also an HTTP port of another service; only its cluster is sent` });
+      }
+      continue;
+    }
+    const [chosen, ...others] = services;
+    for (const service of others) {
+      resources.warnings.push({ path: serviceName(service), message: `TCP port ${portNumber} is already served by ${chosen!.host}; only this service's cluster is sent` });
+    }
+    const name = `${proxy.listenAddress}_${portNumber}`;
+    const cluster = outboundClusterName(portNumber, undefined, chosen!.host);
+    resources.listeners.set(name, {
+      ...listener({ name, address: proxy.listenAddress, port: listenPort(proxy, portNumber), filterChains: [filterChain({ filters: [tcpProxy(`outbound_${portNumber}`, cluster)] })] }),
+      trafficDirection: "OUTBOUND",
+    });
+  }
   for (const [portNumber, routeConfig] of routes) {
     const routeName = routeConfig.name!;
     resources.routes.set(routeName, routeConfig);
@@ -174,7 +195,6 @@ export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
   const byInboundPort = new Map<number, Array<{ service: MeshService; port: ServicePort }>>();
   for (const service of servedServices(mesh, proxy)) {
     for (const port of service.ports) {
-      if (!isHttpPort(port.protocol)) continue;
       const endpoint = service.endpoints.find((candidate) => candidate.address === proxy.ip && carries(proxy, candidate.labels));
       const inboundPort = proxy.inboundPorts[port.name] ?? endpoint?.ports[port.name] ?? port.targetPort ?? port.number;
       byInboundPort.set(inboundPort, [...(byInboundPort.get(inboundPort) ?? []), { service, port }]);
@@ -191,12 +211,17 @@ export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
     }
     const clusterName = inboundClusterName(inboundPort, first.service.host);
     resources.clusters.set(clusterName, staticCluster(clusterName, "127.0.0.1", appPort, { timeoutSeconds: 10 }));
+    const name = `${proxy.ip}_${inboundPort}`;
+    if (!isHttpPort(first.port.protocol)) {
+      const chain = filterChain({ filters: [tcpProxy(`inbound_${inboundPort}`, clusterName)], tls: context.inboundTls });
+      resources.listeners.set(name, { ...listener({ name, address: proxy.ip, port: inboundPort, filterChains: [chain] }), trafficDirection: "INBOUND" });
+      continue;
+    }
     const routeName = `inbound|${inboundPort}||`;
     const routeConfig = routeConfiguration(routeName, [virtualHost(`inbound|http|${inboundPort}`, ["*"], [
       { name: "default", match: { prefix: "/" }, route: { cluster: clusterName, timeout: "0s" } },
     ])]);
     const filters = httpFilters(mesh, proxy, context, "inbound", inboundPort, resources);
-    const name = `${proxy.ip}_${inboundPort}`;
     const chain = inboundFilterChain(
       httpConnectionManager({ normalizePath: true, statPrefix: `inbound_${inboundPort}`, httpFilters: filters, routes: { routeConfig }, trustDownstream: true }),
       context.inboundTls,

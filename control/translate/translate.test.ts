@@ -171,6 +171,37 @@ spec:
       "outbound|9080||reviews.default.svc.cluster.local", "the private VirtualService does not apply in shop");
   });
 
+  it("proxies a TCP port to its one service, and says which services a shared TCP port cannot reach", () => {
+    const mesh = meshOf(REVIEWS + `
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: db, namespace: default }
+spec:
+  hosts: [db.default.svc.cluster.local]
+  ports: [{ number: 5432, name: tcp, protocol: TCP }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.14 }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: replica, namespace: default }
+spec:
+  hosts: [replica.default.svc.cluster.local]
+  ports: [{ number: 5432, name: tcp, protocol: TCP }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.15 }]
+`);
+    const resources = translate(mesh, sidecar());
+    const filter = resources.listeners.get("127.0.0.1_5432")!.filterChains![0]!.filters![0]!;
+    assert.deepEqual(filter, {
+      name: "envoy.filters.network.tcp_proxy",
+      typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", statPrefix: "outbound_5432", cluster: "outbound|5432||db.default.svc.cluster.local" },
+    });
+    assert.ok(resources.clusters.has("outbound|5432||replica.default.svc.cluster.local"));
+    assert.deepEqual(resources.warnings.map((warning) => warning.path), ["ServiceEntry/default/replica"]);
+  });
+
   it("speaks HTTP/2 upstream to GRPC and HTTP2 ports", () => {
     const resources = translate(meshOf(REVIEWS), sidecar());
     const options = (name: string) => (resources.clusters.get(name)!.typedExtensionProtocolOptions!["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"] as Node).explicitHttpConfig;

@@ -37,6 +37,11 @@ export function httpConnectionManager(options: HttpConnectionManagerOptions): Fi
   return { name: "envoy.filters.network.http_connection_manager", typedConfig: typed(MessageType.httpConnectionManager, hcm) };
 }
 
+/** A TCP proxy to one cluster: for ports whose protocol is not HTTP. */
+export function tcpProxy(statPrefix: string, cluster: string): FilterJson {
+  return { name: "envoy.filters.network.tcp_proxy", typedConfig: typed(MessageType.tcpProxy, { statPrefix, cluster }) };
+}
+
 export interface FilterChainOptions {
   filters: FilterJson[];
   name?: string;

@@ -33,6 +33,7 @@ export type { StatsConfigJson } from "../../control/api/gen/envoy/config/metrics
 /** Full names of the messages the builders put inside an Any. */
 export const MessageType = {
   httpConnectionManager: "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+  tcpProxy: "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
   router: "envoy.extensions.filters.http.router.v3.Router",
   wasm: "envoy.extensions.filters.http.wasm.v3.Wasm",
   lua: "envoy.extensions.filters.http.lua.v3.Lua",
