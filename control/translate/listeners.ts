@@ -1,8 +1,9 @@
-// Listeners and route tables for the three places a proxy takes HTTP:
+// Listeners and route tables for the three places a proxy takes traffic:
 //   - outbound (sidecar): the application calls its sidecar on loopback, one listener per service port
 //     (`127.0.0.1_<port>`, RDS route table `<port>`, one virtual host per service). This mesh captures no
 //     traffic (no iptables), so this is Istio's Sidecar-resource shape for captureMode NONE: an egress listener
-//     bound to loopback per port; the Host header picks the service.
+//     bound to loopback per port; the Host header picks the service. A TCP port gets a TCP proxy to its one
+//     service (no Host header, no captured destination address to tell services apart).
 //   - inbound (sidecar): a listener on the workload's address per service port, forwarding to the application on
 //     127.0.0.1 through `inbound|<port>||<host>`; this is where peers (their outbound clusters) connect.
 //   - gateway (router): one listener per Gateway server port, virtual hosts from the VirtualServices bound to it,
