@@ -162,3 +162,15 @@ test("refuses to take over a path that is not a socket", async () => {
     await assert.rejects(startAgent({ ...agentOptions, sdsSocketPath: path }), /exists and is not a socket/);
   });
 });
+
+test("waits out a renewal due in more than 24.8 days instead of renewing at once", async () => {
+  await withFixture(async ({ agentOptions, cleanup }) => {
+    const agent = await startAgent({ ...agentOptions, ttlSeconds: 90 * 86_400 });
+    cleanup.push(() => agent.close());
+    const first = await agent.ready();
+    await sleep(300);
+    assert.equal(agent.current()?.serialNumber, first.serialNumber);
+    const renewal = Date.parse(agent.status().nextRenewalAt ?? "");
+    assert.ok(renewal - Date.now() > 40 * 86_400_000, `next renewal ${agent.status().nextRenewalAt}`);
+  });
+});

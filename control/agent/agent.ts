@@ -65,6 +65,7 @@ export interface AgentStatus {
 type RotationListener = (certificate: AgentCertificate) => void;
 
 const SDS_GROUP = "workload";
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function fingerprintOf(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
@@ -203,11 +204,19 @@ export class WorkloadAgent {
   private schedule(delayMs: number): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
-    this.nextRenewal = new Date(Date.now() + delayMs);
+    const due = Date.now() + delayMs;
+    this.nextRenewal = new Date(due);
+    this.armTimer(due);
+  }
+
+  /** Node fires timers longer than ~24.8 days at once; long waits (90-day certificates) go in steps. */
+  private armTimer(due: number): void {
+    const wait = Math.max(0, due - Date.now());
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.renew();
-    }, delayMs);
+      if (Date.now() < due) this.armTimer(due);
+      else void this.renew();
+    }, Math.min(wait, MAX_TIMER_MS));
   }
 
   /** Delay until the next renewal: fraction ± jitter of the lifetime after notBefore. */
