@@ -69,7 +69,8 @@ program.command("bootstrap")
   .option("--xds <host:port>", "control service gRPC address (repeat for several replicas)", collect, [])
   .option("--control-http <host:port>", "control service HTTP address, where Envoy fetches .wasm modules")
   .option("--delta", "use incremental (delta) xDS instead of state of the world")
-  .option("--admin-port <port>", "Envoy admin port on 127.0.0.1 (0: any)", integer, 15000)
+  .option("--admin-address <address>", "address Envoy's admin binds (e.g. 0.0.0.0 so Prometheus can scrape it)", "127.0.0.1")
+  .option("--admin-port <port>", "Envoy admin port (0: any)", integer, 15000)
   .option("-o, --output <file>", "write here instead of stdout")
   .action(async (options: Record<string, unknown>) => {
     const { runBootstrap } = await import("./commands/bootstrap.ts");

@@ -18,6 +18,7 @@ export interface BootstrapCommandOptions {
   xds: string[];
   controlHttp?: string;
   delta?: boolean;
+  adminAddress?: string;
   adminPort: number;
   output?: string;
 }
@@ -58,6 +59,7 @@ export async function runBootstrap(options: BootstrapCommandOptions): Promise<vo
     control,
     controlHttp: options.controlHttp ? hostPort(options.controlHttp, "--control-http") : undefined,
     delta: options.delta ?? false,
+    adminAddress: options.adminAddress,
     adminPort: options.adminPort,
   });
   const text = JSON.stringify(bootstrap, null, 2) + "\n";
