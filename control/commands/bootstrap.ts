@@ -20,6 +20,8 @@ export interface BootstrapCommandOptions {
   delta?: boolean;
   adminAddress?: string;
   adminPort: number;
+  sdsSocket?: string;
+  trustDomain?: string;
   output?: string;
 }
 
@@ -61,6 +63,8 @@ export async function runBootstrap(options: BootstrapCommandOptions): Promise<vo
     delta: options.delta ?? false,
     adminAddress: options.adminAddress,
     adminPort: options.adminPort,
+    sdsSocket: options.sdsSocket,
+    trustDomain: options.trustDomain,
   });
   const text = JSON.stringify(bootstrap, null, 2) + "\n";
   if (options.output) writeFileSync(options.output, text);

@@ -4,6 +4,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { adsBootstrap, staticCluster, type BootstrapJson, type ControlAddress } from "../../envoy/builders/index.ts";
 import { statsConfigForIstioMetrics } from "../../envoy/istio_metrics.ts";
+import { sdsCluster } from "../agent/envoy_tls.ts";
 import { NodeMetadataKey } from "./node.ts";
 import { CONTROL_HTTP_CLUSTER } from "./types.ts";
 
@@ -31,6 +32,13 @@ export interface SidecarBootstrapOptions {
   adminAddress?: string;
   /** 0 lets the kernel choose (read it back from the admin address file or log). */
   adminPort?: number;
+  /**
+   * The workload agent's SDS Unix socket: adds the static `sds-grpc` cluster the mesh TLS contexts name, and tells
+   * the control service (node metadata SDS_SOCKET) that this proxy can do mTLS.
+   */
+  sdsSocket?: string;
+  /** The SPIFFE trust domain of the workload's identity (node metadata TRUST_DOMAIN; default: the control service's). */
+  trustDomain?: string;
 }
 
 export function sidecarBootstrap(options: SidecarBootstrapOptions): BootstrapJson {
@@ -49,6 +57,12 @@ export function sidecarBootstrap(options: SidecarBootstrapOptions): BootstrapJso
   if (options.appPorts) metadata[NodeMetadataKey.appPorts] = options.appPorts;
   if (options.listenAddress) metadata[NodeMetadataKey.listenAddress] = options.listenAddress;
   if (options.listenPorts) metadata[NodeMetadataKey.listenPorts] = options.listenPorts;
+  if (options.sdsSocket) metadata[NodeMetadataKey.sdsSocket] = options.sdsSocket;
+  if (options.trustDomain) metadata[NodeMetadataKey.trustDomain] = options.trustDomain;
+  const staticClusters = options.controlHttp
+    ? [staticCluster(CONTROL_HTTP_CLUSTER, options.controlHttp.host, options.controlHttp.port, { timeoutSeconds: 5 })]
+    : [];
+  if (options.sdsSocket) staticClusters.push(sdsCluster(options.sdsSocket));
   return adsBootstrap({
     node: {
       id: options.id ?? `${type}~${options.ip}~${workloadName}.${options.namespace}~${options.namespace}.svc.cluster.local`,
@@ -60,8 +74,6 @@ export function sidecarBootstrap(options: SidecarBootstrapOptions): BootstrapJso
     adminAddress: options.adminAddress,
     adminPort: options.adminPort,
     statsConfig: statsConfigForIstioMetrics(),
-    staticClusters: options.controlHttp
-      ? [staticCluster(CONTROL_HTTP_CLUSTER, options.controlHttp.host, options.controlHttp.port, { timeoutSeconds: 5 })]
-      : [],
+    staticClusters,
   });
 }

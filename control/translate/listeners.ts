@@ -17,6 +17,7 @@ import {
 } from "../config/index.ts";
 import { hashPolicy, inboundClusterName, outboundClusterName, visibleServices, visibleTo } from "./clusters.ts";
 import { httpFilters } from "./filters.ts";
+import { inboundChainsFor, inboundHttpFilters, inboundMode, type InboundChains } from "./mtls.ts";
 import { defaultRoute, virtualServiceRoutes } from "./routes.ts";
 import type { EnvoyResources, ProxyInfo, TranslateContext, TranslateIssue } from "./types.ts";
 
@@ -213,9 +214,12 @@ export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
     const clusterName = inboundClusterName(inboundPort, first.service.host);
     resources.clusters.set(clusterName, staticCluster(clusterName, "127.0.0.1", appPort, { timeoutSeconds: 10 }));
     const name = `${proxy.ip}_${inboundPort}`;
+    const mtlsPorts = [inboundPort, first.port.targetPort ?? first.port.number];
     if (!isHttpPort(first.port.protocol)) {
-      const chain = filterChain({ filters: [tcpProxy(`inbound_${inboundPort}`, clusterName)], tls: context.inboundTls });
-      resources.listeners.set(name, { ...listener({ name, address: proxy.ip, port: inboundPort, filterChains: [chain] }), trafficDirection: "INBOUND" });
+      const tcp = tcpProxy(`inbound_${inboundPort}`, clusterName);
+      const chains = context.inboundTls ? { filterChains: [filterChain({ filters: [tcp], tls: context.inboundTls })] }
+        : inboundChainsFor(inboundMode(mesh, proxy, mtlsPorts, resources.warnings), () => [tcp]);
+      resources.listeners.set(name, inboundListener(name, proxy.ip, inboundPort, chains));
       continue;
     }
     const routeName = `inbound|${inboundPort}||`;
@@ -223,15 +227,21 @@ export function inboundListeners(mesh: MeshConfig, proxy: ProxyInfo, context: Tr
       { name: "default", match: { prefix: "/" }, route: { cluster: clusterName, timeout: "0s" } },
     ])]);
     const filters = httpFilters(mesh, proxy, context, "inbound", inboundPort, resources);
-    const chain = inboundFilterChain(
-      httpConnectionManager({ normalizePath: true, statPrefix: `inbound_${inboundPort}`, httpFilters: filters, routes: { routeConfig }, trustDownstream: true }),
-      context.inboundTls,
-    );
-    resources.listeners.set(name, { ...listener({ name, address: proxy.ip, port: inboundPort, filterChains: [chain] }), trafficDirection: "INBOUND" });
+    const hcm = httpConnectionManager({ normalizePath: true, statPrefix: `inbound_${inboundPort}`, httpFilters: filters, routes: { routeConfig }, trustDownstream: true });
+    const chains = context.inboundTls ? { filterChains: [inboundFilterChain(hcm, context.inboundTls)] }
+      : inboundChainsFor(inboundMode(mesh, proxy, mtlsPorts, resources.warnings), inboundHttpFilters(hcm));
+    resources.listeners.set(name, inboundListener(name, proxy.ip, inboundPort, chains));
   }
 }
 
-/** The seam for mesh mTLS: the inbound chain with a TLS context when the CA side supplies one. */
+/** An inbound listener with the chains its PeerAuthentication mode asks for (mtls.ts). */
+function inboundListener(name: string, address: string, port: number, chains: InboundChains): ListenerJson {
+  const result: ListenerJson = { ...listener({ name, address, port, filterChains: chains.filterChains }), trafficDirection: "INBOUND" };
+  if (chains.listenerFilters) result.listenerFilters = chains.listenerFilters;
+  return result;
+}
+
+/** A single inbound chain with a fixed TLS context (`context.inboundTls`, which overrides PeerAuthentication). */
 export function inboundFilterChain(hcm: ReturnType<typeof httpConnectionManager>, tls: DownstreamTlsContextJson | undefined): FilterChainJson {
   return filterChain({ filters: [hcm], tls });
 }

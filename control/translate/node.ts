@@ -1,6 +1,7 @@
 // The proxy as Envoy describes itself: node id and metadata (Istio's keys where Istio has them) → ProxyInfo, and
 // the key that lets proxies with equal config share one snapshot.
 import { createHash } from "node:crypto";
+import { hasAgent } from "./mtls.ts";
 import type { ProxyInfo, TranslateIssue, WorkloadInstance } from "./types.ts";
 
 /** Node metadata keys, as `as-mesh bootstrap` writes them. */
@@ -17,6 +18,10 @@ export const NodeMetadataKey = {
   appPorts: "APP_PORTS",
   listenAddress: "LISTEN_ADDRESS",
   listenPorts: "LISTEN_PORTS",
+  /** The agent's SDS socket: the proxy can hold a workload certificate (mTLS); see mtls.ts. */
+  sdsSocket: "SDS_SOCKET",
+  /** The SPIFFE trust domain of the workload's identity (default: the control service's). */
+  trustDomain: "TRUST_DOMAIN",
 } as const;
 
 export interface EnvoyNode {
@@ -104,6 +109,7 @@ export function workloadInstanceOf(proxy: ProxyInfo): WorkloadInstance {
   return {
     name: proxy.workloadName, namespace: proxy.namespace, address: proxy.ip, labels: proxy.labels,
     serviceAccount: proxy.serviceAccount, ports: proxy.inboundPorts, source: "registered",
+    ...(hasAgent(proxy) ? { mtls: true } : {}),
   };
 }
 
@@ -124,6 +130,8 @@ function canonical(value: unknown): unknown {
 export function proxyGroupKey(_mesh: unknown, proxy: ProxyInfo): string {
   const relevant: Record<string, unknown> = {
     type: proxy.type, namespace: proxy.namespace, labels: proxy.labels, listenAddress: proxy.listenAddress, listenPorts: proxy.listenPorts,
+    // Mesh mTLS: inbound chains and client TLS depend on whether the proxy has an agent, SANs on its trust domain.
+    agent: hasAgent(proxy), trustDomain: proxy.metadata[NodeMetadataKey.trustDomain] ?? null,
   };
   if (proxy.type === "sidecar") Object.assign(relevant, { ip: proxy.ip, inboundPorts: proxy.inboundPorts, appPorts: proxy.appPorts });
   const digest = createHash("sha256").update(JSON.stringify(canonical(relevant))).digest("hex").slice(0, 16);

@@ -40,6 +40,8 @@ export interface WorkloadInstance {
   /** Port name → port; absent names use the service's targetPort or number. */
   ports?: Record<string, number>;
   source: "config" | "registered";
+  /** Its sidecar has an agent (workload certificate): auto-mTLS sends it ISTIO_MUTUAL (Istio's `tlsMode: istio`). */
+  mtls?: boolean;
 }
 
 export interface TranslateContext {
@@ -62,6 +64,8 @@ export interface TranslateContext {
    * and use plain text.
    */
   meshClientTls?: UpstreamTlsContextJson;
+  /** The mesh's SPIFFE trust domain when a proxy's node metadata does not name one (default cluster.local). */
+  trustDomain?: string;
   /** How long a listener waits for its ECDS filter configs before it gives up (default 30 s). */
   ecdsInitialFetchTimeoutMs?: number;
 }
