@@ -71,6 +71,8 @@ program.command("bootstrap")
   .option("--delta", "use incremental (delta) xDS instead of state of the world")
   .option("--admin-address <address>", "address Envoy's admin binds (e.g. 0.0.0.0 so Prometheus can scrape it)", "127.0.0.1")
   .option("--admin-port <port>", "Envoy admin port (0: any)", integer, 15000)
+  .option("--sds-socket <path>", "the workload agent's SDS Unix socket: the Envoy gets its mTLS certificate there")
+  .option("--trust-domain <domain>", "SPIFFE trust domain of the workload (default: the control service's)")
   .option("-o, --output <file>", "write here instead of stdout")
   .action(async (options: Record<string, unknown>) => {
     const { runBootstrap } = await import("./commands/bootstrap.ts");
