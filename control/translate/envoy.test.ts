@@ -331,14 +331,14 @@ spec:
   - route: [{ destination: { host: reviews, subset: v1 } }]
 `;
 
-const RATE_LIMIT = (modules: TranslateContext["wasmModules"], capacity: number) => `
+const RATE_LIMIT = (capacity: number) => `
 ---
 apiVersion: extensions.istio.io/v1alpha1
 kind: WasmPlugin
 metadata: { name: limit, namespace: default }
 spec:
   selector: { matchLabels: { app: productpage } }
-  url: ${modules["rate-limit"]!.url}
+  url: as-mesh://rate-limit
   phase: AUTHZ
   pluginConfig:
     default_rule:
@@ -536,7 +536,7 @@ spec:
     control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES.replace(
       "  - route: [{ destination: { host: reviews, subset: v1 } }]",
       "  - route: [{ destination: { host: reviews, subset: v1 }, weight: 50 }, { destination: { host: reviews, subset: v2 }, weight: 50 }]",
-    ) + RATE_LIMIT(modules.modules, 1000))));
+    ) + RATE_LIMIT(1000))));
     await eventually(async () => (await tally(outbound("/split"), 20, { host: "reviews" })).has("200 v2 "), "half the traffic reaches v2");
     const split = await tally(outbound("/split"), 200, { host: "reviews" });
     const toV2 = split.get("200 v2 ") ?? 0;
@@ -544,7 +544,7 @@ spec:
     const listenersAfterAdd = await sidecarEnvoy!.stats("listener_manager");
 
     // Lower the limit: only the ECDS resource changes, the listener stays as it is.
-    control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES + RATE_LIMIT(modules.modules, 2))));
+    control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES + RATE_LIMIT(2))));
     await eventually(async () => (await tally(outbound(), 5, { host: "reviews" })).has("429 local_rate_limited"), "the lower limit applies");
     const listenersAfter = await sidecarEnvoy!.stats("listener_manager");
     assert.equal(listenersAfter.get("listener_manager.listener_modified"), listenersAfterAdd.get("listener_manager.listener_modified"),

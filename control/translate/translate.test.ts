@@ -720,7 +720,7 @@ apiVersion: extensions.istio.io/v1alpha1
 kind: WasmPlugin
 metadata: { name: first-authn, namespace: default }
 spec:
-  url: http://127.0.0.1:15014/wasm/rate-limit.wasm
+  url: as-mesh://rate-limit
   phase: AUTHN
   priority: 10
   failStrategy: FAIL_OPEN
@@ -730,7 +730,7 @@ apiVersion: extensions.istio.io/v1alpha1
 kind: WasmPlugin
 metadata: { name: second-authn, namespace: default }
 spec:
-  url: http://127.0.0.1:15014/wasm/rate-limit.wasm
+  url: as-mesh://rate-limit
   phase: AUTHN
   match: [{ mode: SERVER }]
 ---
@@ -744,7 +744,7 @@ apiVersion: extensions.istio.io/v1alpha1
 kind: WasmPlugin
 metadata: { name: missing-open, namespace: default }
 spec:
-  url: https://filters.example.com/nonexistent.wasm
+  url: as-mesh://nonexistent
   failStrategy: FAIL_OPEN
 ---
 apiVersion: extensions.istio.io/v1alpha1
@@ -773,6 +773,8 @@ describe("translateProxy: Wasm plugins and RequestAuthentication over ECDS", () 
     assert.equal(plugin.failOpen, false);
     assert.equal(((((plugin.vmConfig as Node).code as Node).remote as Node).httpUri as Node).uri, "http://127.0.0.1:15014/wasm/rate-limit.wasm");
     const authn = (resources.extensionConfigs.get("default.first-authn")!.typedConfig as Node).config as Node;
+    assert.equal(((((authn.vmConfig as Node).code as Node).remote as Node).httpUri as Node).uri, "http://127.0.0.1:15014/wasm/rate-limit.wasm",
+      "as-mesh://rate-limit names the served module");
     assert.equal(authn.rootId, "limiter");
     assert.equal(authn.failOpen, true);
   });
