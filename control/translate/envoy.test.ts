@@ -531,6 +531,21 @@ spec:
     assert.ok((stats.get("cluster.outbound|9081||ratings.default.svc.cluster.local.outlier_detection.ejections_enforced_consecutive_5xx") ?? 0) >= 1);
   }));
 
+  it("refuses requests through a fail-closed plugin whose module the control service does not serve", logged(async () => {
+    control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES + `
+---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: missing, namespace: default }
+spec:
+  selector: { matchLabels: { app: productpage } }
+  url: as-mesh://not-built
+`)));
+    await eventually(async () => (await get(outbound(), { host: "reviews" })).status === 403, "the client's requests are refused");
+    control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES)));
+    await eventually(async () => (await get(outbound(), { host: "reviews" })).status === 200, "removing the plugin lets requests through again");
+  }));
+
   it("moves traffic on a VirtualService change and changes a WasmPlugin's config without draining the listener", logged(async () => {
     const listenersBefore = await sidecarEnvoy!.stats("listener_manager");
     control.update(meshOf(meshYaml(v1.port, v2.port, REVIEWS_ROUTES.replace(
