@@ -88,9 +88,12 @@ program.command("proxy-status")
     process.exitCode = await runProxyStatus(options);
   });
 
+// The agent's options are declared with its code (commands/agent.ts), loaded only when it runs.
 program.command("agent")
   .description("per-workload agent: creates the key, gets and renews the certificate, serves SDS to Envoy")
-  .allowUnknownOption(false)
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
   .action(async () => {
     const { runAgent } = await import("./commands/agent.ts");
     await runAgent(process.argv.slice(3));
