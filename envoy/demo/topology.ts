@@ -21,6 +21,7 @@ export const PORTS = {
   sidecarInbound: 15006,
   sidecarOutbound: 15001,
   envoyAdmin: 15000,
+  gatewayHttp: 8080,
   gatewayHttps: 8443,
   controlXds: 15010,
   controlHttp: 15014,

@@ -1,7 +1,8 @@
 // Starts the demo mesh on this machine without Docker: as root, each workload (issuer, gateway, ride v1/v2,
 // driver, payment) in its own network namespace on the bridge asm-br0, with fixed ports on its own address, like a
-// pod; otherwise everything on 127.0.0.1 with free ports. Every Envoy runs a static bootstrap from
-// envoy/demo/static_mesh.ts until the control service configures them; Prometheus runs in the root namespace.
+// pod; otherwise everything on 127.0.0.1 with free ports. Where each Envoy's configuration comes from is a
+// ProxyConfigSource: the control service (scripts/demo/control_source.ts, what `npm run demo` uses) or static
+// bootstraps from envoy/demo/static_mesh.ts. Prometheus runs in the root namespace.
 // stop() removes every process, namespace, veth and the bridge; start() first removes what a crashed run left.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -38,7 +39,7 @@ export interface ProxyPlan {
  */
 export interface ProxyConfigSource {
   start?(context: { group: ProcessGroup; runDir: string; meshDir: string; controlAddress: string; mode: "netns" | "loopback" }): Promise<{ metricsAddress?: string }>;
-  bootstrap(proxy: ProxyPlan, placement: StaticMeshPlacement): object;
+  bootstrap(proxy: ProxyPlan, placement: StaticMeshPlacement): object | Promise<object>;
 }
 
 export const staticConfigSource: ProxyConfigSource = {
@@ -68,7 +69,7 @@ export interface LocalMesh {
   stop(): Promise<void>;
 }
 
-async function freePort(host = "127.0.0.1"): Promise<number> {
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -136,7 +137,7 @@ export async function startLocalMesh(options: LocalMeshOptions = {}): Promise<Lo
     }
     const portsOf = (name: string): Ports => ports.get(name) as Ports;
     const address = (name: string): string => addressOf.get(name) as string;
-    const gatewayPort = mode === "netns" ? PORTS.gatewayHttps : await freePort();
+    const gatewayPort = mode === "netns" ? PORTS.gatewayHttp : await freePort();
     const placement: StaticMeshPlacement = {
       bindAddress: mode === "netns" ? "0.0.0.0" : "127.0.0.1",
       portsOf,
@@ -185,12 +186,12 @@ export async function startLocalMesh(options: LocalMeshOptions = {}): Promise<Lo
         },
       });
       const configPath = join(configDir, `${w.name}.json`);
-      writeFileSync(configPath, JSON.stringify(source.bootstrap({ name: w.name, type: "sidecar", workload: w, address: address(w.name), ports: p }, placement), null, 2));
+      writeFileSync(configPath, JSON.stringify(await source.bootstrap({ name: w.name, type: "sidecar", workload: w, address: address(w.name), ports: p }, placement), null, 2));
       const sidecar = spawnIn(w.name, envoy, envoyArgs(configPath));
       await group.start({ name: `${w.name}-sidecar`, ...sidecar, ready: () => answers(url(w.name, p.admin, "/ready"), 200) });
     }
     const gatewayConfig = join(configDir, "gateway.json");
-    writeFileSync(gatewayConfig, JSON.stringify(source.bootstrap({
+    writeFileSync(gatewayConfig, JSON.stringify(await source.bootstrap({
       name: "gateway", type: "router", address: address("gateway"), ports: portsOf("gateway"), gatewayPort,
     }, placement), null, 2));
     await group.start({ name: "gateway", ...spawnIn("gateway", envoy, envoyArgs(gatewayConfig)), ready: () => answers(url("gateway", portsOf("gateway").admin, "/ready"), 200) });

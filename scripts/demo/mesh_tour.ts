@@ -3,6 +3,7 @@
 // happens (a failed step, an error, Ctrl-C half-way through start-up) it tears down what it started.
 import { composeUp, type ComposeMesh } from "./docker.ts";
 import { startLocalMesh, type LocalMesh } from "./local_mesh.ts";
+import { controlConfigSource } from "./control_source.ts";
 import { RECORDED } from "./prometheus_config.ts";
 import { canarySplit, firstRequest, mintToken, noToken, rateLimited, runSteps, successRateQuery, waitForMesh, type TourTarget } from "./tour.ts";
 import { envoyNames } from "../../envoy/demo/topology.ts";
@@ -32,7 +33,8 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
   let target: TourTarget;
   let describe: string;
   if (options.runner === "local") {
-    const mesh: LocalMesh = await startLocalMesh({ loopback: options.loopback });
+    const source = controlConfigSource();
+    const mesh: LocalMesh = await startLocalMesh({ loopback: options.loopback, configSource: source });
     teardown = mesh.stop;
     target = mesh;
     describe = `local mesh (${mesh.mode === "netns" ? "one network namespace per workload on bridge asm-br0" : "loopback ports"})\n` +
