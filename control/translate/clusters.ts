@@ -9,6 +9,7 @@ import { durationToProtoJson, selectorMatches, type MeshConfig, type MeshService
 import type { ClientTLSSettings, ConnectionPoolSettings, OutlierDetection, ServicePort, Subset, TrafficPolicy } from "../config/index.ts";
 import type { CommonTlsContextJson } from "../api/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.ts";
 import type { RouteAction_HashPolicyJson } from "../api/gen/envoy/config/route/v3/route_components_pb.ts";
+import { istioMutualContext, peerAuthenticationMode, spiffeId } from "./mtls.ts";
 import type { TranslateContext, TranslateIssue, WorkloadInstance } from "./types.ts";
 
 /**
@@ -35,12 +36,14 @@ export function meshSni(clusterName: string): string {
  */
 function upstreamTls(
   settings: ClientTLSSettings, host: string, clusterName: string, meshClientTls: UpstreamTlsContextJson | undefined, path: string, warnings: TranslateIssue[],
+  destinationIds?: string[],
 ): UpstreamTlsContextJson | undefined {
   if (settings.mode === "ISTIO_MUTUAL") {
     if (!meshClientTls) {
       warnings.push({ path, message: "ISTIO_MUTUAL needs the mesh's certificates, which are not configured; plain text is used" });
       return undefined;
     }
+    if (destinationIds?.length) return istioMutualContext(destinationIds, meshSni(clusterName));
     return { ...meshClientTls, sni: meshSni(clusterName) };
   }
   if (settings.credentialName) {
@@ -160,7 +163,7 @@ function isHttp2(port: ServicePort): boolean {
 /** The cluster for one service port and (optional) subset, with the DestinationRule's policy applied. */
 export function serviceCluster(
   mesh: MeshConfig, service: MeshService, port: ServicePort, subset: Subset | undefined, fromNamespace: string, warnings: TranslateIssue[],
-  meshClientTls?: UpstreamTlsContextJson,
+  meshClientTls?: UpstreamTlsContextJson, meshMtls?: ClusterMtls,
 ): ClusterJson {
   const name = outboundClusterName(port.number, subset?.name, service.host);
   const rule = mesh.destinationRule(service.host, fromNamespace);
@@ -199,8 +202,16 @@ export function serviceCluster(
     else cluster.roundRobinLbConfig = { slowStartConfig };
   }
   if (policy.tls && policy.tls.mode !== undefined && policy.tls.mode !== "DISABLE") {
-    const tls = upstreamTls(policy.tls, service.host, name, meshClientTls, `${path}.tls`, warnings);
+    const tls = upstreamTls(policy.tls, service.host, name, meshClientTls, `${path}.tls`, warnings, meshMtls?.destinationIds);
     if (tls) cluster.transportSocket = { name: "envoy.transport_sockets.tls", typedConfig: typed(MessageType.upstreamTlsContext, tls) };
+  } else if (!policy.tls?.mode && meshMtls?.auto && service.resolution !== "DNS" && service.resolution !== "DNS_ROUND_ROBIN") {
+    // Istio's auto-mTLS: endpoints whose sidecar has a certificate (metadata tlsMode: istio) get ISTIO_MUTUAL, the
+    // others keep the cluster's plain text; a DestinationRule tls setting, or DISABLE at the destination, wins.
+    cluster.transportSocketMatches = [{
+      name: "tlsMode-istio",
+      match: { [TLS_MODE_KEY]: "istio" },
+      transportSocket: { name: "envoy.transport_sockets.tls", typedConfig: typed(MessageType.upstreamTlsContext, istioMutualContext(meshMtls.destinationIds, meshSni(name))) },
+    }];
   }
   // DNS services resolve their host (or their endpoints' host names) in Envoy instead of getting EDS.
   if (service.resolution === "DNS" || service.resolution === "DNS_ROUND_ROBIN") {
@@ -213,6 +224,36 @@ export function serviceCluster(
       .map((endpoint) => ({ address: endpoint.address, port: endpoint.ports[port.name] ?? port.targetPort ?? port.number })));
   }
   return cluster;
+}
+
+/** Istio's endpoint metadata for auto-mTLS: the transport socket match key and the WorkloadEntry label. */
+const TRANSPORT_SOCKET_MATCH = "envoy.transport_socket_match";
+const TLS_MODE_KEY = "tlsMode";
+const ISTIO_TLS_MODE_LABEL = "security.istio.io/tlsMode";
+
+/** What mesh mTLS needs to know about a destination: its identities, and whether auto-mTLS applies. */
+export interface ClusterMtls {
+  /** SPIFFE IDs the destination's workloads present (the SAN check); empty: any certificate of the mesh CA. */
+  destinationIds: string[];
+  /** Auto-mTLS: the client has a certificate and the destination's PeerAuthentication is not DISABLE. */
+  auto: boolean;
+}
+
+/**
+ * The destination's identities: the ServiceEntry's subjectAltNames if given, else the SPIFFE IDs of the service
+ * accounts of its endpoints (WorkloadEntries, registered sidecars).
+ */
+export function destinationMtls(
+  mesh: MeshConfig, service: MeshService, port: ServicePort, registered: readonly WorkloadInstance[], trustDomain: string, clientHasAgent: boolean,
+): ClusterMtls {
+  const listed = service.serviceEntry.spec.subjectAltNames ?? [];
+  const accounts = [
+    ...mesh.endpoints(service).filter((endpoint) => endpoint.serviceAccount).map((endpoint) => spiffeId(trustDomain, service.namespace, endpoint.serviceAccount!)),
+    ...registered.map((workload) => spiffeId(trustDomain, workload.namespace, workload.serviceAccount)),
+  ];
+  const destinationIds = [...new Set(listed.length > 0 ? listed : accounts)].sort();
+  const destinationMode = peerAuthenticationMode(mesh, { namespace: service.namespace, labels: service.workloadSelector ?? {} }, [port.targetPort ?? port.number]);
+  return { destinationIds, auto: clientHasAgent && destinationMode !== "DISABLE" };
 }
 
 /** Whether a cluster gets its endpoints over EDS (and so needs a ClusterLoadAssignment). */
@@ -237,15 +278,29 @@ export function serviceEndpoints(
     seen.add(key);
     endpoints.push(weight !== undefined && weight > 0 ? { address, port: portNumber, weight } : { address, port: portNumber });
   };
+  const withCertificates = new Set<string>();
   for (const endpoint of mesh.endpoints(service, subset)) {
     if (!isIpAddress(endpoint.address)) continue; // host-name endpoints belong to DNS clusters
-    add(endpoint.address, endpoint.ports[port.name] ?? port.targetPort ?? port.number, endpoint.weight);
+    const endpointPort = endpoint.ports[port.name] ?? port.targetPort ?? port.number;
+    add(endpoint.address, endpointPort, endpoint.weight);
+    if (endpoint.labels[ISTIO_TLS_MODE_LABEL] === "istio") withCertificates.add(`${endpoint.address}:${endpointPort}`);
   }
   for (const workload of registered) {
     if (subset && !selectorMatches(subset.labels, workload.labels)) continue;
-    add(workload.address, workload.ports?.[port.name] ?? port.targetPort ?? port.number);
+    const workloadPort = workload.ports?.[port.name] ?? port.targetPort ?? port.number;
+    add(workload.address, workloadPort);
+    if (workload.mtls) withCertificates.add(`${workload.address}:${workloadPort}`);
   }
-  return loadAssignment(name, endpoints);
+  const assignment = loadAssignment(name, endpoints);
+  if (withCertificates.size > 0) {
+    for (const lbEndpoint of assignment.endpoints?.[0]?.lbEndpoints ?? []) {
+      const address = lbEndpoint.endpoint?.address?.socketAddress;
+      if (address && withCertificates.has(`${address.address}:${address.portValue}`)) {
+        lbEndpoint.metadata = { filterMetadata: { [TRANSPORT_SOCKET_MATCH]: { [TLS_MODE_KEY]: "istio" } } };
+      }
+    }
+  }
+  return assignment;
 }
 
 /** Registered workloads in the service's namespace that its workloadSelector picks. */
@@ -265,14 +320,17 @@ export interface ClusterSet {
  * a namespace (DestinationRules are looked up from there). Nothing else about the proxy matters, so proxies of one
  * namespace share the result.
  */
-export function outboundClusterSet(mesh: MeshConfig, namespace: string, context: TranslateContext): ClusterSet {
+export function outboundClusterSet(
+  mesh: MeshConfig, namespace: string, context: TranslateContext, mtls?: { trustDomain: string; auto: boolean },
+): ClusterSet {
   const result: ClusterSet = { clusters: new Map(), endpoints: new Map(), warnings: [] };
   for (const service of visibleServices(mesh, namespace)) {
     const subsets = mesh.destinationRule(service.host, namespace)?.spec.subsets ?? [];
     const registered = registeredEndpoints(service, context.registeredWorkloads);
     for (const port of service.ports) {
+      const clusterMtls = mtls ? destinationMtls(mesh, service, port, registered, mtls.trustDomain, mtls.auto) : undefined;
       for (const subset of [undefined, ...subsets]) {
-        const cluster = serviceCluster(mesh, service, port, subset, namespace, result.warnings, context.meshClientTls);
+        const cluster = serviceCluster(mesh, service, port, subset, namespace, result.warnings, context.meshClientTls, clusterMtls);
         result.clusters.set(cluster.name!, cluster);
         if (usesEds(cluster)) result.endpoints.set(cluster.name!, serviceEndpoints(mesh, service, port, subset, registered));
       }

@@ -8,6 +8,7 @@ import {
 } from "../../envoy/builders/index.ts";
 import { durationToProtoJson, type JWTRule, type MeshConfig, type WasmPlugin } from "../config/index.ts";
 import { outboundClusterName } from "./clusters.ts";
+import { JWT_ISSUER_HEADER, JWT_SUBJECT_HEADER, authorizationFilters, claimsUsed, jwtClaimHeader } from "./rbac.ts";
 import { CONTROL_HTTP_CLUSTER, type EnvoyResources, type ProxyInfo, type TranslateContext } from "./types.ts";
 
 /** Where a chain sits: a sidecar's outbound (CLIENT) or inbound (SERVER) side, or a gateway (SERVER, as in Istio). */
@@ -162,6 +163,7 @@ function jwtAuthEntry(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateCont
   }
   const names = Object.keys(providers);
   if (names.length === 0) return undefined;
+  addAuthorizationClaimHeaders(mesh, proxy, providers);
   const module = context.wasmModules["jwt-auth"];
   let typedConfig: AnyJson;
   if (!module) {
@@ -180,6 +182,24 @@ function jwtAuthEntry(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateCont
   resources.extensionConfigs.set(JWT_AUTH_FILTER, { name: JWT_AUTH_FILTER, typedConfig });
   // jwt-auth runs at the start of the AUTHN phase, after AUTHN plugins (as Istio places its jwt_authn filter).
   return { phase: PHASE_ORDER.AUTHN, priority: Number.MIN_SAFE_INTEGER, name: JWT_AUTH_FILTER, filter: ecdsFilter(JWT_AUTH_FILTER, [WASM_TYPE_URL, RBAC_TYPE_URL], timeoutMs) };
+}
+
+/**
+ * When AuthorizationPolicies apply, every provider also writes the token's issuer, subject and the claims the
+ * policies match on into the headers RBAC reads (rbac.ts); jwt-auth removes those headers from each request first.
+ */
+function addAuthorizationClaimHeaders(mesh: MeshConfig, proxy: ProxyInfo, providers: Record<string, unknown>): void {
+  const policies = mesh.policiesFor("AuthorizationPolicy", proxy);
+  if (policies.length === 0) return;
+  const outputs = [
+    { header_name: JWT_ISSUER_HEADER, claim_name: "iss" },
+    { header_name: JWT_SUBJECT_HEADER, claim_name: "sub" },
+    ...claimsUsed(policies).map((claim) => ({ header_name: jwtClaimHeader(claim), claim_name: claim })),
+  ];
+  for (const provider of Object.values(providers) as Array<Record<string, unknown>>) {
+    const existing = (provider.claim_to_headers as Array<{ header_name: string }> | undefined) ?? [];
+    provider.claim_to_headers = [...existing, ...outputs.filter((output) => !existing.some((entry) => entry.header_name === output.header_name))];
+  }
 }
 
 /** The metrics filter: reporter "destination" on inbound, "source" on outbound and at gateways (as Istio reports). */
@@ -221,6 +241,11 @@ export function httpFilters(
   if (listenerClass !== "outbound") {
     const jwt = jwtAuthEntry(mesh, proxy, context, resources, timeoutMs);
     if (jwt) entries.push(jwt);
+    // AuthorizationPolicy: RBAC after the AUTHZ plugins (Istio inserts those before its authorization filters),
+    // in the order authorizationFilters gives (AUDIT, DENY, ALLOW).
+    authorizationFilters(mesh, proxy, port, jwt !== undefined, resources.warnings).forEach((filter, index, all) => {
+      entries.push({ phase: PHASE_ORDER.AUTHZ, priority: Number.MIN_SAFE_INTEGER + all.length - index, name: `~rbac.${index}`, filter });
+    });
   }
   const metrics = metricsEntry(listenerClass, context, resources, timeoutMs);
   if (metrics) entries.push(metrics);

@@ -4,6 +4,7 @@ import { TypeUrl, type ResourceTypeUrl } from "../api/index.ts";
 import type { MeshConfig } from "../config/index.ts";
 import { outboundClusterSet, type ClusterSet } from "./clusters.ts";
 import { gatewayListeners, inboundListeners, outboundListeners } from "./listeners.ts";
+import { hasAgent, istioMutualContext, trustDomainOf } from "./mtls.ts";
 import { emptyResources, type EnvoyResources, type ProxyInfo, type TranslateContext } from "./types.ts";
 
 export * from "./types.ts";
@@ -11,6 +12,10 @@ export { parseNodeMetadata, proxyGroupKey, workloadInstanceOf, NodeMetadataKey, 
 export { sidecarBootstrap, type SidecarBootstrapOptions } from "./bootstrap.ts";
 export { outboundClusterName, inboundClusterName } from "./clusters.ts";
 export { DEFAULT_RETRY_ON, DEFAULT_RETRY_ATTEMPTS } from "./routes.ts";
+export {
+  hasAgent, peerAuthenticationMode, spiffeId, trustDomainOf, DEFAULT_TRUST_DOMAIN, SDS_SOCKET_KEY, TRUST_DOMAIN_KEY, type MtlsMode,
+} from "./mtls.ts";
+export { authorizationFilters, JWT_ISSUER_HEADER, JWT_SUBJECT_HEADER, jwtClaimHeader } from "./rbac.ts";
 export { JWT_AUTH_FILTER, METRICS_FILTER_PREFIX, WASM_TYPE_URL } from "./filters.ts";
 
 /**
@@ -22,12 +27,15 @@ const clusterSets = new WeakMap<MeshConfig, Map<string, ClusterSet>>();
 const CLUSTER_SETS_PER_MESH = 256;
 
 function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): ClusterSet {
-  const key = JSON.stringify([proxy.namespace, context.registeredWorkloads, context.meshClientTls ?? null]);
+  // Mesh mTLS on the client side needs the proxy's agent; the SAN checks name its trust domain.
+  const mtls = hasAgent(proxy) ? { trustDomain: trustDomainOf(proxy, context), auto: true } : undefined;
+  if (mtls && !context.meshClientTls) context = { ...context, meshClientTls: istioMutualContext([], "") };
+  const key = JSON.stringify([proxy.namespace, context.registeredWorkloads, context.meshClientTls ?? null, mtls ?? null]);
   let sets = clusterSets.get(mesh);
   if (!sets) clusterSets.set(mesh, sets = new Map());
   let set = sets.get(key);
   if (!set) {
-    set = outboundClusterSet(mesh, proxy.namespace, context);
+    set = outboundClusterSet(mesh, proxy.namespace, context, mtls);
     // Registered workloads come and go; keep the most recent sets only.
     if (sets.size >= CLUSTER_SETS_PER_MESH) sets.delete(sets.keys().next().value!);
     sets.set(key, set);
