@@ -4,6 +4,7 @@
 //   as-mesh bootstrap     write the Envoy bootstrap for one workload (or the edge gateway)
 //   as-mesh proxy-status  list connected proxies and their sync state, like istioctl proxy-status
 //   as-mesh agent         per-workload agent: key, certificate and SDS for the workload's Envoy
+//   as-mesh apply|get|delete  kubectl-like verbs on the mesh config in etcd (--etcd) or a folder (--config)
 // Each subcommand loads its code on demand, so `validate` stays quick.
 import { Command, InvalidArgumentError } from "commander";
 
@@ -31,15 +32,16 @@ const program = new Command("as-mesh")
   .showHelpAfterError();
 
 program.command("control")
-  .description("serve ADS (state-of-the-world and delta) to Envoys from a folder of Istio-shaped mesh YAML")
-  .requiredOption("-c, --config <dir>", "folder of mesh YAML, re-read on change")
+  .description("serve ADS (state-of-the-world and delta) to Envoys from a folder of Istio-shaped mesh YAML, or from etcd")
+  .option("-c, --config <dir>", "folder of mesh YAML, re-read on change")
+  .option("--etcd <endpoints>", "etcd client URLs (comma-separated) holding the mesh config, shared by several replicas")
   .option("--xds <host:port>", "gRPC address Envoys connect to", "127.0.0.1:15010")
   .option("--admin <host:port>", "HTTP address for /ready, /metrics, /debug/syncz and the .wasm modules", "127.0.0.1:15014")
   .option("--wasm-dir <dir>", "folder of as-mesh .wasm modules to serve (as-mesh://<name>)", "build")
   .option("--startup-grace <ms>", "after a start, how long proxies wait for sidecars to re-register", integer, 5000)
   .option("--registration-grace <ms>", "how long a disconnected sidecar stays an endpoint", integer, 10_000)
   .option("--log-level <level>", "pino log level", "info")
-  .action(async (options: { config: string; xds: string; admin: string; wasmDir: string; logLevel: string; startupGrace: number; registrationGrace: number }) => {
+  .action(async (options: { config?: string; etcd?: string; xds: string; admin: string; wasmDir: string; logLevel: string; startupGrace: number; registrationGrace: number }) => {
     const { runControl } = await import("./commands/control.ts");
     await runControl(options);
   });
@@ -86,6 +88,44 @@ program.command("proxy-status")
   .action(async (options: { admin: string; output: string }) => {
     const { runProxyStatus } = await import("./commands/proxy_status.ts");
     process.exitCode = await runProxyStatus(options);
+  });
+
+const storeOptions = (command: Command): Command => command
+  .option("--etcd <endpoints>", "etcd client URLs (comma-separated) the control service reads")
+  .option("-c, --config <dir>", "the control service's folder of mesh YAML");
+
+storeOptions(program.command("apply")
+  .description("create or replace resources from YAML, validated against the whole mesh; prints a diff of the change")
+  .requiredOption("-f, --filename <path>", "YAML file or folder (repeatable)", collect, [])
+  .option("--dry-run", "show the diff without writing"))
+  .action(async (options: { filename: string[]; etcd?: string; config?: string; dryRun?: boolean }) => {
+    const { runApply } = await import("./commands/apply.ts");
+    process.exitCode = await runApply(options);
+  });
+
+storeOptions(program.command("get")
+  .description("list resources (KIND: ServiceEntry, vs, destinationrules, ... or all) with their store revisions")
+  .argument("<kind>", "resource kind")
+  .argument("[name]", "resource name")
+  .option("-n, --namespace <ns>", "namespace", "default")
+  .option("-A, --all-namespaces", "every namespace")
+  .option("-o, --output <format>", "table, yaml or json", "table"))
+  .action(async (kind: string, name: string | undefined, options: { namespace: string; allNamespaces?: boolean; output: string; etcd?: string; config?: string }) => {
+    const { runGet } = await import("./commands/get.ts");
+    process.exitCode = await runGet(kind, name, options);
+  });
+
+storeOptions(program.command("delete")
+  .description("delete resources by KIND NAME or -f FILE, refused if the mesh without them would be invalid")
+  .argument("[kind]", "resource kind")
+  .argument("[name]", "resource name")
+  .option("-f, --filename <path>", "delete the resources a YAML file or folder defines (repeatable)", collect, [])
+  .option("-n, --namespace <ns>", "namespace", "default")
+  .option("--ignore-not-found", "no error for resources that do not exist")
+  .option("--dry-run", "show the diff without writing"))
+  .action(async (kind: string | undefined, name: string | undefined, options: { filename: string[]; namespace: string; ignoreNotFound?: boolean; dryRun?: boolean; etcd?: string; config?: string }) => {
+    const { runDelete } = await import("./commands/delete.ts");
+    process.exitCode = await runDelete(kind, name, options);
   });
 
 // The agent's options are declared with its code (commands/agent.ts), loaded only when it runs.

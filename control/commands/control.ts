@@ -1,12 +1,14 @@
-// `as-mesh control`: the control service for a folder of mesh YAML, until SIGINT/SIGTERM.
+// `as-mesh control`: the control service for a folder of mesh YAML or the mesh config in etcd, until SIGINT/SIGTERM.
 import { resolve } from "node:path";
 import pino from "pino";
-import { FolderStore } from "../store/index.ts";
+import { FolderStore, type ConfigStore } from "../store/index.ts";
 import { loadWasmModules } from "../admin/wasm_modules.ts";
 import { ControlService } from "../server.ts";
 
 export interface ControlCommandOptions {
-  config: string;
+  config?: string;
+  /** Comma-separated etcd client URLs: the store several replicas share. */
+  etcd?: string;
   xds: string;
   admin: string;
   wasmDir: string;
@@ -20,7 +22,7 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
   const modules = loadWasmModules(resolve(options.wasmDir));
   if (modules.size === 0) logger.warn({ wasmDir: options.wasmDir }, "no .wasm modules found; run `npm run build` to serve the as-mesh filters");
   const service = new ControlService({
-    store: new FolderStore(resolve(options.config), { logger: logger.child({ component: "store" }) }),
+    store: await openStore(options, logger),
     xdsAddress: options.xds,
     adminAddress: options.admin,
     wasmModules: modules,
@@ -36,4 +38,16 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
   };
   process.once("SIGINT", () => void stop("SIGINT"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
+}
+
+async function openStore(options: ControlCommandOptions, logger: pino.Logger): Promise<ConfigStore> {
+  const storeLogger = logger.child({ component: "store" });
+  if (options.etcd && options.config) throw new Error("give either --config or --etcd, not both");
+  if (options.etcd) {
+    // Loaded only here, so folder users do not load the etcd client.
+    const { EtcdStore, parseEndpoints } = await import("../store/etcd.ts");
+    return new EtcdStore({ endpoints: parseEndpoints(options.etcd), logger: storeLogger });
+  }
+  if (!options.config) throw new Error("name the mesh config: --config <dir> or --etcd <endpoints>");
+  return new FolderStore(resolve(options.config), { logger: storeLogger });
 }
