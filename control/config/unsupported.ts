@@ -8,15 +8,13 @@ import type { AnyResource } from "./schema.ts";
 export type Warn = (resource: AnyResource, path: FieldPath, message: string) => void;
 
 export function analyzeUnsupported(mesh: MeshConfig, warn: Warn): void {
+  // AuthorizationPolicy and PeerAuthentication are translated (control/translate/rbac.ts, mtls.ts); these parts are not.
   for (const policy of mesh.list("AuthorizationPolicy")) {
-    warn(policy, [], "AuthorizationPolicy is validated but not enforced by as-mesh yet: requests are neither allowed nor denied by it");
+    if (policy.spec.action === "CUSTOM") warn(policy, ["action"], "CUSTOM (external authorization) is not supported by as-mesh: this policy is not enforced");
+    if (policy.spec.targetRef || policy.spec.targetRefs?.length) warn(policy, ["targetRef"], "targetRef policies are not applied by as-mesh yet; use a selector");
   }
-  for (const policy of mesh.list("PeerAuthentication")) {
-    if (policy.spec.mtls?.mode === "STRICT" || Object.values(policy.spec.portLevelMtls ?? {}).some((setting) => setting.mode === "STRICT")) {
-      warn(policy, ["mtls", "mode"], "PeerAuthentication is validated but not enforced by as-mesh yet: plain-text requests are still accepted");
-    } else {
-      warn(policy, [], "PeerAuthentication is validated but not applied by as-mesh yet");
-    }
+  for (const policy of mesh.list("RequestAuthentication")) {
+    if (policy.spec.targetRef || policy.spec.targetRefs?.length) warn(policy, ["targetRef"], "targetRef policies are not applied by as-mesh yet; use a selector");
   }
   for (const vs of mesh.list("VirtualService")) {
     if (vs.spec.tcp?.length) warn(vs, ["tcp"], "TCP routes are validated but not applied by as-mesh yet (the destination clusters are sent, no listener routes to them)");

@@ -451,13 +451,8 @@ items:
 test("valid Istio config that as-mesh does not apply yet is flagged, never silently ignored", () => {
   const { warnings } = valid(`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: {name: deny-all}
-spec: {}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: strict}
-spec: {mtls: {mode: STRICT}}
+metadata: {name: ext-authz}
+spec: {action: CUSTOM, provider: {name: opa}, rules: [{}]}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -465,7 +460,6 @@ metadata: {name: db}
 spec: {hosts: [db.example.com], tcp: [{route: [{destination: {host: db.example.com}}]}]}
 `);
   const messages = byPath(warnings);
-  assert.match(messages["AuthorizationPolicy/deny-all"]!, /not enforced by as-mesh yet/);
-  assert.match(messages["PeerAuthentication/strict/mtls.mode"]!, /plain-text requests are still accepted/);
+  assert.match(messages["AuthorizationPolicy/ext-authz/action"]!, /CUSTOM .* not enforced/);
   assert.match(messages["VirtualService/db/tcp"]!, /TCP routes are validated but not applied/);
 });
