@@ -32,8 +32,20 @@ export function findReferences(resources: SnapshotResources): Reference[] {
     [TypeUrl.extensionConfig, "ecds"], [TypeUrl.secret, "sds"],
   ];
   for (const [typeUrl, label] of short) {
-    for (const [name, json] of resources[typeUrl] ?? []) walk(json, `${label} ${name}`, references);
+    for (const [name, json] of resources[typeUrl] ?? []) references.push(...referencesOf(json, `${label} ${name}`));
   }
+  return references;
+}
+
+/** What one resource references, by its JSON object: groups share their outbound resources, so each is walked once. */
+const referencesByJson = new WeakMap<object, { from: string; references: Reference[] }>();
+
+function referencesOf(json: object, from: string): Reference[] {
+  const known = referencesByJson.get(json);
+  if (known?.from === from) return known.references;
+  const references: Reference[] = [];
+  walk(json, from, references);
+  referencesByJson.set(json, { from, references });
   return references;
 }
 

@@ -97,3 +97,23 @@ test("groups share one snapshot's packed resources instead of copies", () => {
   const any = (group: string) => cache.getSnapshot(group)!.resources(TypeUrl.cluster).get("backend")!.any;
   assert.equal(any("a"), any("b"));
 });
+
+test("snapshots of different groups built from the same resource objects share their encoding and SotW responses", () => {
+  const shared = meshResources({ upstreamPort: 2000 });
+  const withExtra = (extra: string) => {
+    const resources = meshResources({ upstreamPort: 2000 });
+    // The same objects for what the groups share, as translation returns them; one cluster of each group's own.
+    for (const typeUrl of [TypeUrl.endpoint, TypeUrl.route, TypeUrl.listener] as const) resources[typeUrl] = shared[typeUrl];
+    resources[TypeUrl.cluster] = new Map([...shared[TypeUrl.cluster]!, [extra, edsCluster(extra)]]);
+    resources[TypeUrl.endpoint] = new Map([...shared[TypeUrl.endpoint]!, [extra, { clusterName: extra, endpoints: [] }]]);
+    return new Snapshot(resources);
+  };
+  const a = withExtra("inbound-a");
+  const b = withExtra("inbound-b");
+  assert.equal(a.resources(TypeUrl.cluster).get("backend"), b.resources(TypeUrl.cluster).get("backend"), "one packed cluster");
+  const routes = a.select(TypeUrl.route, new Set(["routes"]));
+  assert.equal(routes.resources.length, 1);
+  assert.equal(routes, b.select(TypeUrl.route, new Set(["routes"])), "one route response body");
+  assert.notEqual(a.typeVersion(TypeUrl.cluster), b.typeVersion(TypeUrl.cluster));
+  assert.notEqual(a.select(TypeUrl.cluster, null), b.select(TypeUrl.cluster, null));
+});

@@ -81,6 +81,33 @@ export function versionOfSet(resources: Iterable<{ name: string; version: string
   return parts.length === 0 ? "empty" : shortHash(parts.join("\u0001"));
 }
 
+/**
+ * Packed resources by the JSON object they were packed from. Translation hands proxies of different groups the very
+ * same (read-only) objects for what they share — the outbound clusters, endpoints and route tables — so each is
+ * encoded and hashed once, not once per group, and every group's snapshot holds the same bytes. Weak, so a resource
+ * no snapshot holds any more goes with its JSON.
+ */
+const packedByJson = new WeakMap<object, { typeUrl: ResourceTypeUrl; packed: PackedResource }>();
+
+/**
+ * SotW selections by type and version, across snapshots: groups that differ only in a few resources (a sidecar's
+ * inbound listener and cluster) still ask for the same outbound endpoints and routes, and a selection's version is a
+ * hash of its names and resource versions, so equal versions are equal responses — encoded once for all groups.
+ */
+const sharedSelections = new Map<string, WeakRef<Selection>>();
+const forgetSelection = new FinalizationRegistry<string>((key) => {
+  if (sharedSelections.get(key)?.deref() === undefined) sharedSelections.delete(key);
+});
+
+function sharedSelection(typeUrl: string, candidate: Selection): Selection {
+  const key = `${typeUrl}\u0002${candidate.version}`;
+  const existing = sharedSelections.get(key)?.deref();
+  if (existing) return existing;
+  sharedSelections.set(key, new WeakRef(candidate));
+  forgetSelection.register(candidate, key);
+  return candidate;
+}
+
 export class Snapshot {
   private readonly packed = new Map<ResourceTypeUrl, Map<string, PackedResource>>();
   private readonly typeVersions = new Map<ResourceTypeUrl, string>();
@@ -122,11 +149,15 @@ export class Snapshot {
       this.packErrors.push(`eds ${name}: clusterName is ${JSON.stringify(clusterName)}`);
       return undefined;
     }
+    const known = packedByJson.get(json);
+    if (known && known.typeUrl === typeUrl && known.packed.name === name) return known.packed;
     try {
       const desc = messageType(typeUrl);
       const value = toBinary(desc, fromJson(desc, json as JsonValue, { registry }));
       const any = create(AnySchema, { typeUrl, value });
-      return { name, version: shortHash(value), any, size: value.byteLength };
+      const packed: PackedResource = { name, version: shortHash(value), any, size: value.byteLength };
+      packedByJson.set(json, { typeUrl, packed });
+      return packed;
     } catch (error) {
       this.packErrors.push(`${shortTypeName(typeUrl)} ${name}: ${(error as Error).message}`);
       return undefined;
@@ -161,7 +192,7 @@ export class Snapshot {
           if (resource) resources.push(resource);
         }
       }
-      selection = { resources, version: sortedNames === null ? this.typeVersion(typeUrl) : versionOfSet(resources) };
+      selection = sharedSelection(typeUrl, { resources, version: sortedNames === null ? this.typeVersion(typeUrl) : versionOfSet(resources) });
       this.selections.set(key, selection);
     }
     return selection;
