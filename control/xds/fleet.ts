@@ -181,9 +181,10 @@ export class SimulatedFleet {
 
   /**
    * Runs `change` (e.g. setting new snapshots) and waits until no proxy has received anything for `quietMs`;
-   * reports how long after the change each proxy received its last response.
+   * reports how long after the change each proxy received its last response. With `expectAll`, the wait also
+   * lasts until every proxy received something (up to `timeoutMs`).
    */
-  async measureConvergence(change: () => void | Promise<void>, quietMs = 300, timeoutMs = 60_000): Promise<ConvergenceResult> {
+  async measureConvergence(change: () => void | Promise<void>, quietMs = 300, timeoutMs = 60_000, expectAll = false): Promise<ConvergenceResult> {
     for (const member of this.members) {
       member.responsesSinceMark = 0;
       member.bytesSinceMark = 0;
@@ -194,7 +195,9 @@ export class SimulatedFleet {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(quietMs, 50)));
       const last = Math.max(started, ...this.members.map((member) => member.lastResponseAt));
-      if (performance.now() - last >= quietMs) break;
+      // A change every proxy must see: silence before the last proxy heard of it is a slow push, not the end.
+      const waiting = expectAll && this.members.some((member) => member.responsesSinceMark === 0);
+      if (performance.now() - last >= quietMs && !waiting) break;
       if (Date.now() > deadline) throw new Error("the fleet did not settle in time");
     }
     const updated = this.members.filter((member) => member.responsesSinceMark > 0);
