@@ -15,6 +15,8 @@ import { XdsServer, type ConnectedProxy } from "./xds/index.ts";
 import { Debouncer, ISTIO_DEBOUNCE, type DebounceOptions } from "./debounce.ts";
 import { startAdminServer, type AdminServer } from "./admin/server.ts";
 import { wasmModulePath, type WasmModule } from "./admin/wasm_modules.ts";
+import { proxyCertificate, type CertificateRecords, type ProxyCertificate } from "./ca/workload_status.ts";
+import { trustDomainOf } from "./translate/index.ts";
 
 export interface ControlServiceOptions {
   store: ConfigStore;
@@ -38,6 +40,10 @@ export interface ControlServiceOptions {
    * it a restarted control service would send clients endpoint sets missing every workload not yet reconnected.
    */
   startupGraceMs?: number;
+  /** The mesh's SPIFFE trust domain (default cluster.local); a proxy's node metadata TRUST_DOMAIN overrides it. */
+  trustDomain?: string;
+  /** Issuance records of the CA in this process: /debug/syncz shows each proxy's latest certificate. */
+  certificates?: CertificateRecords;
   logger?: Logger;
 }
 
@@ -73,6 +79,8 @@ export class ControlService {
   private startupGraceEnded = false;
   private readonly pushes: Debouncer;
   private unsubscribe: (() => void) | null = null;
+  /** The proxy of each stream, for its identity in /debug/syncz. */
+  private readonly proxyOfStream = new Map<number, ProxyInfo>();
   xdsPort = 0;
 
   constructor(private readonly options: ControlServiceOptions) {
@@ -125,7 +133,7 @@ export class ControlService {
     this.admin = await startAdminServer({
       registry: this.registry,
       ready: () => this.readiness(),
-      syncStatus: () => this.xds.status(),
+      syncStatus: () => this.syncStatus(),
       configStatus: () => this.configStatus,
       modules: () => this.options.wasmModules,
     }, admin.host, admin.port);
@@ -172,7 +180,17 @@ export class ControlService {
     for (const module of this.options.wasmModules.values()) {
       wasmModules[module.name] = { url: `http://${host}:${this.admin.port}${wasmModulePath(module.name)}`, sha256: module.sha256 };
     }
-    return { registeredWorkloads: [...this.registered.values()].map((entry) => entry.instance), wasmModules };
+    return { registeredWorkloads: [...this.registered.values()].map((entry) => entry.instance), wasmModules, trustDomain: this.options.trustDomain };
+  }
+
+  /** The xDS sync state of every stream, with the workload certificate its proxy's identity holds. */
+  private syncStatus(): Array<ReturnType<XdsServer["status"]>[number] & { certificate?: ProxyCertificate }> {
+    return this.xds.status().map((status) => {
+      const proxy = this.proxyOfStream.get(status.streamId);
+      if (!proxy) return status;
+      const identity = { trustDomain: trustDomainOf(proxy, { trustDomain: this.options.trustDomain }), namespace: proxy.namespace, serviceAccount: proxy.serviceAccount };
+      return { ...status, certificate: proxyCertificate(identity, this.options.certificates) };
+    });
   }
 
   /** Places a newly connected proxy in its group, building the group's snapshot if it is new. */
@@ -189,6 +207,7 @@ export class ControlService {
       this.groups.set(key, group);
     }
     group.members.add(connected.streamId);
+    this.proxyOfStream.set(connected.streamId, parsed);
     if (connected.service === "ads" && parsed.type === "sidecar") this.register(connected, parsed);
     await this.startupGraceOver;
     if (!this.cache.getSnapshot(key)) this.pushGroup(key, group.proxy);
@@ -212,6 +231,7 @@ export class ControlService {
   }
 
   private leave(connected: ConnectedProxy): void {
+    this.proxyOfStream.delete(connected.streamId);
     for (const [key, group] of this.groups) {
       if (!group.members.delete(connected.streamId)) continue;
       if (group.members.size === 0) {
