@@ -17,6 +17,7 @@ import { startAdminServer, type AdminServer } from "./admin/server.ts";
 import { wasmModulePath, type WasmModule } from "./admin/wasm_modules.ts";
 import { proxyCertificate, type CertificateRecords, type ProxyCertificate } from "./ca/workload_status.ts";
 import { trustDomainOf } from "./translate/index.ts";
+import { LocalRegistry, type WorkloadRegistry } from "./registry/index.ts";
 
 export interface ControlServiceOptions {
   store: ConfigStore;
@@ -44,6 +45,8 @@ export interface ControlServiceOptions {
   trustDomain?: string;
   /** Issuance records of the CA in this process: /debug/syncz shows each proxy's latest certificate. */
   certificates?: CertificateRecords;
+  /** Where auto-registered workloads are published (default: this process only; EtcdRegistry: every replica). */
+  registry?: WorkloadRegistry;
   logger?: Logger;
 }
 
@@ -78,6 +81,7 @@ export class ControlService {
   private startupGraceOver: Promise<void> = Promise.resolve();
   private startupGraceEnded = false;
   private readonly pushes: Debouncer;
+  private readonly workloads: WorkloadRegistry;
   private unsubscribe: (() => void) | null = null;
   /** The proxy of each stream, for its identity in /debug/syncz. */
   private readonly proxyOfStream = new Map<number, ProxyInfo>();
@@ -86,6 +90,7 @@ export class ControlService {
   constructor(private readonly options: ControlServiceOptions) {
     this.logger = options.logger ?? pino({ name: "as-mesh-control" });
     this.pushes = new Debouncer(() => this.pushAll(), options.debounce ?? ISTIO_DEBOUNCE);
+    this.workloads = options.registry ?? new LocalRegistry();
     collectDefaultMetrics({ register: this.registry });
     const status = () => this.configStatus;
     new Gauge({
@@ -112,6 +117,7 @@ export class ControlService {
     this.startupGraceOver = new Promise((resolve) => { endGrace = resolve; });
     void this.startupGraceOver.then(() => { this.startupGraceEnded = true; });
     await store.start();
+    await this.workloads.start(() => this.pushes.trigger());
     this.reloadConfig();
     this.unsubscribe = store.onChange(() => {
       if (this.reloadConfig()) this.pushes.trigger();
@@ -146,6 +152,7 @@ export class ControlService {
     this.unsubscribe?.();
     await this.xds?.close();
     await this.admin?.close();
+    await this.workloads.stop();
     await this.options.store.stop();
   }
 
@@ -180,7 +187,7 @@ export class ControlService {
     for (const module of this.options.wasmModules.values()) {
       wasmModules[module.name] = { url: `http://${host}:${this.admin.port}${wasmModulePath(module.name)}`, sha256: module.sha256 };
     }
-    return { registeredWorkloads: [...this.registered.values()].map((entry) => entry.instance), wasmModules, trustDomain: this.options.trustDomain };
+    return { registeredWorkloads: this.workloads.instances(), wasmModules, trustDomain: this.options.trustDomain };
   }
 
   /** The xDS sync state of every stream, with the workload certificate its proxy's identity holds. */
@@ -227,7 +234,7 @@ export class ControlService {
     } else {
       this.registered.set(connected.id, { instance, streams: new Set([connected.streamId]) });
     }
-    this.pushes.trigger();
+    this.workloads.publish(connected.id, instance);
   }
 
   private leave(connected: ConnectedProxy): void {
@@ -243,7 +250,7 @@ export class ControlService {
     if (registration?.streams.delete(connected.streamId) && registration.streams.size === 0) {
       registration.removal = setTimeout(() => {
         this.registered.delete(connected.id);
-        this.pushes.trigger();
+        this.workloads.withdraw(connected.id);
       }, this.options.registrationGraceMs ?? 10_000);
       registration.removal.unref();
     }

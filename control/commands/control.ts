@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import pino from "pino";
 import { FolderStore, type ConfigStore } from "../store/index.ts";
+import type { WorkloadRegistry } from "../registry/index.ts";
 import { loadWasmModules } from "../admin/wasm_modules.ts";
 import { ControlService } from "../server.ts";
 
@@ -21,8 +22,10 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
   const logger = pino({ name: "as-mesh-control", level: options.logLevel });
   const modules = loadWasmModules(resolve(options.wasmDir));
   if (modules.size === 0) logger.warn({ wasmDir: options.wasmDir }, "no .wasm modules found; run `npm run build` to serve the as-mesh filters");
+  const { store, registry } = await openStore(options, logger);
   const service = new ControlService({
-    store: await openStore(options, logger),
+    store,
+    registry,
     xdsAddress: options.xds,
     adminAddress: options.admin,
     wasmModules: modules,
@@ -40,14 +43,20 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
   process.once("SIGTERM", () => void stop("SIGTERM"));
 }
 
-async function openStore(options: ControlCommandOptions, logger: pino.Logger): Promise<ConfigStore> {
+/** The folder store (registrations local), or etcd for the config and the registrations every replica shares. */
+async function openStore(options: ControlCommandOptions, logger: pino.Logger): Promise<{ store: ConfigStore; registry?: WorkloadRegistry }> {
   const storeLogger = logger.child({ component: "store" });
   if (options.etcd && options.config) throw new Error("give either --config or --etcd, not both");
   if (options.etcd) {
     // Loaded only here, so folder users do not load the etcd client.
     const { EtcdStore, parseEndpoints } = await import("../store/etcd.ts");
-    return new EtcdStore({ endpoints: parseEndpoints(options.etcd), logger: storeLogger });
+    const { EtcdRegistry } = await import("../registry/etcd.ts");
+    const store = new EtcdStore({ endpoints: parseEndpoints(options.etcd), logger: storeLogger });
+    // A registration's lease lives as long as the grace a disconnected sidecar gets, so a dead replica's sidecars
+    // stay endpoints while they reconnect elsewhere.
+    const registry = new EtcdRegistry({ client: store.etcd, ttlSeconds: options.registrationGrace / 1000, logger: logger.child({ component: "registry" }) });
+    return { store, registry };
   }
   if (!options.config) throw new Error("name the mesh config: --config <dir> or --etcd <endpoints>");
-  return new FolderStore(resolve(options.config), { logger: storeLogger });
+  return { store: new FolderStore(resolve(options.config), { logger: storeLogger }) };
 }

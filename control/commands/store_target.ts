@@ -8,6 +8,8 @@ export interface StoreTargetOptions {
   config?: string;
   /** Key prefix in etcd (default /as-mesh/config/). */
   etcdPrefix?: string;
+  /** Deadline of each etcd request in ms (default 5000): without a quorum, the verb fails after it. */
+  requestTimeoutMs?: number;
 }
 
 export interface CommandIO {
@@ -25,7 +27,7 @@ export async function openTargetStore(options: StoreTargetOptions): Promise<Conf
   if (options.etcd && options.config) throw new Error("give either --etcd or --config, not both");
   if (options.etcd) {
     const { EtcdStore, parseEndpoints } = await import("../store/etcd.ts");
-    const store = new EtcdStore({ endpoints: parseEndpoints(options.etcd), prefix: options.etcdPrefix });
+    const store = new EtcdStore({ endpoints: parseEndpoints(options.etcd), prefix: options.etcdPrefix, requestTimeoutMs: options.requestTimeoutMs });
     try {
       await store.start();
     } catch (error) {
