@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { startEtcdCluster, type EtcdCluster } from "../../scripts/etcd.ts";
 import { commitPlan, MeshValidationError, planApply } from "./apply.ts";
-import { EtcdStore } from "./etcd.ts";
+import { EtcdStore, EtcdUnavailableError } from "./etcd.ts";
 import { RevisionCompactedError, RevisionConflictError, validateStore, type ConfigEvent } from "./index.ts";
 
 const serviceEntry = (name: string, port = 80): Record<string, unknown> => parse(`apiVersion: networking.istio.io/v1
@@ -179,4 +179,12 @@ test("after a gap in its watch (history compacted meanwhile) the store lists aga
   await internals.resync();
   assert.deepEqual(store.list().map((resource) => resource.name), ["fresh", "kept"]);
   assert.deepEqual(events.map((event) => `${event.type} ${event.resource.name}`).sort(), ["added fresh", "deleted doomed"]);
+});
+
+test("an unreachable etcd fails start() with a clear error instead of hanging", async () => {
+  const store = new EtcdStore({ endpoints: ["127.0.0.1:1"], requestTimeoutMs: 300 });
+  const started = Date.now();
+  await assert.rejects(store.start(), (error: unknown) => error instanceof EtcdUnavailableError && /127\.0\.0\.1:1.*did not answer.*majority of its members/.test(error.message));
+  assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  await store.stop();
 });
