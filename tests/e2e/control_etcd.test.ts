@@ -114,6 +114,9 @@ describe("control replicas on etcd with real Envoys", { timeout: 240_000 }, () =
 
   it("every replica knows every auto-registered sidecar, and a config applied to etcd reaches Envoys on both", async () => {
     await eventually(async () => (await get(outbound, { host: "reviews" })).body === "v1", "v1 answers through the mesh");
+    // The bootstrap's ADS cluster holds both replicas, so Envoy can fail over.
+    const clusters = await client.admin("/clusters");
+    for (const replica of replicas) assert.match(clusters, new RegExp(`^xds-grpc::127\\.0\\.0\\.1:${replica.xdsPort}::`, "m"));
     const statuses = await Promise.all(replicas.map((replica) => syncStatus(replica.endpoints)));
     assert.equal(statuses.flat().length, 3, "three proxies over the two replicas");
     assert.ok(statuses.every((list) => list.length > 0), "both replicas serve proxies");
