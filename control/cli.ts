@@ -41,7 +41,18 @@ program.command("control")
   .option("--startup-grace <ms>", "after a start, how long proxies wait for sidecars to re-register", integer, 5000)
   .option("--registration-grace <ms>", "how long a disconnected sidecar stays an endpoint", integer, 10_000)
   .option("--log-level <level>", "pino log level", "info")
-  .action(async (options: { config?: string; etcd?: string; xds: string; admin: string; wasmDir: string; logLevel: string; startupGrace: number; registrationGrace: number }) => {
+  .option("--trust-domain <domain>", "SPIFFE trust domain of the mesh's identities", "cluster.local")
+  .option("--ca-dir <dir>", "run the mesh CA: its key and root live here (a root is generated when absent)")
+  .option("--ca-key <file>", "operator-supplied CA signing key (PEM) instead of --ca-dir's")
+  .option("--ca-cert-chain <file>", "operator-supplied CA chain (PEM, signing certificate first, root last)")
+  .option("--ca-address <host:port>", "address of the CA's issuance API (gRPC over TLS)", "127.0.0.1:15012")
+  .option("--token-file <file>", "bootstrap tokens and the identity each grants (watched)")
+  .option("--extra-roots-file <file>", "further roots to publish and trust during a root rollover (watched)")
+  .option("--workload-ttl <seconds>", "workload certificate lifetime (default 24 h)", integer)
+  .action(async (options: {
+    config?: string; etcd?: string; xds: string; admin: string; wasmDir: string; logLevel: string; startupGrace: number; registrationGrace: number;
+    trustDomain: string; caDir?: string; caKey?: string; caCertChain?: string; caAddress: string; tokenFile?: string; extraRootsFile?: string; workloadTtl?: number;
+  }) => {
     const { runControl } = await import("./commands/control.ts");
     await runControl(options);
   });

@@ -5,8 +5,14 @@ import { FolderStore, type ConfigStore } from "../store/index.ts";
 import type { WorkloadRegistry } from "../registry/index.ts";
 import { loadWasmModules } from "../admin/wasm_modules.ts";
 import { ControlService } from "../server.ts";
+import { ControlCa, type ControlCaOptions } from "./control_ca.ts";
 
-export interface ControlCommandOptions {
+export interface ControlCommandOptions extends Partial<Omit<ControlCaOptions, "caAddress" | "trustDomain">> {
+  caAddress?: string;
+  trustDomain?: string;
+  /** The CLI's spellings of caKeyFile / caCertChainFile. */
+  caKey?: string;
+  caCertChain?: string;
   config?: string;
   /** Comma-separated etcd client URLs: the store several replicas share. */
   etcd?: string;
@@ -23,7 +29,13 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
   const modules = loadWasmModules(resolve(options.wasmDir));
   if (modules.size === 0) logger.warn({ wasmDir: options.wasmDir }, "no .wasm modules found; run `npm run build` to serve the as-mesh filters");
   const { store, registry } = await openStore(options, logger);
+  const ca = new ControlCa({
+    ...options, caKeyFile: options.caKey ?? options.caKeyFile, caCertChainFile: options.caCertChain ?? options.caCertChainFile,
+    caAddress: options.caAddress ?? "127.0.0.1:15012", trustDomain: options.trustDomain ?? "cluster.local",
+  });
   const service = new ControlService({
+    trustDomain: options.trustDomain,
+    certificates: ca,
     store,
     registry,
     xdsAddress: options.xds,
@@ -34,9 +46,11 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
     logger,
   });
   await service.start();
+  await ca.start(logger.child({ component: "ca" }), service.registry);
   const stop = async (signal: string) => {
     logger.info({ signal }, "stopping");
     await service.stop();
+    await ca.close();
     process.exit(0);
   };
   process.once("SIGINT", () => void stop("SIGINT"));
