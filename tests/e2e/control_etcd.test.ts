@@ -86,11 +86,12 @@ describe("control replicas on etcd with real Envoys", { timeout: 240_000 }, () =
       await replica.start();
     }
     const [a, b] = replicas as [ControlReplica, ControlReplica];
-    // v1's sidecar prefers replica A, v2's and the client's replica B; each can fail over to the other.
+    // v1's sidecar knows only replica A and v2's only B, so each version is registered with one replica; the client
+    // lists both and fails over between them.
     for (const [index, version] of ["v1", "v2"].entries()) {
       const app = await startUpstream((_request, _body, response) => { response.writeHead(200); response.end(version); });
       apps.push(app);
-      envoys.push(await startReplicatedProxy(index === 0 ? [a, b] : [b, a], {
+      envoys.push(await startReplicatedProxy(index === 0 ? [a] : [b], {
         namespace: "default", ip: `127.0.13.${index + 1}`, labels: { app: "reviews", version },
         serviceAccount: "reviews", inboundPorts: { http: 9080 }, appPorts: { http: app.port },
       }));
@@ -114,12 +115,13 @@ describe("control replicas on etcd with real Envoys", { timeout: 240_000 }, () =
 
   it("every replica knows every auto-registered sidecar, and a config applied to etcd reaches Envoys on both", async () => {
     await eventually(async () => (await get(outbound, { host: "reviews" })).body === "v1", "v1 answers through the mesh");
-    // The bootstrap's ADS cluster holds both replicas, so Envoy can fail over.
+    // The client bootstrap's ADS cluster holds both replicas, so Envoy can fail over.
     const clusters = await client.admin("/clusters");
     for (const replica of replicas) assert.match(clusters, new RegExp(`^xds-grpc::127\\.0\\.0\\.1:${replica.xdsPort}::`, "m"));
     const statuses = await Promise.all(replicas.map((replica) => syncStatus(replica.endpoints)));
     assert.equal(statuses.flat().length, 3, "three proxies over the two replicas");
-    assert.ok(statuses.every((list) => list.length > 0), "both replicas serve proxies");
+    assert.ok(statuses[0]!.some((proxy) => proxy.id.includes("127.0.13.1")), "v1's sidecar on replica A");
+    assert.ok(statuses[1]!.some((proxy) => proxy.id.includes("127.0.13.2")), "v2's sidecar on replica B");
 
     assert.equal((await apply(canary(50, 50))).code, 0);
     await eventually(async () => {
@@ -150,10 +152,12 @@ describe("control replicas on etcd with real Envoys", { timeout: 240_000 }, () =
     t.diagnostic(`${result.sent} requests at ${result.ratePerSecond.toFixed(0)}/s across the kill, ${result.failed} failed`);
     assert.equal(result.failed, 0, `failures: ${result.failures.join("; ")}`);
     assert.ok(result.sent > 100, `sent ${result.sent}`);
-    assert.equal(result.bodies.size, 2, "both versions kept answering (the killed replica's sidecars stayed endpoints)");
-    // Every sidecar ends up on the survivor.
-    await eventually(async () => (await syncStatus(survivor.endpoints)).length === 3, "all three proxies on the survivor", 20_000);
+    assert.equal(result.bodies.size, 2, "both versions kept answering: the killed replica's sidecar stayed an endpoint on its lease");
+    // The killed replica comes back; its pinned sidecar reconnects, and nothing was ever removed.
     await victim.start();
+    await eventually(async () => (await Promise.all(replicas.map((replica) => syncStatus(replica.endpoints)))).flat().length === 3,
+      "every proxy connected again", 20_000);
+    assert.equal(Object.keys(await split(20)).length, 2, "both versions still answer");
   });
 
   it("one etcd member down: changes apply; two down: applies fail clearly while traffic flows; back: converges", async () => {
