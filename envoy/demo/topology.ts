@@ -24,6 +24,8 @@ export const PORTS = {
   gatewayHttp: 8080,
   gatewayHttps: 8443,
   controlXds: 15010,
+  /** The mesh CA's issuance API (istiod's port for it). */
+  controlCa: 15012,
   controlHttp: 15014,
   prometheus: 9090,
 } as const;

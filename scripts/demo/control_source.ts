@@ -1,13 +1,16 @@
 // The demo mesh on the control service: `as-mesh control` reads the run's copy of the mesh YAML (so the tour can
 // edit it live) and serves ADS and the .wasm modules; each Envoy starts from what `as-mesh bootstrap` writes for
-// it, the real command an operator would run. The control service runs in the root namespace, on the bridge
-// address in netns mode (every namespace routes to it) or on loopback.
+// it, the real command an operator would run. Each proxy has its `as-mesh agent` (key, certificate from the mesh
+// CA, SDS on a Unix socket), so the mesh runs mTLS with SPIFFE identities and the AuthorizationPolicies can name
+// them. The control service and the CA run in the root namespace, on the bridge address in netns mode (every
+// namespace routes to it) or on loopback.
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { projectRoot } from "../tools.ts";
-import { PORTS, topology } from "../../envoy/demo/topology.ts";
+import { PORTS, TRUST_DOMAIN, topology } from "../../envoy/demo/topology.ts";
+import { CA_SERVER_NAME, prepareCaFiles, type CaFiles } from "./mesh_ca.ts";
 import { freePort, type ProxyConfigSource, type ProxyPlan } from "./local_mesh.ts";
 import { answers } from "./processes.ts";
 
@@ -23,23 +26,31 @@ export interface ControlAddresses {
   xds: string;
   http: string;
   adminUrl: string;
+  /** The mesh CA's issuance API (host:port). */
+  ca: string;
+}
+
+/** Where a proxy's agent serves SDS (a path in the run's directory, reachable from every network namespace). */
+export function sdsSocketPath(runDir: string, proxyName: string): string {
+  return join(runDir, "agents", proxyName, "sds.sock");
 }
 
 /** The `as-mesh bootstrap` arguments for one proxy of the demo (the config port → bound port mapping included). */
-export function bootstrapArgs(proxy: ProxyPlan, control: ControlAddresses, mode: "netns" | "loopback", output: string): string[] {
+export function bootstrapArgs(proxy: ProxyPlan, control: ControlAddresses, mode: "netns" | "loopback", output: string, sdsSocket: string): string[] {
   // In a namespace the proxy has the address to itself: admin on every interface so Prometheus (root namespace)
-  // scrapes it. On shared loopback everything is 127.0.0.1 and each port is distinct.
-  const adminAddress = mode === "netns" ? "0.0.0.0" : "127.0.0.1";
+  // scrapes it. On loopback each workload has its own 127.0.77.x address (and distinct ports).
+  const adminAddress = mode === "netns" ? "0.0.0.0" : proxy.address;
   const common = [
     "bootstrap", "--xds", control.xds, "--control-http", control.http,
     "--admin-address", adminAddress, "--admin-port", String(proxy.ports.admin), "-o", output,
+    "--sds-socket", sdsSocket, "--trust-domain", TRUST_DOMAIN,
   ];
   if (proxy.type === "router") {
     const gateway = topology.gateway;
     return [
       ...common, "--type", "router", "--namespace", gateway.namespace, "--service-account", gateway.serviceAccount,
       "--workload-name", gateway.name, "--labels", Object.entries(gateway.labels).map(([k, v]) => `${k}=${v}`).join(","),
-      "--ip", proxy.address, "--listen-address", mode === "netns" ? "0.0.0.0" : "127.0.0.1",
+      "--ip", proxy.address, "--listen-address", mode === "netns" ? "0.0.0.0" : proxy.address,
       // The Gateway's plain HTTP server (config port 8080) on the port the runner gave the gateway.
       "--listen-ports", `${PORTS.gatewayHttp}=${proxy.gatewayPort ?? PORTS.gatewayHttp}`,
     ];
@@ -67,6 +78,7 @@ export function controlConfigSource(): ControlConfigSource {
   let control: ControlAddresses | undefined;
   let mode: "netns" | "loopback" = "loopback";
   let runDir = "";
+  let caFiles: CaFiles | undefined;
   const addresses = (): ControlAddresses => {
     if (!control) throw new Error("the control service has not started");
     return control;
@@ -77,9 +89,18 @@ export function controlConfigSource(): ControlConfigSource {
       mode = context.mode;
       runDir = context.runDir;
       const host = context.controlAddress;
+      // The CA first: every agent needs it before its Envoy starts.
+      caFiles = prepareCaFiles(join(context.runDir, "mesh-ca"), [
+        { name: topology.gateway.name, namespace: topology.gateway.namespace, serviceAccount: topology.gateway.serviceAccount },
+        ...topology.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount })),
+      ]);
+      const caPort = context.mode === "netns" ? PORTS.controlCa : await freePort(host);
+      const ca = `${host}:${caPort}`;
+      const caCommand = { command: process.execPath, args: ["--import", "tsx", join(projectRoot, "scripts", "demo", "mesh_ca.ts"), caFiles.caDir, ca, caFiles.tokenFile, TRUST_DOMAIN] };
+      await context.group.start({ name: "mesh-ca", ...caCommand, readyLine: /"listening"/, timeoutMs: 60_000 });
       const xdsPort = context.mode === "netns" ? PORTS.controlXds : await freePort(host);
       const httpPort = context.mode === "netns" ? PORTS.controlHttp : await freePort(host);
-      control = { xds: `${host}:${xdsPort}`, http: `${host}:${httpPort}`, adminUrl: `http://${host}:${httpPort}` };
+      control = { xds: `${host}:${xdsPort}`, http: `${host}:${httpPort}`, adminUrl: `http://${host}:${httpPort}`, ca };
       const command = asMeshCommand([
         "control", "--config", context.meshDir, "--xds", control.xds, "--admin", control.http,
         "--wasm-dir", join(projectRoot, "build"),
@@ -90,9 +111,22 @@ export function controlConfigSource(): ControlConfigSource {
       await context.group.start({ name: "control", ...command, ready: () => answers(`${started.adminUrl}/ready`, 200), timeoutMs: 60_000 });
       return { metricsAddress: control.http };
     },
+    async beforeProxy(proxy, context) {
+      const files = caFiles;
+      const token = files?.workloadTokens.get(proxy.name);
+      if (!files || !token) throw new Error(`no bootstrap token for ${proxy.name}`);
+      const socket = sdsSocketPath(runDir, proxy.name);
+      mkdirSync(join(socket, ".."), { recursive: true, mode: 0o700 });
+      const agent = asMeshCommand([
+        "agent", "--ca", addresses().ca, "--ca-root", files.rootFile, "--ca-server-name", CA_SERVER_NAME,
+        "--token-file", token, "--sds-socket", socket, "--log-level", "info",
+      ]);
+      // In the proxy's namespace, as a pod's agent runs beside its Envoy; ready once it serves SDS.
+      await context.group.start({ name: `${proxy.name}-agent`, ...context.spawn(agent.command, agent.args), ready: async () => existsSync(socket), timeoutMs: 60_000 });
+    },
     async bootstrap(proxy: ProxyPlan) {
       const output = join(runDir, "envoy", `${proxy.name}.bootstrap.json`);
-      const command = asMeshCommand(bootstrapArgs(proxy, addresses(), mode, output));
+      const command = asMeshCommand(bootstrapArgs(proxy, addresses(), mode, output, sdsSocketPath(runDir, proxy.name)));
       await run(command.command, command.args, { cwd: projectRoot, timeout: 60_000 });
       return JSON.parse(readFileSync(output, "utf8")) as object;
     },

@@ -5,7 +5,10 @@ import { composeUp, type ComposeMesh } from "./docker.ts";
 import { startLocalMesh, type LocalMesh } from "./local_mesh.ts";
 import { controlConfigSource } from "./control_source.ts";
 import { RECORDED } from "./prometheus_config.ts";
-import { canarySplit, firstRequest, mintToken, noToken, rateLimited, runSteps, successRateQuery, waitForMesh, type TourTarget } from "./tour.ts";
+import {
+  canaryShift, canarySplit, faultInjected, firstRequest, forgedToken, mintToken, mtlsIdentityInMetrics, noToken, proxyStatus, rateLimited,
+  rbacDenied, runSteps, successRateQuery, waitForMesh, type Step, type TourTarget,
+} from "./tour.ts";
 import { envoyNames } from "../../envoy/demo/topology.ts";
 import { buildAll } from "../build.ts";
 
@@ -32,18 +35,31 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
 
   let target: TourTarget;
   let describe: string;
+  let steps: Step[];
   if (options.runner === "local") {
     const source = controlConfigSource();
     const mesh: LocalMesh = await startLocalMesh({ loopback: options.loopback, configSource: source });
     teardown = mesh.stop;
-    target = mesh;
+    target = { ...mesh, controlAdminUrl: source.addresses().adminUrl };
+    steps = [
+      firstRequest, noToken, forgedToken, rateLimited,
+      canarySplit(500, [0.06, 0.14]),
+      canaryShift(mesh.meshDir, [50, 50], 200, [0.38, 0.62]),
+      faultInjected, rbacDenied, mtlsIdentityInMetrics,
+      proxyStatus(envoyNames()),
+      successRateQuery,
+    ];
     describe = `local mesh (${mesh.mode === "netns" ? "one network namespace per workload on bridge asm-br0" : "loopback ports"})\n` +
       Object.entries(mesh.envoyAdmins).map(([name, url]) => `  envoy admin  ${name.padEnd(12)} ${url}\n`).join("") +
+      `  control     ${source.addresses().adminUrl}   (as-mesh proxy-status --admin ${source.addresses().adminUrl})\n` +
+      `  mesh YAML   ${mesh.meshDir}   (edit it: the control service pushes the change live)\n` +
       `  logs and generated config: ${mesh.runDir}\n`;
   } else {
     const mesh: ComposeMesh = await composeUp({ ephemeralPorts: options.once });
     teardown = async () => mesh.down();
     target = mesh;
+    // The Compose mesh still runs static bootstraps (no control service yet): the steps those can show.
+    steps = [firstRequest, rateLimited, canarySplit(100, [0.2, 0.8]), successRateQuery];
     describe = "docker-compose mesh (project asm-demo; `docker-compose -p asm-demo ps`)\n";
   }
   if (interrupted) return 130;
@@ -63,7 +79,7 @@ A token for subject "alice" (valid 1 h):
 
 The tour:
 `);
-    const ok = await runSteps(target, [firstRequest, noToken, rateLimited, canarySplit(100, [0.2, 0.8]), successRateQuery], write);
+    const ok = await runSteps(target, steps, write);
     write(ok ? "\ndemo mesh: every step answered as expected\n" : "\ndemo mesh: some steps did not answer as expected\n");
     if (options.once) return ok ? 0 : 1;
     write("\nServing; press Ctrl-C to stop (everything started is removed).\n");

@@ -4,12 +4,22 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { RECORDED } from "./prometheus_config.ts";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { serviceHost, spiffeId } from "../../envoy/demo/topology.ts";
+import { projectRoot } from "../tools.ts";
+import { asMeshCommand } from "./control_source.ts";
+
+const execFileAsync = promisify(execFile);
 
 export interface TourTarget {
   gatewayUrl: string;
   issuerUrl: string;
   prometheusUrl: string;
+  /** The control service's admin URL, for `as-mesh proxy-status`. */
+  controlAdminUrl?: string;
+  /** The mesh YAML folder the control service watches, for the live edit. */
+  meshDir?: string;
 }
 
 export interface StepResult { title: string; ok: boolean; evidence: string }
@@ -84,9 +94,22 @@ export const firstRequest: Step = async (target, token) => {
   return { title: "GET /rides through the gateway with a token", ok, evidence: `${response.status}, call chain: ${chain || response.body.slice(0, 200)}` };
 };
 
+/**
+ * No token: RequestAuthentication lets it through (Istio's semantics) and the edge-require-jwt AuthorizationPolicy
+ * (requestPrincipals: ["*"]) refuses it, with Istio's answer: 403 RBAC: access denied.
+ */
 export const noToken: Step = async (target) => {
   const response = await get(`${target.gatewayUrl}/rides`);
-  return { title: "GET /rides without a token", ok: response.status === 401, evidence: `${response.status} ${response.body.trim().slice(0, 80)}` };
+  const ok = response.status === 403 && /RBAC: access denied/.test(response.body);
+  return { title: "GET /rides without a token (edge-require-jwt)", ok, evidence: `${response.status} ${response.body.trim().slice(0, 80)}` };
+};
+
+/** A token whose signature does not verify: jwt-auth (RequestAuthentication edge-jwt) answers 401. */
+export const forgedToken: Step = async (target, token) => {
+  const [header, payload] = token.split(".");
+  const forged = `${header}.${payload}.${"A".repeat(86)}`;
+  const response = await get(`${target.gatewayUrl}/rides`, forged);
+  return { title: "GET /rides with a forged token (edge-jwt)", ok: response.status === 401, evidence: `${response.status} ${response.body.trim().slice(0, 80)}` };
 };
 
 export const rateLimited: Step = async (target) => {
@@ -150,7 +173,7 @@ export async function runSteps(target: TourTarget, steps: Step[], write: (line: 
   return allOk;
 }
 
-// ---- steps that need the control service (xDS-configured proxies); the static bootstraps fail them ----
+// ---- steps that need the control service: mTLS, RBAC, faults and live edits ----
 
 /** ride calls payment directly: payment's sidecar lets only driver in, so RBAC answers 403 (passed on by ride). */
 export const rbacDenied: Step = async (target, token) => {
@@ -206,9 +229,23 @@ export function canaryShift(meshDir: string, weights: [number, number], n: numbe
     ride.setIn(["spec", "http", 0, "route", 0, "weight"], weights[0]);
     ride.setIn(["spec", "http", 0, "route", 1, "weight"], weights[1]);
     writeFileSync(path, documents.map((doc) => doc.toString({ lineWidth: 0 })).join(""));
-    // The control service debounces (100 ms) and pushes; give it a moment, then measure.
-    await sleep(2000);
+    // The control service notices the file, debounces (100 ms) and pushes; give it a moment, then measure.
+    await sleep(3000);
     const measured = await canarySplit(n, expectV2Share)(target, token);
     return { ...measured, title: `canary edited to ${weights.join("/")} in ${path}, then ${measured.title}` };
+  };
+}
+
+/** `as-mesh proxy-status` against the control service: every proxy of the mesh connected and SYNCED. */
+export function proxyStatus(expectedProxies: string[]): Step {
+  return async (target) => {
+    if (!target.controlAdminUrl) throw new Error("no control service admin URL for this mesh");
+    const command = asMeshCommand(["proxy-status", "--admin", target.controlAdminUrl]);
+    const { stdout } = await execFileAsync(command.command, command.args, { cwd: projectRoot, timeout: 60_000 });
+    // The sync table comes first; the workload certificates' table follows after a blank line.
+    const rows = stdout.trim().split("\n\n")[0].split("\n").slice(1).filter((line) => line.trim() !== "");
+    const synced = (name: string) => rows.some((row) => row.includes(`~${name}.`) && !/STALE|NOT SENT|ERROR/.test(row));
+    const ok = expectedProxies.every(synced) && rows.length >= expectedProxies.length;
+    return { title: `as-mesh proxy-status --admin ${target.controlAdminUrl}`, ok, evidence: stdout.trimEnd().split("\n").join("\n       ") };
   };
 }
