@@ -22,25 +22,26 @@ export { JWT_AUTH_FILTER, METRICS_FILTER_PREFIX, WASM_TYPE_URL } from "./filters
  * The outbound clusters are the bulk of a proxy's resources and depend only on the mesh, the namespace and the
  * run-time context, so they are computed once per (mesh, namespace, context content) and shared, read-only, by
  * every proxy that needs them. The context is compared by content because callers build a fresh one per push.
+ * Only the newest set per (namespace, TLS) is kept: registered workloads only move forward, so a set built for an
+ * older list is never asked for again, and keeping a few hundred of them (with the encodings the snapshot cache
+ * keeps alongside) cost a large mesh hundreds of megabytes.
  */
-const clusterSets = new WeakMap<MeshConfig, Map<string, ClusterSet>>();
-const CLUSTER_SETS_PER_MESH = 256;
+const clusterSets = new WeakMap<MeshConfig, Map<string, { workloads: string; set: ClusterSet }>>();
 
 function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): ClusterSet {
   // Mesh mTLS on the client side needs the proxy's agent; the SAN checks name its trust domain.
   const mtls = hasAgent(proxy) ? { trustDomain: trustDomainOf(proxy, context), auto: true } : undefined;
   if (mtls && !context.meshClientTls) context = { ...context, meshClientTls: istioMutualContext([], "") };
-  const key = JSON.stringify([proxy.namespace, context.registeredWorkloads, context.meshClientTls ?? null, mtls ?? null]);
+  const key = JSON.stringify([proxy.namespace, context.meshClientTls ?? null, mtls ?? null]);
+  const workloads = JSON.stringify(context.registeredWorkloads);
   let sets = clusterSets.get(mesh);
   if (!sets) clusterSets.set(mesh, sets = new Map());
-  let set = sets.get(key);
-  if (!set) {
-    set = outboundClusterSet(mesh, proxy.namespace, context, mtls);
-    // Registered workloads come and go; keep the most recent sets only.
-    if (sets.size >= CLUSTER_SETS_PER_MESH) sets.delete(sets.keys().next().value!);
-    sets.set(key, set);
+  let entry = sets.get(key);
+  if (entry?.workloads !== workloads) {
+    entry = { workloads, set: outboundClusterSet(mesh, proxy.namespace, context, mtls) };
+    sets.set(key, entry);
   }
-  return set;
+  return entry.set;
 }
 
 export function translateProxy(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): EnvoyResources {
