@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { startEtcdCluster, type EtcdCluster } from "../../scripts/etcd.ts";
 import { commitPlan, MeshValidationError, planApply } from "./apply.ts";
-import { EtcdStore, EtcdUnavailableError } from "./etcd.ts";
+import { EtcdRequestError, EtcdStore, EtcdUnavailableError } from "./etcd.ts";
 import { RevisionCompactedError, RevisionConflictError, validateStore, type ConfigEvent } from "./index.ts";
 
 const serviceEntry = (name: string, port = 80): Record<string, unknown> => parse(`apiVersion: networking.istio.io/v1
@@ -187,4 +187,13 @@ test("an unreachable etcd fails start() with a clear error instead of hanging", 
   await assert.rejects(store.start(), (error: unknown) => error instanceof EtcdUnavailableError && /127\.0\.0\.1:1.*did not answer.*majority of its members/.test(error.message));
   assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
   await store.stop();
+});
+
+test("an apply larger than etcd's transaction limit is refused with the limit named, and nothing is stored", async () => {
+  const store = await openStore();
+  const documents = Array.from({ length: 130 }, (_, index) => ({ source: `many.yaml:${index}`, document: serviceEntry(`svc-${index}`) }));
+  const plan = planApply(store, { apply: documents });
+  assert.deepEqual(plan.errors, []);
+  await assert.rejects(commitPlan(store, plan), (error: unknown) => error instanceof EtcdRequestError && /130 resources .*--max-txn-ops \(default 128\)/.test(error.message));
+  assert.equal((await store.etcd.getAll().prefix(store.prefix).exec()).kvs.length, 0);
 });

@@ -10,7 +10,10 @@
 // Writes are validated against the whole mesh they would produce (planApply) and committed as one transaction that
 // compares each touched key's mod_revision with the revision the change was planned against (create: the key must
 // not exist). A failed compare is a RevisionConflictError: nothing of the apply is stored.
-import { Etcd3, type IOptions, type IKeyValue } from "etcd3";
+import {
+  Etcd3, EtcdPermissionDeniedError, GRPCFailedPreconditionError, GRPCInvalidArgumentError, GRPCUnauthenticatedError,
+  type IOptions, type IKeyValue,
+} from "etcd3";
 import pino, { type Logger } from "pino";
 import { stringify } from "yaml";
 import { parseYaml, type Issue, type MeshOptions, type SourcedDocument } from "../config/index.ts";
@@ -46,6 +49,26 @@ export class EtcdUnavailableError extends Error {
     super(`etcd (${endpoints.join(",")}) did not answer: ${cause.message}; check that a majority of its members is up`);
     this.name = "EtcdUnavailableError";
   }
+}
+
+/** etcd answered but refused the request (too large a transaction, permissions): retrying will not help. */
+export class EtcdRequestError extends Error {
+  constructor(readonly cause: Error, hint?: string) {
+    super(`etcd refused the request: ${cause.message}${hint ? `; ${hint}` : ""}`);
+    this.name = "EtcdRequestError";
+  }
+}
+
+/** An etcd client error as the operator should read it: unreachable/no quorum, or a refused request. */
+function etcdFailure(endpoints: readonly string[], error: Error, operations?: number): Error {
+  if (error instanceof GRPCInvalidArgumentError && /too many operations in txn/.test(error.message)) {
+    return new EtcdRequestError(error, `this apply changes ${operations ?? "too many"} resources and etcd takes at most --max-txn-ops (default 128) in one transaction; apply fewer at once or raise --max-txn-ops on every member`);
+  }
+  if (error instanceof GRPCInvalidArgumentError || error instanceof GRPCFailedPreconditionError
+    || error instanceof GRPCUnauthenticatedError || error instanceof EtcdPermissionDeniedError) {
+    return new EtcdRequestError(error);
+  }
+  return new EtcdUnavailableError(endpoints, error);
 }
 
 interface Entry {
@@ -199,7 +222,7 @@ export class EtcdStore implements TransactionalStore {
     try {
       response = await transaction.commit();
     } catch (error) {
-      throw new EtcdUnavailableError(this.endpoints, error as Error);
+      throw etcdFailure(this.endpoints, error as Error, effective.length);
     }
     const revision = Number(response.header.revision);
     if (!response.succeeded) {
@@ -283,7 +306,7 @@ export class EtcdStore implements TransactionalStore {
     try {
       listed = await this.client.getAll().prefix(this.prefix).exec();
     } catch (error) {
-      throw new EtcdUnavailableError(this.endpoints, error as Error);
+      throw etcdFailure(this.endpoints, error as Error);
     }
     const revision = Number(listed.header.revision);
     const next = new Map<string, Entry>();
