@@ -1,7 +1,8 @@
 // The demo: one Envoy in front of an echo backend, with the three as-mesh filters chained the way an operator
 // would chain them — metrics first (it records every request, including ones the others answer), then jwt-auth,
 // then rate-limit keyed on the `sub` claim that jwt-auth writes. The backend also serves the JWKS.
-// Used by `npm run demo` (scripts/demo.ts), by its end-to-end test, and to write envoy/demo/envoy.docker.yaml.
+// An example config of the three filters together: written to envoy/demo/envoy.docker.yaml by
+// `npm run demo -- --write-docker-config` and checked by tests/e2e/demo_mesh.test.ts.
 import { bootstrap, httpListener, staticCluster, wasmFilter, type Json } from "../bootstrap.ts";
 import { statsConfigForIstioMetrics, type MetricsFilterConfig } from "../istio_metrics.ts";
 

@@ -89,21 +89,21 @@ export function controlConfigSource(): ControlConfigSource {
       mode = context.mode;
       runDir = context.runDir;
       const host = context.controlAddress;
-      // The CA first: every agent needs it before its Envoy starts.
+      // Every proxy's bootstrap token, before the CA reads the token file.
       caFiles = prepareCaFiles(join(context.runDir, "mesh-ca"), [
         { name: topology.gateway.name, namespace: topology.gateway.namespace, serviceAccount: topology.gateway.serviceAccount },
         ...topology.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount })),
       ]);
       const caPort = context.mode === "netns" ? PORTS.controlCa : await freePort(host);
       const ca = `${host}:${caPort}`;
-      const caCommand = { command: process.execPath, args: ["--import", "tsx", join(projectRoot, "scripts", "demo", "mesh_ca.ts"), caFiles.caDir, ca, caFiles.tokenFile, TRUST_DOMAIN] };
-      await context.group.start({ name: "mesh-ca", ...caCommand, readyLine: /"listening"/, timeoutMs: 60_000 });
       const xdsPort = context.mode === "netns" ? PORTS.controlXds : await freePort(host);
       const httpPort = context.mode === "netns" ? PORTS.controlHttp : await freePort(host);
       control = { xds: `${host}:${xdsPort}`, http: `${host}:${httpPort}`, adminUrl: `http://${host}:${httpPort}`, ca };
       const command = asMeshCommand([
         "control", "--config", context.meshDir, "--xds", control.xds, "--admin", control.http,
         "--wasm-dir", join(projectRoot, "build"),
+        // The mesh CA in the control service, as istiod runs it: a generated root in the run's CA folder.
+        "--ca-dir", caFiles.caDir, "--ca-address", ca, "--token-file", caFiles.tokenFile, "--trust-domain", TRUST_DOMAIN,
         // A fresh mesh has no sidecars to wait for; they register as they start.
         "--startup-grace", "0", "--log-level", "info",
       ]);

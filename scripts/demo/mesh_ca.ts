@@ -1,13 +1,8 @@
-// The demo mesh's CA: istiod's issuance API (control/ca) as its own process, with a bootstrap token per workload
-// the runner hands to that workload's `as-mesh agent`. The runner uses it while `as-mesh control` does not run
-// the CA itself.
-//   node --import tsx scripts/demo/mesh_ca.ts <ca-dir> <host:port> <token-file> <trust-domain>
-// prints {"listening": <port>} once the issuance API listens.
+// The demo mesh's CA material: the folder `as-mesh control --ca-dir` keeps its root in, and a bootstrap token per
+// proxy (the CA's token file holds their hashes; each `as-mesh agent` reads its own token).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { pino } from "pino";
-import { formatTokenFile, generateToken, startCaService, CA_CERT_CHAIN_FILE, CA_LOG_REDACT, type TokenEntry } from "../../control/ca/index.ts";
+import { formatTokenFile, generateToken, CA_CERT_CHAIN_FILE, type TokenEntry } from "../../control/ca/index.ts";
 
 /** The name the agents expect in the CA endpoint's certificate (one of the CA's default names). */
 export const CA_SERVER_NAME = "as-mesh-ca";
@@ -39,22 +34,4 @@ export function prepareCaFiles(dir: string, proxies: Array<{ name: string; names
   const tokenFile = join(dir, "ca-tokens.yaml");
   writeFileSync(tokenFile, formatTokenFile(entries), { mode: 0o600 });
   return { caDir, tokenFile, rootFile: join(caDir, CA_CERT_CHAIN_FILE), workloadTokens };
-}
-
-async function main(argv: string[]): Promise<void> {
-  const [caDir, address, tokenFile, trustDomain] = argv;
-  if (!caDir || !address || !tokenFile || !trustDomain) throw new Error("usage: mesh_ca.ts <ca-dir> <host:port> <token-file> <trust-domain>");
-  const logger = pino({ name: "as-mesh-ca", level: "info", redact: CA_LOG_REDACT });
-  const service = await startCaService({ trustDomain, caDir, tokenFile, address, logger });
-  process.stdout.write(JSON.stringify({ listening: service.port }) + "\n");
-  const stop = () => void service.close().finally(() => process.exit(0));
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  main(process.argv.slice(2)).catch((error: unknown) => {
-    process.stderr.write(`mesh CA: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
 }

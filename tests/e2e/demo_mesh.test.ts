@@ -6,10 +6,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { projectRoot } from "../../scripts/tools.ts";
+import { ensureEnvoy, projectRoot } from "../../scripts/tools.ts";
+import { dockerConfigYaml, DOCKER_CONFIG_PATH } from "../../envoy/demo/mesh.ts";
 import { staleComposeFiles } from "../../scripts/demo/compose.ts";
 import { DockerUnavailableError, ensureDockerEngine, projectResources } from "../../scripts/demo/docker.ts";
 import { canUseNetns, listLinks, listNamespaces } from "../../scripts/demo/netns.ts";
@@ -51,16 +53,43 @@ function runDemo(args: string[], options: { interruptWhen?: RegExp; timeoutMs: n
   });
 }
 
-function assertTourPassed(output: string): void {
-  assert.match(output, /ok {3}GET \/rides through the gateway with a token\n\s+200, call chain: ride v\d → driver v1 → payment v1/);
-  assert.match(output, /ok {3}GET \/rides without a token\n\s+401/);
+function assertTourPassed(output: string, runner: "local" | "compose" = "local"): void {
+  // The very first request through a fresh mesh (jwt-auth's first JWKS fetch included) answers 200.
+  assert.match(output, /The tour:\n {2}ok {3}GET \/rides through the gateway with a token\n\s+200, call chain: ride v\d → driver v1 → payment v1/);
   assert.match(output, /ok {3}8 × GET \/book as one user \(5 per 10 s\)\n\s+200 200 200 200 200 429 429 429/);
+  if (runner === "local") {
+    assert.match(output, /ok {3}GET \/rides without a token \(edge-require-jwt\)\n\s+403 RBAC: access denied/);
+    assert.match(output, /ok {3}GET \/rides with a forged token \(edge-jwt\)\n\s+401/);
+    assert.match(output, /ok {3}500 × GET \/rides: ride v2's share in \[0\.06, 0\.14\]\n\s+v\d=\d+ v\d=\d+ \(v2 \d+\.\d %\)/);
+    assert.match(output, /ok {3}canary edited to 50\/50 in .*traffic\.yaml, then 200 × GET \/rides: ride v2's share in \[0\.38, 0\.62\]/);
+    assert.match(output, /ok {3}5 × GET \/rides with x-demo-fault: abort .*\n\s+503 503 503 503 503; .* without the header 200/);
+    assert.match(output, /ok {3}ride → payment directly \(only driver may call payment\)\n\s+403 RBAC: access denied/);
+    assert.match(output, /ok {3}source_principal in driver's and payment's metrics \(mTLS identity\)\n\s+driver ← spiffe:\/\/cluster\.local\/ns\/demo\/sa\/ride, payment ← spiffe:\/\/cluster\.local\/ns\/demo\/sa\/driver/);
+    assert.match(output, /ok {3}as-mesh proxy-status --admin http:\/\/\S+\n\s+NAME .*\n(\s+(router|sidecar)~.* SYNCED .*\n){5}/);
+  }
   assert.match(output, /ok {3}PromQL destination_service:istio_requests:success_rate1m .*\n\s+driver=1\.000 payment=1\.000 ride=1\.000/);
   assert.match(output, /demo mesh: every step answered as expected/);
   assert.doesNotMatch(output, /\bBAD\b/);
 }
 
 describe("demo mesh", () => {
+  it("keeps envoy/demo/envoy.docker.yaml (the three filters in one Envoy) generated, and Envoy validates it with the built filters", () => {
+    assert.equal(readFileSync(DOCKER_CONFIG_PATH, "utf8"), dockerConfigYaml(), "regenerate with: npm run demo -- --write-docker-config");
+    const dir = mkdtempSync(join(tmpdir(), "as-mesh-docker-config-"));
+    try {
+      const local = join(dir, "envoy.yaml");
+      writeFileSync(local, readFileSync(DOCKER_CONFIG_PATH, "utf8").replaceAll("/etc/envoy/wasm", join(projectRoot, "build")));
+      const result = spawnSync(ensureEnvoy(), ["--mode", "validate", "-c", local, "--disable-hot-restart", "--use-dynamic-base-id"], {
+        encoding: "utf8", timeout: 120_000,
+      });
+      const output = `${result.stdout}${result.stderr}`;
+      assert.equal(result.status, 0, output.split("\n").slice(-5).join("\n"));
+      assert.match(output, /configuration '.*' OK/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("keeps docker-compose.yml and envoy/demo/compose/ generated from the topology", () => {
     assert.deepEqual(staleComposeFiles(), [], "regenerate with: npx tsx scripts/demo/compose.ts --write");
   });
@@ -84,16 +113,12 @@ describe("demo mesh", () => {
     assert.deepEqual(canary[0].route.map((r) => r.weight), [90, 10]);
   });
 
-  // The brief names the control service's modules `as-mesh://<name>`; control/config accepts only Istio's schemes
-  // so far, so this stays a todo (reported, not failing the suite) until it accepts them.
-  it("has mesh YAML (with the compose registry) that the control service validates without errors", {
-    todo: "control/config rejects the as-mesh:// WasmPlugin url scheme",
-  }, async () => {
+  it("has mesh YAML (with the compose registry) that the control service validates without errors", async () => {
     const { validatePaths } = await import("../../control/config/index.ts");
     const result = await validatePaths([MESH_DIR, join(projectRoot, "envoy", "demo", "compose", "mesh")]);
     assert.deepEqual(result.errors, []);
     assert.deepEqual(result.warnings, []);
-    assert.equal(result.count, 20);
+    assert.equal(result.count, 19);
   });
 
   it("runs the tour in one network namespace per workload and removes everything it made on Ctrl-C", { timeout: 300_000 }, async (t) => {
@@ -107,7 +132,7 @@ describe("demo mesh", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.ok(listNamespaces().includes("asm-crashed"));
 
-    const run = await runDemo(["--mesh"], { interruptWhen: /Serving; press Ctrl-C/, timeoutMs: 240_000 });
+    const run = await runDemo([], { interruptWhen: /Serving; press Ctrl-C/, timeoutMs: 240_000 });
     const leftovers = { namespaces: listNamespaces(), links: listLinks(), processes: demoProcesses() };
     const crashedProcessKilled = sleeper.exitCode !== null || sleeper.signalCode !== null;
     sleeper.kill("SIGKILL");
@@ -123,10 +148,10 @@ describe("demo mesh", () => {
 
   it("runs the tour on loopback ports (the runner without root) and exits zero with --once", { timeout: 300_000 }, async () => {
     const before = listNamespaces();
-    const run = await runDemo(["--mesh", "--loopback", "--once"], { timeoutMs: 240_000 });
+    const run = await runDemo(["--loopback", "--once"], { timeoutMs: 240_000 });
     assert.equal(run.status, 0, run.output.slice(-4000));
     assert.match(run.output, /local mesh \(loopback ports\)/);
-    assert.match(run.output, /gateway {5}http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(run.output, /gateway {5}http:\/\/127\.0\.77\.10:\d+/);
     assertTourPassed(run.output);
     assert.deepEqual(listNamespaces(), before, "loopback mode makes no namespace");
     assert.deepEqual(demoProcesses(), []);
@@ -148,7 +173,7 @@ describe("demo mesh", () => {
     assert.equal(run.status, 0, run.output.slice(-4000));
     assert.match(run.output, /docker-compose mesh \(project asm-demo/);
     assert.match(run.output, /gateway {5}http:\/\/127\.0\.0\.1:\d+/);
-    assertTourPassed(run.output);
+    assertTourPassed(run.output, "compose");
     assert.deepEqual(leftovers, { containers: [], networks: [] });
   });
 });

@@ -25,6 +25,10 @@ export class ControlReplica {
     };
   }
 
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+
   running(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }

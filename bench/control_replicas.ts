@@ -1,0 +1,186 @@
+// The control-plane benchmark over etcd: the generated bench mesh applied to a 3-member etcd with `as-mesh apply`,
+// N simulated ADS clients (half SotW, half delta) spread over R `as-mesh control --etcd` replicas, each fleet in its
+// own process. A VirtualService edit applied to etcd is measured from the start of the apply to each proxy's last
+// response, per replica; memory per connected proxy is each replica's RSS growth over its share of the fleet.
+//   tsx bench/control_replicas.ts [--proxies 5000] [--services 100] [--replicas 1,2] [--changes 3]
+// With --replicas 1,2 it runs once per replica count, so the single-replica figures sit beside the replicated ones.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { runApply } from "../control/commands/apply.ts";
+import { startEtcdCluster, type EtcdCluster } from "../scripts/etcd.ts";
+import { projectRoot } from "../scripts/tools.ts";
+import { MeshFolder, syncStatus } from "../tests/harness/control_mesh.ts";
+import { ControlReplica } from "../tests/harness/etcd.ts";
+import { FleetProcess } from "./control/fleet_process.ts";
+import { CHANGED_SERVICE, virtualServiceYaml, writeBenchMesh } from "./control/mesh.ts";
+import { readCpuNanos, readMemory } from "./lib/process_stats.ts";
+
+interface ReplicaFigures {
+  replica: string;
+  proxies: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  kibPerProxy: number;
+  convergenceP50Ms: number;
+  convergenceP99Ms: number;
+  convergenceMaxMs: number;
+  updated: number;
+  cpuMsPerChange: number;
+}
+
+interface RunFigures {
+  replicas: number;
+  proxies: number;
+  services: number;
+  applyMs: number[];
+  fleetStartMs: number;
+  perReplica: ReplicaFigures[];
+  /** Over every proxy of every replica. */
+  convergenceP99Ms: number;
+}
+
+const quiet = { out: () => {}, err: (text: string) => process.stderr.write(text) };
+const mib = (bytes: number) => bytes / 1024 / 1024;
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+async function applyYaml(cluster: EtcdCluster, dir: string, yaml: string): Promise<void> {
+  const file = join(dir, `change-${Date.now()}.yaml`);
+  writeFileSync(file, yaml);
+  const code = await runApply({ filename: [file], etcd: cluster.endpoints }, quiet);
+  if (code !== 0) throw new Error("as-mesh apply of the bench change failed");
+}
+
+async function runOnce(replicaCount: number, proxies: number, services: number, changes: number): Promise<RunFigures> {
+  const cluster = await startEtcdCluster({ members: 3 });
+  const folder = new MeshFolder();
+  const scratch = mkdtempSync(join(tmpdir(), "as-mesh-bench-replicas-"));
+  const replicas: ControlReplica[] = [];
+  const fleets: FleetProcess[] = [];
+  try {
+    writeBenchMesh(folder, services);
+    // In batches: one etcd transaction takes at most --max-txn-ops (128) operations.
+    const files = readdirSync(folder.dir).filter((name) => name.endsWith(".yaml")).map((name) => join(folder.dir, name));
+    for (let at = 0; at < files.length; at += 20) {
+      if ((await runApply({ filename: files.slice(at, at + 20), etcd: cluster.endpoints }, quiet)) !== 0) throw new Error("applying the bench mesh failed");
+    }
+    for (let i = 0; i < replicaCount; i++) {
+      const replica = await ControlReplica.create(String.fromCharCode(65 + i), cluster.endpoints, ["--startup-grace", "0", "--log-level", "warn"]);
+      replicas.push(replica);
+      await replica.start();
+    }
+    const rssBefore = replicas.map((replica) => readMemory(replica.pid).rssBytes);
+    const share = Math.floor(proxies / replicaCount);
+    const started = performance.now();
+    await Promise.all(replicas.map(async (replica, index) => {
+      const fleet = new FleetProcess();
+      fleets.push(fleet);
+      const count = index === replicaCount - 1 ? proxies - share * (replicaCount - 1) : share;
+      await fleet.start({ address: `127.0.0.1:${replica.xdsPort}`, count, services, protocol: "mix", streamsPerChannel: 100, timeoutMs: 300_000 });
+    }));
+    const fleetStartMs = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const rssAfter = replicas.map((replica) => readMemory(replica.pid).rssBytes);
+    const connected = await Promise.all(replicas.map(async (replica) => (await syncStatus(replica.endpoints)).length));
+
+    const latencies: number[][] = replicas.map(() => []);
+    const updated = replicas.map(() => 0);
+    const cpu = replicas.map(() => 0);
+    const applyMs: number[] = [];
+    for (let change = 1; change <= changes; change++) {
+      // Every fleet starts its clocks, then the one apply runs: a barrier over the fleets' "change" requests.
+      let arrived = 0;
+      let release: () => void = () => {};
+      const applied = new Promise<void>((resolve) => { release = resolve; });
+      const cpuBefore = replicas.map((replica) => readCpuNanos(replica.pid));
+      const arrive = async () => {
+        if (++arrived === fleets.length) {
+          const at = performance.now();
+          await applyYaml(cluster, scratch, virtualServiceYaml(CHANGED_SERVICE, (change * 10) % 100));
+          applyMs.push(performance.now() - at);
+          release();
+        }
+        await applied;
+      };
+      const results = await Promise.all(fleets.map((fleet) => fleet.measure(arrive, 1500, 120_000)));
+      results.forEach((byProtocol, index) => {
+        for (const { result } of byProtocol) {
+          latencies[index]!.push(...result.latenciesMs);
+          updated[index]! += result.updated;
+        }
+        cpu[index]! += (readCpuNanos(replicas[index]!.pid) - cpuBefore[index]!) / 1e6;
+      });
+    }
+    const perReplica = replicas.map((replica, index): ReplicaFigures => {
+      const sorted = [...latencies[index]!].sort((a, b) => a - b);
+      return {
+        replica: replica.name,
+        proxies: connected[index]!,
+        rssBeforeMiB: Number(mib(rssBefore[index]!).toFixed(1)),
+        rssAfterMiB: Number(mib(rssAfter[index]!).toFixed(1)),
+        kibPerProxy: Number(((rssAfter[index]! - rssBefore[index]!) / 1024 / Math.max(1, connected[index]!)).toFixed(1)),
+        convergenceP50Ms: Math.round(quantile(sorted, 0.5)),
+        convergenceP99Ms: Math.round(quantile(sorted, 0.99)),
+        convergenceMaxMs: Math.round(sorted[sorted.length - 1] ?? Number.NaN),
+        updated: Math.round(updated[index]! / changes),
+        cpuMsPerChange: Math.round(cpu[index]! / changes),
+      };
+    });
+    const all = latencies.flat().sort((a, b) => a - b);
+    return {
+      replicas: replicaCount, proxies, services, applyMs: applyMs.map(Math.round), fleetStartMs: Math.round(fleetStartMs),
+      perReplica, convergenceP99Ms: Math.round(quantile(all, 0.99)),
+    };
+  } finally {
+    await Promise.all(fleets.map((fleet) => fleet.close()));
+    await Promise.all(replicas.map((replica) => replica.kill()));
+    await cluster.stop();
+    folder.cleanup();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function table(runs: readonly RunFigures[]): string {
+  const header = "| replicas | replica | proxies | RSS before → after (MiB) | KiB / proxy | convergence p50 / p99 / max (ms) | updated / change | CPU ms / change |";
+  const lines = [header, "|---|---|---|---|---|---|---|---|"];
+  for (const run of runs) {
+    for (const figures of run.perReplica) {
+      lines.push(`| ${run.replicas} | ${figures.replica} | ${figures.proxies} | ${figures.rssBeforeMiB} → ${figures.rssAfterMiB} | ${figures.kibPerProxy} | ${figures.convergenceP50Ms} / ${figures.convergenceP99Ms} / ${figures.convergenceMaxMs} | ${figures.updated} | ${figures.cpuMsPerChange} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+const { values } = parseArgs({
+  options: {
+    proxies: { type: "string", default: "5000" },
+    services: { type: "string", default: "100" },
+    replicas: { type: "string", default: "1,2" },
+    changes: { type: "string", default: "3" },
+  },
+});
+const proxies = Number(values.proxies);
+const services = Number(values.services);
+const changes = Number(values.changes);
+const counts = values.replicas.split(",").map(Number);
+if (![proxies, services, changes, ...counts].every((value) => Number.isInteger(value) && value > 0)) {
+  throw new Error("--proxies, --services, --changes and --replicas take positive integers");
+}
+const runs: RunFigures[] = [];
+for (const count of counts) {
+  process.stderr.write(`${proxies} simulated proxies over ${count} replica(s) on a 3-member etcd ...\n`);
+  const run = await runOnce(count, proxies, services, changes);
+  process.stderr.write(`  fleet connected in ${run.fleetStartMs} ms; applies took ${run.applyMs.join(", ")} ms; convergence p99 ${run.convergenceP99Ms} ms\n`);
+  runs.push(run);
+}
+process.stdout.write(`${table(runs)}\n`);
+const resultsDir = join(projectRoot, "bench", "results");
+mkdirSync(resultsDir, { recursive: true });
+const file = join(resultsDir, `control-replicas-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+writeFileSync(file, `${JSON.stringify({ runs }, null, 2)}\n`);
+process.stderr.write(`results: ${file}\n`);
