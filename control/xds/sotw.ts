@@ -7,6 +7,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DiscoveryResponseSchema, type DiscoveryRequest } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { PUSH_ORDER, REMOVAL_ORDER, versionOfSet, WILDCARD_TYPES, type PackedResource, type Selection } from "../cache/index.ts";
+import { TypeUrl } from "../api/index.ts";
 import type { EncodedResponse } from "./services.ts";
 import { XdsStream } from "./stream.ts";
 
@@ -27,6 +28,8 @@ interface SotwTypeState {
   lastResources?: readonly PackedResource[];
   /** The resources of the last response the proxy ACKed (or reported having). */
   acceptedResources?: readonly PackedResource[];
+  /** Send the current version even if it was sent already (see respond: clusters warming after a CDS update). */
+  resend?: boolean;
 }
 
 
@@ -75,7 +78,8 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
       const state = this.types.get(typeUrl);
       if (!state) continue;
       const selection = entry.snapshot.select(typeUrl, state.wildcard ? null : state.names);
-      if (selection.version === state.lastVersion) continue;
+      if (selection.version === state.lastVersion && !state.resend) continue;
+      state.resend = false;
       const tracker = this.tracker(typeUrl);
       if (state.lastVersion === undefined && selection.version === state.clientVersion) {
         // Reconnected proxy that already has exactly this: nothing to send.
@@ -113,8 +117,16 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
 
   private respond(typeUrl: string, state: SotwTypeState, version: string, resources: readonly PackedResource[], body: Uint8Array): EncodedResponse {
     const tracker = this.tracker(typeUrl);
+    const clustersUpdated = typeUrl === TypeUrl.cluster && state.lastVersion !== undefined;
     state.lastVersion = version;
     state.lastResources = resources;
+    const endpoints = this.types.get(TypeUrl.endpoint);
+    if (clustersUpdated && endpoints) {
+      // An updated EDS cluster warms until it gets its ClusterLoadAssignment again, even an unchanged one; without
+      // this resend it would warm until its initial fetch timeout (15 s) while the old cluster keeps serving.
+      endpoints.resend = true;
+      this.dirty.add(TypeUrl.endpoint);
+    }
     const nonce = this.newNonce();
     tracker.sent(version, nonce, this.entry!.setAt);
     this.observeSize(typeUrl, body.byteLength);
