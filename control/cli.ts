@@ -96,7 +96,8 @@ program.command("proxy-status")
   .description("list every connected proxy with its sync state per resource type (SYNCED, STALE, NOT SENT, ERROR)")
   .option("--admin <url>", "control service admin URL", "http://127.0.0.1:15014")
   .option("-o, --output <format>", "table or json", "table")
-  .action(async (options: { admin: string; output: string }) => {
+  .option("--envoy <admin-url>", "an Envoy admin URL whose /certs to compare with the CA's records (repeatable)", collect, [])
+  .action(async (options: { admin: string; output: string; envoy: string[] }) => {
     const { runProxyStatus } = await import("./commands/proxy_status.ts");
     process.exitCode = await runProxyStatus(options);
   });

@@ -1,7 +1,8 @@
 // `as-mesh proxy-status`: the control service's /debug/syncz as a table, like `istioctl proxy-status`.
 import { formatStatusTable, type ProxySyncStatus } from "../xds/index.ts";
+import { envoyCertificates, formatCertificateTable } from "./proxy_certs.ts";
 
-export async function runProxyStatus(options: { admin: string; output: string }): Promise<number> {
+export async function runProxyStatus(options: { admin: string; output: string; envoy?: string[] }): Promise<number> {
   let response: Response;
   try {
     response = await fetch(new URL("/debug/syncz", options.admin));
@@ -15,5 +16,12 @@ export async function runProxyStatus(options: { admin: string; output: string })
   }
   const proxies = (await response.json()) as ProxySyncStatus[];
   process.stdout.write(options.output === "json" ? JSON.stringify(proxies, null, 2) + "\n" : formatStatusTable(proxies));
+  if (options.output !== "json") {
+    // Workload certificates: the CA's latest per identity, and whether the Envoys named with --envoy serve it.
+    const served = options.envoy?.length ? await envoyCertificates(options.envoy) : undefined;
+    for (const error of served?.errors ?? []) process.stderr.write(`${error}\n`);
+    const certificates = formatCertificateTable(proxies, served?.bySpiffeId);
+    if (certificates) process.stdout.write(`\n${certificates}`);
+  }
   return 0;
 }

@@ -14,8 +14,9 @@ import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { startUpstream, type Upstream } from "../harness/upstream.ts";
 import type { EnvoyInstance } from "../harness/envoy.ts";
 import {
-  MeshFolder, eventually, freePort, get, refreshListeners, startControlInProcess, startProxy, type Answer, type ControlEndpoints,
+  MeshFolder, eventually, freePort, refreshListeners, startControlInProcess, startProxy, syncStatus, type Answer, type ControlEndpoints,
 } from "../harness/control_mesh.ts";
+import { envoyCertificates, formatCertificateTable, type ProxyWithCertificate } from "../../control/commands/proxy_certs.ts";
 import type { ControlService } from "../../control/server.ts";
 import { MeshCa, createKeyAndCsr } from "../../control/ca/ca.ts";
 import { CaServer } from "../../control/ca/server.ts";
@@ -106,7 +107,7 @@ describe("mesh mTLS and authorization with real Envoys", { timeout: 300_000 }, (
 
   before(async () => {
     folder.write("services.yaml", services);
-    ({ service, endpoints: control } = await startControlInProcess(folder));
+    ({ service, endpoints: control } = await startControlInProcess(folder, { certificates: { issued: () => caServer?.issued() ?? [] } }));
 
     const root = await MeshCa.generateRoot({ trustDomain: "cluster.local" });
     ca = await MeshCa.fromPem({ keyPem: root.keyPem, certChainPem: root.certPem }, { trustDomain: "cluster.local" });
@@ -198,6 +199,34 @@ describe("mesh mTLS and authorization with real Envoys", { timeout: 300_000 }, (
     }, "plain text is accepted again");
     assert.equal(checkoutEnvoy.process.pid, pid);
     assert.equal(checkoutEnvoy.process.exitCode, null, "the same Envoy process serves throughout");
+  });
+
+  it("a DestinationRule turning TLS off takes effect in the client without a restart, and removing it brings mTLS back", async () => {
+    const xfcc = async () => (JSON.parse((await call("frontend", "/orders")).body) as { xfcc: string | null }).xfcc;
+    folder.write("dr.yaml", `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: checkout, namespace: shop }
+spec: { host: ${CHECKOUT}, trafficPolicy: { tls: { mode: DISABLE } } }
+`);
+    await eventually(async () => (await xfcc()) === null, "the client sends plain text");
+    folder.remove("dr.yaml");
+    await eventually(async () => String(await xfcc()).includes(`URI=${FRONTEND_ID}`), "the client is back on mTLS");
+  });
+
+  it("/debug/syncz and proxy-status show each proxy's SPIFFE ID, the CA's serial and expiry, and whether its Envoy serves it", async () => {
+    const statuses = await syncStatus(control) as Array<ProxyWithCertificate & { service: string }>;
+    const checkout = statuses.find((status) => status.certificate?.spiffeId === "spiffe://cluster.local/ns/shop/sa/checkout");
+    assert.ok(checkout, JSON.stringify(statuses.map((status) => status.certificate)));
+    const agent = agents[0]!;
+    assert.equal(checkout.certificate!.serialNumber, agent.current()!.serialNumber);
+    assert.ok(checkout.certificate!.expiresInSeconds! > 0);
+    const served = await envoyCertificates([checkoutEnvoy.adminUrl]);
+    assert.deepEqual(served.errors, []);
+    const table = formatCertificateTable(statuses, served.bySpiffeId);
+    const row = table.split("\n").find((line) => line.includes("/sa/checkout"));
+    assert.ok(row?.trimEnd().endsWith("yes"), table);
+    assert.match(table, /\/sa\/frontend .* -$/m, "Envoys not asked show -");
   });
 
   it("an empty AuthorizationPolicy denies everything with 403 and an rbac stat", async () => {

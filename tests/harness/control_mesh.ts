@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { ControlService } from "../../control/server.ts";
+import type { CertificateRecords } from "../../control/ca/workload_status.ts";
 import { FolderStore } from "../../control/store/index.ts";
 import { loadWasmModules } from "../../control/admin/wasm_modules.ts";
 import { sidecarBootstrap, type SidecarBootstrapOptions } from "../../control/translate/index.ts";
@@ -46,7 +47,9 @@ export interface ControlEndpoints {
 }
 
 /** The control service in this process, on ephemeral loopback ports. */
-export async function startControlInProcess(folder: MeshFolder, options: { debounceMs?: number } = {}): Promise<{ service: ControlService; endpoints: ControlEndpoints }> {
+export async function startControlInProcess(
+  folder: MeshFolder, options: { debounceMs?: number; certificates?: CertificateRecords } = {},
+): Promise<{ service: ControlService; endpoints: ControlEndpoints }> {
   const service = new ControlService({
     store: new FolderStore(folder.dir, { debounceMs: 20, resyncIntervalMs: 1000 }),
     xdsAddress: "127.0.0.1:0",
@@ -54,6 +57,7 @@ export async function startControlInProcess(folder: MeshFolder, options: { debou
     wasmModules: loadWasmModules(join(projectRoot, "build"), ["jwt-auth", "rate-limit", "metrics"]),
     debounce: { quietMs: options.debounceMs ?? 50, maxMs: 2000 },
     startupGraceMs: 0,
+    certificates: options.certificates,
     logger: pino({ level: process.env.CONTROL_TEST_LOG_LEVEL ?? "silent" }),
   });
   await service.start();
