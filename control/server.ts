@@ -256,9 +256,9 @@ export class ControlService {
     }
   }
 
-  private pushGroup(key: string, proxy: ProxyInfo): void {
+  private pushGroup(key: string, proxy: ProxyInfo, context = this.context()): void {
     if (!this.mesh) return;
-    const resources = translateProxy(this.mesh, proxy, this.context());
+    const resources = translateProxy(this.mesh, proxy, context);
     for (const warning of resources.warnings) this.logger.debug({ group: key, path: warning.path }, warning.message);
     this.cache.setSnapshot(key, new Snapshot(resourcesByTypeUrl(resources)));
   }
@@ -267,10 +267,13 @@ export class ControlService {
   private async pushAll(): Promise<void> {
     const limit = Math.max(1, this.options.pushConcurrency ?? 100);
     const entries = [...this.groups.entries()];
+    // One context for the whole push: every group sees the same registered workloads, which translation then
+    // compares once (by identity) instead of serializing the list again for each group.
+    const context = this.context();
     for (let i = 0; i < entries.length; i += limit) {
       for (const [key, group] of entries.slice(i, i + limit)) {
         try {
-          this.pushGroup(key, group.proxy);
+          this.pushGroup(key, group.proxy, context);
         } catch (error) {
           this.logger.error({ group: key, err: error }, "translation failed; the group keeps its last snapshot");
         }

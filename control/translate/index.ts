@@ -5,7 +5,7 @@ import type { MeshConfig } from "../config/index.ts";
 import { outboundClusterSet, type ClusterSet } from "./clusters.ts";
 import { gatewayListeners, inboundListeners, outboundListeners } from "./listeners.ts";
 import { hasAgent, istioMutualContext, trustDomainOf } from "./mtls.ts";
-import { emptyResources, type EnvoyResources, type ProxyInfo, type TranslateContext } from "./types.ts";
+import { emptyResources, type EnvoyResources, type ProxyInfo, type TranslateContext, type WorkloadInstance } from "./types.ts";
 
 export * from "./types.ts";
 export { parseNodeMetadata, proxyGroupKey, workloadInstanceOf, NodeMetadataKey, type EnvoyNode } from "./node.ts";
@@ -26,21 +26,28 @@ export { JWT_AUTH_FILTER, METRICS_FILTER_PREFIX, WASM_TYPE_URL } from "./filters
  * older list is never asked for again, and keeping a few hundred of them (with the encodings the snapshot cache
  * keeps alongside) cost a large mesh hundreds of megabytes.
  */
-const clusterSets = new WeakMap<MeshConfig, Map<string, { workloads: string; set: ClusterSet }>>();
+const clusterSets = new WeakMap<MeshConfig, Map<string, { list: WorkloadInstance[]; workloads: string; set: ClusterSet }>>();
+
+/** The same workload objects in the same order: a push hands every group one list, so this spares serializing it. */
+const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((item, index) => item === b[index]);
 
 function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): ClusterSet {
   // Mesh mTLS on the client side needs the proxy's agent; the SAN checks name its trust domain.
   const mtls = hasAgent(proxy) ? { trustDomain: trustDomainOf(proxy, context), auto: true } : undefined;
   if (mtls && !context.meshClientTls) context = { ...context, meshClientTls: istioMutualContext([], "") };
   const key = JSON.stringify([proxy.namespace, context.meshClientTls ?? null, mtls ?? null]);
-  const workloads = JSON.stringify(context.registeredWorkloads);
   let sets = clusterSets.get(mesh);
   if (!sets) clusterSets.set(mesh, sets = new Map());
   let entry = sets.get(key);
-  if (entry?.workloads !== workloads) {
-    entry = { workloads, set: outboundClusterSet(mesh, proxy.namespace, context, mtls) };
-    sets.set(key, entry);
+  if (entry && sameItems(entry.list, context.registeredWorkloads)) return entry.set;
+  const list = [...context.registeredWorkloads];
+  const workloads = JSON.stringify(list);
+  if (entry?.workloads === workloads) {
+    entry.list = list;
+    return entry.set;
   }
+  entry = { list, workloads, set: outboundClusterSet(mesh, proxy.namespace, context, mtls) };
+  sets.set(key, entry);
   return entry.set;
 }
 
