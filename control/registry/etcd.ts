@@ -26,6 +26,8 @@ export class EtcdRegistry implements WorkloadRegistry {
   private readonly ttlSeconds: number;
   private readonly logger: Logger;
   private readonly seen = new Map<string, WorkloadInstance>();
+  /** instances(), kept until `seen` changes: translation asks once per proxy group. */
+  private sorted: WorkloadInstance[] | null = null;
   /** This replica's registrations (node id → JSON), re-published under a new lease if the lease is lost. */
   private readonly own = new Map<string, string>();
   private session: { lease: Lease; id: Promise<string> } | undefined;
@@ -75,7 +77,8 @@ export class EtcdRegistry implements WorkloadRegistry {
   }
 
   instances(): WorkloadInstance[] {
-    return [...this.seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, instance]) => instance);
+    this.sorted ??= [...this.seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, instance]) => instance);
+    return this.sorted;
   }
 
   private key(id: string): string {
@@ -111,6 +114,7 @@ export class EtcdRegistry implements WorkloadRegistry {
     const keys = new Set(listed.kvs.map((kv) => kv.key.toString().slice(this.prefix.length)));
     let changed = false;
     for (const id of [...this.seen.keys()]) if (!keys.has(id) && !this.own.has(id)) changed = this.seen.delete(id) || changed;
+    this.sorted = null;
     for (const kv of listed.kvs) changed = this.remember(kv.key.toString(), kv.value.toString()) || changed;
     if (changed) this.onChange();
     const watcher = await this.client.watch().prefix(this.prefix).startRevision(String(Number(listed.header.revision) + 1)).create();
@@ -120,7 +124,7 @@ export class EtcdRegistry implements WorkloadRegistry {
       const id = kv.key.toString().slice(this.prefix.length);
       // A sidecar this replica serves stays, whatever another replica's lease did.
       if (this.own.has(id)) { this.put(id, this.own.get(id)!); return; }
-      if (this.seen.delete(id)) this.onChange();
+      if (this.seen.delete(id)) { this.sorted = null; this.onChange(); }
     });
     watcher.on("error", (error) => {
       // Cancelled (its revision compacted after a long outage): read everything again.
@@ -152,6 +156,7 @@ export class EtcdRegistry implements WorkloadRegistry {
     const previous = this.seen.get(id);
     if (previous && JSON.stringify(previous) === value) return false;
     this.seen.set(id, instance);
+    this.sorted = null;
     return true;
   }
 }

@@ -19,6 +19,8 @@ export interface WorkloadRegistry {
 /** Registrations held in this process: the single-replica default. */
 export class LocalRegistry implements WorkloadRegistry {
   private readonly registered = new Map<string, WorkloadInstance>();
+  /** instances(), kept until the next change: translation asks once per proxy group. */
+  private sorted: WorkloadInstance[] | null = null;
   private onChange: () => void = () => {};
 
   async start(onChange: () => void): Promise<void> {
@@ -29,14 +31,18 @@ export class LocalRegistry implements WorkloadRegistry {
 
   publish(id: string, instance: WorkloadInstance): void {
     this.registered.set(id, instance);
+    this.sorted = null;
     this.onChange();
   }
 
   withdraw(id: string): void {
-    if (this.registered.delete(id)) this.onChange();
+    if (!this.registered.delete(id)) return;
+    this.sorted = null;
+    this.onChange();
   }
 
   instances(): WorkloadInstance[] {
-    return [...this.registered.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, instance]) => instance);
+    this.sorted ??= [...this.registered.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, instance]) => instance);
+    return this.sorted;
   }
 }
