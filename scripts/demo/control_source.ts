@@ -108,7 +108,12 @@ export function controlConfigSource(): ControlConfigSource {
         "--startup-grace", "0", "--log-level", "info",
       ]);
       const started = control;
-      await context.group.start({ name: "control", ...command, ready: () => answers(`${started.adminUrl}/ready`, 200), timeoutMs: 60_000 });
+      const rootFile = caFiles.rootFile;
+      // Ready once it serves and its CA has written the root the agents trust it with (the CA starts after xDS).
+      await context.group.start({
+        name: "control", ...command, timeoutMs: 60_000,
+        ready: async () => existsSync(rootFile) && await answers(`${started.adminUrl}/ready`, 200),
+      });
       return { metricsAddress: control.http };
     },
     async beforeProxy(proxy, context) {
