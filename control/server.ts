@@ -83,6 +83,8 @@ export class ControlService {
   private readonly pushes: Debouncer;
   private readonly workloads: WorkloadRegistry;
   private unsubscribe: (() => void) | null = null;
+  /** The context of the last push (what every group's snapshot was translated with). */
+  private pushContext: TranslateContext | null = null;
   /** The proxy of each stream, for its identity in /debug/syncz. */
   private readonly proxyOfStream = new Map<number, ProxyInfo>();
   xdsPort = 0;
@@ -217,7 +219,9 @@ export class ControlService {
     this.proxyOfStream.set(connected.streamId, parsed);
     if (connected.service === "ads" && parsed.type === "sidecar") this.register(connected, parsed);
     await this.startupGraceOver;
-    if (!this.cache.getSnapshot(key)) this.pushGroup(key, group.proxy);
+    // A new group starts from the last push's context, whose outbound part every group already shares; what changed
+    // since (this sidecar's own registration included) has a push pending that brings it to every group at once.
+    if (!this.cache.getSnapshot(key)) this.pushGroup(key, group.proxy, this.pushContext ?? undefined);
     return key;
   }
 
@@ -269,7 +273,7 @@ export class ControlService {
     const entries = [...this.groups.entries()];
     // One context for the whole push: every group sees the same registered workloads, which translation then
     // compares once (by identity) instead of serializing the list again for each group.
-    const context = this.context();
+    const context = this.pushContext = this.context();
     for (let i = 0; i < entries.length; i += limit) {
       for (const [key, group] of entries.slice(i, i + limit)) {
         try {
