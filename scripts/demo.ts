@@ -1,10 +1,11 @@
 // `npm run demo`: the demo mesh on the control service — an edge gateway and ride v1/v2 → driver → payment, each
 // workload with its sidecar Envoy and agent, STRICT mTLS and RBAC, Prometheus — then a guided tour of it (see
 // scripts/demo/). As root each workload gets its own network namespace, else its own loopback address.
-//   npm run demo -- [--once] [--loopback] [--compose]
+//   npm run demo -- [--once] [--loopback] [--compose] [--no-build]
 // --once runs the tour and exits (non-zero if a step failed); without it the mesh serves until Ctrl-C and every
 // process and namespace it made is removed. --loopback stays on loopback even as root. --compose runs the mesh
-// with docker-compose.yml in a real Docker engine instead.
+// with docker-compose.yml in a real Docker engine instead. --no-build uses build/*.wasm as they are (the test suite
+// builds them first).
 // --write-docker-config regenerates envoy/demo/envoy.docker.yaml (the three filters in one Envoy, an example
 // config) and exits.
 import { writeFileSync } from "node:fs";
@@ -12,19 +13,19 @@ import { ToolInstallError } from "./tools.ts";
 import { dockerConfigYaml, DOCKER_CONFIG_PATH } from "../envoy/demo/mesh.ts";
 import { runMeshTour } from "./demo/mesh_tour.ts";
 
-const KNOWN = ["--once", "--loopback", "--compose", "--write-docker-config", "--mesh"];
+const KNOWN = ["--once", "--loopback", "--compose", "--no-build", "--write-docker-config", "--mesh"];
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const unknown = argv.filter((arg) => !KNOWN.includes(arg));
-  if (unknown.length) throw new Error(`unknown option ${unknown[0]} (known: --once, --loopback, --compose, --write-docker-config)`);
+  if (unknown.length) throw new Error(`unknown option ${unknown[0]} (known: --once, --loopback, --compose, --no-build, --write-docker-config)`);
   if (argv.includes("--write-docker-config")) {
     writeFileSync(DOCKER_CONFIG_PATH, dockerConfigYaml());
     process.stdout.write(`wrote ${DOCKER_CONFIG_PATH}\n`);
     return 0;
   }
   // --mesh is accepted for scripts written when the mesh was not the default.
-  return runMeshTour({ runner: argv.includes("--compose") ? "compose" : "local", once: argv.includes("--once"), loopback: argv.includes("--loopback") });
+  return runMeshTour({ runner: argv.includes("--compose") ? "compose" : "local", once: argv.includes("--once"), loopback: argv.includes("--loopback"), build: !argv.includes("--no-build") });
 }
 
 main().then((code) => process.exit(code), (error: unknown) => {

@@ -11,18 +11,28 @@ import {
 } from "./tour.ts";
 import { envoyNames } from "../../envoy/demo/topology.ts";
 import { buildAll } from "../build.ts";
+import { projectRoot } from "../tools.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 export interface MeshTourOptions {
   runner: "local" | "compose";
   once: boolean;
   /** Local runner: stay on loopback even as root. */
   loopback?: boolean;
+  /** Build the filters first (default); false uses build/*.wasm as they are. */
+  build?: boolean;
 }
 
 const write = (text: string) => process.stdout.write(text);
 
 export async function runMeshTour(options: MeshTourOptions): Promise<number> {
-  await buildAll(["metrics", "jwt-auth", "rate-limit"]);
+  const modules = ["metrics", "jwt-auth", "rate-limit"];
+  if (options.build ?? true) await buildAll(modules);
+  else {
+    const missing = modules.filter((name) => !existsSync(join(projectRoot, "build", `${name}.wasm`)));
+    if (missing.length) throw new Error(`--no-build, but build/ has no ${missing.map((name) => `${name}.wasm`).join(", ")}; run npm run build`);
+  }
   let teardown: (() => Promise<void>) | undefined;
   let interrupted = false;
   const onSignal = () => {

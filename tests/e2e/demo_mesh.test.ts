@@ -29,7 +29,8 @@ interface Run { status: number | null; output: string }
 /** Runs `scripts/demo.ts` with args; `interruptWhen` sends SIGINT once the output matches it. */
 function runDemo(args: string[], options: { interruptWhen?: RegExp; timeoutMs: number }): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts", ...args], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+    // npm test builds the filters before the end-to-end tests; the demo need not build them again.
+    const child = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts", "--no-build", ...args], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     let interrupted = false;
     const collect = (chunk: Buffer) => {
