@@ -117,3 +117,12 @@ test("snapshots of different groups built from the same resource objects share t
   assert.notEqual(a.typeVersion(TypeUrl.cluster), b.typeVersion(TypeUrl.cluster));
   assert.notEqual(a.select(TypeUrl.cluster, null), b.select(TypeUrl.cluster, null));
 });
+
+test("equal resources built as separate objects are encoded once", () => {
+  const a = new Snapshot(meshResources({ upstreamPort: 3000 }));
+  const b = new Snapshot(meshResources({ upstreamPort: 3000 }));
+  const c = new Snapshot(meshResources({ upstreamPort: 3001 }));
+  assert.equal(a.resources(TypeUrl.listener).get("ingress"), b.resources(TypeUrl.listener).get("ingress"));
+  assert.equal(a.resources(TypeUrl.endpoint).get("backend"), b.resources(TypeUrl.endpoint).get("backend"));
+  assert.notEqual(a.resources(TypeUrl.endpoint).get("backend"), c.resources(TypeUrl.endpoint).get("backend"));
+});

@@ -90,6 +90,16 @@ export function versionOfSet(resources: Iterable<{ name: string; version: string
 const packedByJson = new WeakMap<object, { typeUrl: ResourceTypeUrl; packed: PackedResource }>();
 
 /**
+ * Packed resources by content, for the resources translation builds afresh for each proxy although many proxies get
+ * the same (outbound listeners, filter configs): serializing the JSON and hashing it costs a fraction of a protobuf
+ * encode. Held weakly: an entry lives while some snapshot holds the resource.
+ */
+const packedByContent = new Map<string, WeakRef<PackedResource>>();
+const forgetPacked = new FinalizationRegistry<string>((key) => {
+  if (packedByContent.get(key)?.deref() === undefined) packedByContent.delete(key);
+});
+
+/**
  * SotW selections by type and version, across snapshots: groups that differ only in a few resources (a sidecar's
  * inbound listener and cluster) still ask for the same outbound endpoints and routes, and a selection's version is a
  * hash of its names and resource versions, so equal versions are equal responses — encoded once for all groups.
@@ -151,12 +161,26 @@ export class Snapshot {
     }
     const known = packedByJson.get(json);
     if (known && known.typeUrl === typeUrl && known.packed.name === name) return known.packed;
+    let contentKey: string;
+    try {
+      contentKey = createHash("sha256").update(typeUrl).update("\u0000").update(name).update("\u0000").update(JSON.stringify(json)).digest("base64");
+    } catch (error) {
+      this.packErrors.push(`${shortTypeName(typeUrl)} ${name}: ${(error as Error).message}`);
+      return undefined;
+    }
+    const same = packedByContent.get(contentKey)?.deref();
+    if (same) {
+      packedByJson.set(json, { typeUrl, packed: same });
+      return same;
+    }
     try {
       const desc = messageType(typeUrl);
       const value = toBinary(desc, fromJson(desc, json as JsonValue, { registry }));
       const any = create(AnySchema, { typeUrl, value });
       const packed: PackedResource = { name, version: shortHash(value), any, size: value.byteLength };
       packedByJson.set(json, { typeUrl, packed });
+      packedByContent.set(contentKey, new WeakRef(packed));
+      forgetPacked.register(packed, contentKey);
       return packed;
     } catch (error) {
       this.packErrors.push(`${shortTypeName(typeUrl)} ${name}: ${(error as Error).message}`);
