@@ -7,6 +7,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DeltaDiscoveryResponseSchema, ResourceSchema, type DeltaDiscoveryRequest } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { PUSH_ORDER, REMOVAL_ORDER, WILDCARD_TYPES, type PackedResource } from "../cache/index.ts";
+import { TypeUrl } from "../api/index.ts";
 import type { EncodedResponse } from "./services.ts";
 import { XdsStream } from "./stream.ts";
 
@@ -84,9 +85,16 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedRespons
       const names = state.wildcard ? available.keys() : state.subscribed.values();
       const resources: Uint8Array[] = [];
       let bytes = 0;
+      const endpoints = typeUrl === TypeUrl.cluster ? this.types.get(TypeUrl.endpoint) : undefined;
       for (const name of names) {
         const resource = available.get(name);
         if (!resource || state.sent.get(name) === resource.version) continue;
+        if (endpoints && state.sent.has(name)) {
+          // An updated EDS cluster warms until it gets its ClusterLoadAssignment again, even an unchanged one
+          // (named like the cluster here); without the resend it would wait for its initial fetch timeout.
+          endpoints.sent.delete(name);
+          this.dirty.add(TypeUrl.endpoint);
+        }
         state.sent.set(name, resource.version);
         const entry = encodedEntry(resource);
         bytes += entry.byteLength;
