@@ -243,8 +243,8 @@ export function httpFilters(
     if (jwt) entries.push(jwt);
     // AuthorizationPolicy: RBAC after the AUTHZ plugins (Istio inserts those before its authorization filters),
     // in the order authorizationFilters gives (AUDIT, DENY, ALLOW).
-    authorizationFilters(mesh, proxy, port, jwt !== undefined, resources.warnings).forEach((filter, index, all) => {
-      entries.push({ phase: PHASE_ORDER.AUTHZ, priority: Number.MIN_SAFE_INTEGER + all.length - index, name: `~rbac.${index}`, filter });
+    authorizationFilters(mesh, proxy, `${listenerClass}_${port}`, port, jwt !== undefined, resources, timeoutMs).forEach((filter, index, all) => {
+      entries.push({ phase: PHASE_ORDER.AUTHZ, priority: Number.MIN_SAFE_INTEGER + all.length - index, name: filter.name!, filter });
     });
   }
   const metrics = metricsEntry(listenerClass, context, resources, timeoutMs);

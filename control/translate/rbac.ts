@@ -7,14 +7,17 @@
 // (claim_to_headers) after removing any such header the client sent, and RBAC matches those headers. Without a
 // RequestAuthentication on the workload there is no jwt-auth filter to vouch for them, so they never match (as in
 // Istio, where the request principal is then empty).
-import { typed, type HttpFilterJson } from "../../envoy/builders/index.ts";
+import { ecdsFilter, typed, type HttpFilterJson } from "../../envoy/builders/index.ts";
 import type { PermissionJson, PolicyJson, PrincipalJson } from "../api/gen/envoy/config/rbac/v3/rbac_pb.ts";
 import type { StringMatcherJson } from "../api/gen/envoy/type/matcher/v3/string_pb.ts";
 import type { AuthorizationPolicy, AuthorizationRule, MeshConfig } from "../config/index.ts";
-import type { ProxyInfo, TranslateIssue } from "./types.ts";
+import { hasAgent } from "./mtls.ts";
+import type { EnvoyResources, ProxyInfo, TranslateIssue } from "./types.ts";
 
-const RBAC_FILTER = "envoy.filters.http.rbac";
 const RBAC_MESSAGE = "envoy.extensions.filters.http.rbac.v3.RBAC";
+const RBAC_TYPE_URL = `type.googleapis.com/${RBAC_MESSAGE}`;
+/** ECDS resource names of a chain's RBAC filters: `as-mesh.rbac.<chain>.<audit|deny|allow>`. */
+export const RBAC_FILTER_PREFIX = "as-mesh.rbac";
 
 /** Headers jwt-auth writes for RBAC (and removes from every request first, so a client cannot forge them). */
 export const JWT_ISSUER_HEADER = "x-as-mesh-jwt-iss";
@@ -236,16 +239,26 @@ function rulePolicy(rule: AuthorizationRule, scope: Scope, rulePath: string): Po
 }
 
 /**
- * The RBAC filters for a workload's (or gateway's) HTTP chain on `port`: AUDIT (LOG) first, then DENY, then ALLOW
- * (Istio's order after CUSTOM). An ALLOW policy without rules allows nothing; a DENY policy without rules denies
- * nothing. No ALLOW policy at all: everything not denied is allowed.
+ * The RBAC filters for a workload's (or gateway's) HTTP chain `chain` on `port`: AUDIT (LOG) first, then DENY, then
+ * ALLOW (Istio's order after CUSTOM). An ALLOW policy without rules allows nothing; a DENY policy without rules
+ * denies nothing; no ALLOW policy at all lets through what is not denied.
+ *
+ * The filters reach Envoy over ECDS, like the Wasm filters: a policy edit then applies to the next request on every
+ * connection, also those opened before it (a filter inlined in the listener would change the filter chain, and
+ * Envoy keeps serving established connections with the old chain while it drains them). Once any policy applies to
+ * the proxy, all three filters are in the chain (an action without policies is a no-op), so edits never change the
+ * listener. Sidecars with an agent (mesh mTLS) always have them, so even the first policy applies to established
+ * connections; elsewhere the first policy and the removal of the last one change the listener.
  */
 export function authorizationFilters(
-  mesh: MeshConfig, proxy: ProxyInfo, port: number, jwt: boolean, warnings: TranslateIssue[],
+  mesh: MeshConfig, proxy: ProxyInfo, chain: string, port: number, jwt: boolean, resources: EnvoyResources, timeoutMs: number,
 ): HttpFilterJson[] {
+  const warnings = resources.warnings;
+  const policies = mesh.policiesFor("AuthorizationPolicy", proxy);
+  if (policies.length === 0 && !(proxy.type === "sidecar" && hasAgent(proxy))) return [];
   const byAction = { AUDIT: {} as Record<string, PolicyJson>, DENY: {} as Record<string, PolicyJson>, ALLOW: {} as Record<string, PolicyJson> };
   let allowPolicies = 0;
-  for (const policy of mesh.policiesFor("AuthorizationPolicy", proxy)) {
+  for (const policy of policies) {
     const { namespace, name } = policy.metadata;
     const path = `AuthorizationPolicy/${namespace}/${name}`;
     const action = policy.spec.action ?? "ALLOW";
@@ -259,11 +272,15 @@ export function authorizationFilters(
       byAction[action][`ns[${namespace}]-policy[${name}]-rule[${index}]`] = rulePolicy(rule, scope, `rules[${index}]`);
     });
   }
-  const filter = (action: "LOG" | "DENY" | "ALLOW", policies: Record<string, PolicyJson>): HttpFilterJson =>
-    ({ name: RBAC_FILTER, typedConfig: typed(RBAC_MESSAGE, { rules: { action, policies } }) });
-  const filters: HttpFilterJson[] = [];
-  if (Object.keys(byAction.AUDIT).length > 0) filters.push(filter("LOG", byAction.AUDIT));
-  if (Object.keys(byAction.DENY).length > 0) filters.push(filter("DENY", byAction.DENY));
-  if (allowPolicies > 0) filters.push(filter("ALLOW", byAction.ALLOW));
-  return filters;
+  const configs: Array<[string, object]> = [
+    ["audit", { rules: { action: "LOG", policies: byAction.AUDIT } }],
+    ["deny", { rules: { action: "DENY", policies: byAction.DENY } }],
+    // No ALLOW policy: an RBAC filter without rules, which allows everything.
+    ["allow", allowPolicies > 0 ? { rules: { action: "ALLOW", policies: byAction.ALLOW } } : {}],
+  ];
+  return configs.map(([action, config]) => {
+    const name = `${RBAC_FILTER_PREFIX}.${chain}.${action}`;
+    resources.extensionConfigs.set(name, { name, typedConfig: typed(RBAC_MESSAGE, config) });
+    return ecdsFilter(name, [RBAC_TYPE_URL], timeoutMs);
+  });
 }

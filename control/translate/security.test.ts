@@ -223,10 +223,15 @@ spec: { host: reviews.default.svc.cluster.local, trafficPolicy: { tls: { mode: I
   });
 });
 
+/** The rules of the chain's RBAC filters (AUDIT, DENY, ALLOW), from their ECDS resources. */
 function rbacFilters(resources: EnvoyResources): Node[] {
   const [tls] = chains(inbound(resources));
-  return ((hcmOf(tls!).httpFilters as Node[]).filter((filter) => filter.name === "envoy.filters.http.rbac"))
-    .map((filter) => (filter.typedConfig as Node).rules as Node);
+  const names = (hcmOf(tls!).httpFilters as Node[]).map((filter) => filter.name as string).filter((name) => name.startsWith("as-mesh.rbac."));
+  return names.map((name) => {
+    const config = resources.extensionConfigs.get(name);
+    assert.ok(config, `ECDS resource ${name}`);
+    return (config.typedConfig as Node).rules as Node;
+  });
 }
 
 describe("AuthorizationPolicy", () => {
@@ -244,10 +249,40 @@ spec:
   action: DENY
   rules: [{ to: [{ operation: { paths: ["/admin*"] } }] }]
 `);
-    const [deny, allow] = rbacFilters(translate(mesh, sidecar()));
+    const resources = translate(mesh, sidecar());
+    assert.deepEqual((hcmOf(chains(inbound(resources))[0]!).httpFilters as Node[]).map((filter) => filter.name), [
+      "as-mesh.rbac.inbound_8080.audit", "as-mesh.rbac.inbound_8080.deny", "as-mesh.rbac.inbound_8080.allow",
+      "envoy.filters.http.fault", "envoy.filters.http.router",
+    ]);
+    const [audit, deny, allow] = rbacFilters(resources);
+    assert.deepEqual(audit, { action: "LOG", policies: {} });
     assert.equal(deny!.action, "DENY");
     assert.deepEqual(Object.values(deny!.policies as Node), [{ permissions: [{ urlPath: { path: { prefix: "/admin" } } }], principals: [{ any: true }] }]);
     assert.deepEqual(allow, { action: "ALLOW", policies: {} });
+  });
+
+  it("no policy: no RBAC filter without an agent; a DENY policy alone leaves the ALLOW filter allowing everything; gateways get RBAC too", () => {
+    assert.deepEqual(rbacFilters(translate(meshOf(REVIEWS), sidecar({}, false))), []);
+    // A sidecar with an agent always has them (no-ops), so the first policy does not change its listener.
+    assert.deepEqual(rbacFilters(translate(meshOf(REVIEWS), sidecar())), [{ action: "LOG", policies: {} }, { action: "DENY", policies: {} }, undefined]);
+    const denyOnly = `${REVIEWS}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: no-delete, namespace: istio-system }
+spec: { action: DENY, rules: [{ to: [{ operation: { methods: [DELETE] } }] }] }
+`;
+    const [, deny, allow] = rbacFilters(translate(meshOf(denyOnly), sidecar()));
+    assert.equal(Object.keys(deny!.policies as Node).length, 1);
+    assert.equal(allow, undefined, "an RBAC filter without rules");
+    const gateway = translate(meshOf(`${denyOnly}---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec: { selector: { istio: ingressgateway }, servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }] }
+`), { ...sidecar(), type: "router", labels: { istio: "ingressgateway" }, listenAddress: "0.0.0.0" });
+    const names = (((gateway.listeners.get("0.0.0.0_80") as Node).filterChains as Node[])[0]!.filters as Node[])
+      .flatMap((filter) => ((filter.typedConfig as Node).httpFilters as Node[]).map((entry) => entry.name));
+    assert.ok(names.includes("as-mesh.rbac.gateway_80.deny"), names.join(", "));
   });
 
   it("translates principals, namespaces, methods, paths and conditions as Istio does", () => {
@@ -262,7 +297,7 @@ spec:
     to: [{ operation: { methods: [GET], paths: ["/users/*", "*/info"], ports: ["8080"] } }]
     when: [{ key: "request.headers[X-Tenant]", values: ["a"] }, { key: destination.port, notValues: ["9999"] }]
 `);
-    const [allow] = rbacFilters(translate(mesh, sidecar()));
+    const [, , allow] = rbacFilters(translate(mesh, sidecar()));
     const policy = Object.values(allow!.policies as Node)[0] as Node;
     assert.deepEqual(policy.principals, [{ andIds: { ids: [
       { andIds: { ids: [
@@ -291,7 +326,7 @@ spec:
   - from: [{ source: { requestPrincipals: ["https://issuer.example/tenant/alice"] } }]
     when: [{ key: "request.auth.claims[groups]", values: ["admin"] }]
 `;
-    const without = rbacFilters(translate(meshOf(policy), sidecar()))[0]!;
+    const without = rbacFilters(translate(meshOf(policy), sidecar()))[2]!;
     assert.match(JSON.stringify(without), /"notId":\{"any":true\}/);
     const withJwt = translate(meshOf(`${policy}---
 apiVersion: security.istio.io/v1
@@ -299,7 +334,7 @@ kind: RequestAuthentication
 metadata: { name: jwt, namespace: default }
 spec: { jwtRules: [{ issuer: "https://issuer.example/tenant", jwks: '{"keys":[]}' }] }
 `), sidecar());
-    const principals = JSON.stringify(rbacFilters(withJwt)[0]);
+    const principals = JSON.stringify(rbacFilters(withJwt)[2]);
     // Issuer "https://issuer.example/tenant" and subject "alice" is one of the splits tried.
     assert.ok(principals.includes(JSON.stringify({ andIds: { ids: [
       { header: { name: JWT_ISSUER_HEADER, stringMatch: { exact: "https://issuer.example/tenant" } } },
@@ -326,10 +361,10 @@ spec:
 `);
     const proxy = sidecar({ namespace: "production", labels: { app: "user-service" }, ip: "127.0.0.50", appPorts: { http: 18080 } });
     const resources = translate(mesh, proxy);
-    const listener = resources.listeners.get("127.0.0.50_8080") as Node;
-    const filters = ((hcmOf(chains(listener)[0]!).httpFilters as Node[]).filter((filter) => filter.name === "envoy.filters.http.rbac"));
-    assert.equal(filters.length, 1, "one ALLOW filter: deny-all adds no rule, user-service-access two");
-    const policies = ((filters[0]!.typedConfig as Node).rules as Node).policies as Node;
+    const allow = (resources.extensionConfigs.get("as-mesh.rbac.inbound_8080.allow")!.typedConfig as Node).rules as Node;
+    assert.equal(allow.action, "ALLOW");
+    // deny-all adds no rule, user-service-access two.
+    const policies = allow.policies as Node;
     assert.deepEqual(Object.keys(policies), ["ns[production]-policy[user-service-access]-rule[0]", "ns[production]-policy[user-service-access]-rule[1]"]);
     // Rule 0: either gateway or order-service, any operation; rule 1: GET/POST on the paths, from anyone.
     assert.match(JSON.stringify(policies["ns[production]-policy[user-service-access]-rule[0]"]), /sa\/api-gateway.*sa\/order-service/);

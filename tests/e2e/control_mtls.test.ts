@@ -135,6 +135,8 @@ describe("mesh mTLS and authorization with real Envoys", { timeout: 300_000 }, (
       const envoy = await startProxy(control, {
         namespace: "shop", ip: `127.0.5.${index + 2}`, labels: { app: name }, serviceAccount: name,
         listenPorts: { "8080": await freePort() }, sdsSocket: join(dir, `${name}.sock`),
+        // One client on incremental xDS, so cluster updates are proven on both protocols.
+        delta: name === "other",
       });
       envoys.push(envoy);
       await refreshListeners(envoy);
@@ -202,7 +204,7 @@ describe("mesh mTLS and authorization with real Envoys", { timeout: 300_000 }, (
   });
 
   it("a DestinationRule turning TLS off takes effect in the client without a restart, and removing it brings mTLS back", async () => {
-    const xfcc = async () => (JSON.parse((await call("frontend", "/orders")).body) as { xfcc: string | null }).xfcc;
+    const xfcc = async (from: "frontend" | "other" = "frontend") => (JSON.parse((await call(from, "/orders")).body) as { xfcc: string | null }).xfcc;
     folder.write("dr.yaml", `
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -210,8 +212,10 @@ metadata: { name: checkout, namespace: shop }
 spec: { host: ${CHECKOUT}, trafficPolicy: { tls: { mode: DISABLE } } }
 `);
     await eventually(async () => (await xfcc()) === null, "the client sends plain text");
+    await eventually(async () => (await xfcc("other")) === null, "the delta client sends plain text");
     folder.remove("dr.yaml");
     await eventually(async () => String(await xfcc()).includes(`URI=${FRONTEND_ID}`), "the client is back on mTLS");
+    await eventually(async () => String(await xfcc("other")).includes("URI=spiffe://cluster.local/ns/shop/sa/other"), "the delta client is back on mTLS");
   });
 
   it("/debug/syncz and proxy-status show each proxy's SPIFFE ID, the CA's serial and expiry, and whether its Envoy serves it", async () => {
@@ -261,7 +265,7 @@ spec:
   action: DENY
   rules: [{ to: [{ operation: { paths: ["/users/admin"] } }] }]
 `);
-    await eventually(async () => (await call("frontend", "/users/7")).status === 200, "the allow rule applies");
+    await eventually(async () => (await call("frontend", "/users/7")).status === 200 && (await call("frontend", "/users/admin")).status === 403, "the policies apply");
     const allowedBefore = await rbacStat("allowed");
     assert.equal((await call("frontend", "/users/7")).status, 200);
     assert.ok(await rbacStat("allowed") > allowedBefore, "rbac.allowed counts");
