@@ -233,7 +233,14 @@ function profilesOf(runs: VariantRun[]): string | null {
     `${run.profile!.cpuUsPerRequest.toFixed(1)} µs Envoy CPU per request (perf report --sort dso) ===\n${run.profile!.report}\n`).join("\n");
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+const controlPlaneBench = process.argv[2] === "control";
+if (controlPlaneBench && process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // `npm run bench -- control …`: the control-plane benchmark, with its own options (bench/control.ts).
+  import("./control.ts").then((control) => control.main(process.argv.slice(3))).catch((error: unknown) => {
+    log(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+} else if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   runBench(process.argv.slice(2)).then((outcome) => {
     process.exit(outcome && outcome.problems.length ? 2 : 0);
   }, (error: unknown) => {

@@ -44,7 +44,7 @@ async function measure(quietMs: number, timeoutMs: number): Promise<void> {
   const nest = (at: number): Promise<void> => {
     if (at === fleets.length) return change();
     const { protocol, fleet } = fleets[at];
-    return fleet.measureConvergence(() => nest(at + 1), quietMs, timeoutMs).then((result) => { results.push({ protocol, result }); });
+    return fleet.measureConvergence(() => nest(at + 1), quietMs, timeoutMs, true).then((result) => { results.push({ protocol, result }); });
   };
   await nest(0);
   reply({ type: "measured", results });

@@ -79,7 +79,8 @@ export interface ControlBenchResult {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const logger = pino({ name: "bench-control", level: process.env.BENCH_LOG_LEVEL ?? "info" }, pino.destination(2));
+// Progress lines on stderr; quiet under the test runner (NODE_TEST_CONTEXT), where only failures should speak.
+const logger = pino({ name: "bench-control", level: process.env.BENCH_LOG_LEVEL ?? (process.env.NODE_TEST_CONTEXT ? "warn" : "info") }, pino.destination(2));
 
 export function quantiles(values: number[]): Quantiles {
   const sorted = [...values].sort((a, b) => a - b);

@@ -9,6 +9,8 @@ export interface ServerProcessOptions {
   /** Write a .cpuprofile here when the server exits (node --cpu-prof). */
   cpuProfileDir?: string;
   logLevel?: string;
+  /** Extra Node flags for the server (e.g. --heapsnapshot-signal=SIGUSR2 when looking for memory). */
+  nodeArgs?: string[];
 }
 
 export class ServerProcess {
@@ -37,9 +39,9 @@ export class ServerProcess {
     };
     const profile = this.options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", this.options.cpuProfileDir] : [];
     this.child = spawn(process.execPath, [
-      ...profile, "--import", "tsx", join(projectRoot, "control", "cli.ts"), "control",
+      ...profile, ...(this.options.nodeArgs ?? []), "--import", "tsx", join(projectRoot, "control", "cli.ts"), "control",
       "--config", this.options.configDir, "--xds", `127.0.0.1:${xdsPort}`, "--admin", `127.0.0.1:${httpPort}`,
-      "--wasm-dir", join(projectRoot, "build"), "--log-level", this.options.logLevel ?? "warn", "--startup-grace", "0",
+      "--wasm-dir", join(projectRoot, "build"), "--log-level", this.options.logLevel ?? process.env.BENCH_SERVER_LOG_LEVEL ?? "warn", "--startup-grace", "0",
     ], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
     const collect = (chunk: Buffer) => { this.output = (this.output + chunk.toString("utf8")).slice(-20_000); };
     this.child.stdout?.on("data", collect);
@@ -61,13 +63,13 @@ export class ServerProcess {
     return (await fetch(`${this.endpoints.adminUrl}/metrics`)).text();
   }
 
-  /** SIGINT (so a CPU profile is written), SIGKILL after 10 s. */
+  /** SIGINT (so a CPU profile is written), SIGKILL after 30 s. */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill("SIGINT");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     await exited;
     clearTimeout(timer);
   }
