@@ -64,6 +64,8 @@ export interface LocalMesh {
   /** The mesh YAML of this run (the shared policies plus this run's registry); the tour edits it live. */
   meshDir: string;
   processes: ProcessGroup;
+  /** The answer to a request with a valid token sent the moment the gateway's Envoy reported ready. */
+  firstAnswer: FirstAnswer;
   stop(): Promise<void>;
 }
 
@@ -82,6 +84,19 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
 /** A workload's own address in loopback mode (all of 127.0.0.0/8 is local on Linux). */
 export function loopbackAddress(host: number): string {
   return `127.0.77.${host}`;
+}
+
+export interface FirstAnswer { status: number; body: string; afterReadyMs: number }
+
+/** One request as soon as the gateway is ready: nothing may answer wrongly while the mesh comes up. */
+async function firstRequest(gatewayUrl: string, token: string): Promise<FirstAnswer> {
+  const readyAt = Date.now();
+  try {
+    const response = await fetch(gatewayUrl, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+    return { status: response.status, body: await response.text(), afterReadyMs: Date.now() - readyAt };
+  } catch (error) {
+    return { status: 0, body: error instanceof Error ? error.message : String(error), afterReadyMs: Date.now() - readyAt };
+  }
 }
 
 export interface Ports { app: number; inbound: number; outbound: number; admin: number }
@@ -199,7 +214,10 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     const gatewayPlan: ProxyPlan = { name: "gateway", type: "router", address: address("gateway"), ports: portsOf("gateway"), gatewayPort };
     await source.beforeProxy?.(gatewayPlan, { group, spawn: (command, args) => spawnIn("gateway", command, args) });
     writeFileSync(gatewayConfig, JSON.stringify(await source.bootstrap(gatewayPlan, placement), null, 2));
+    // The token first, so the request can follow the gateway's readiness at once.
+    const firstToken = (await (await fetch(url("issuer", portsOf("issuer").app, "/demo/token?sub=first"))).text()).trim();
     await group.start({ name: "gateway", ...spawnIn("gateway", envoy, envoyArgs(gatewayConfig)), ready: () => answers(url("gateway", portsOf("gateway").admin, "/ready"), 200) });
+    const firstAnswer = await firstRequest(url("gateway", gatewayPort, "/rides"), firstToken);
 
     // Prometheus in the root namespace, where it reaches every namespace through the bridge.
     const promDir = join(runDir, "prometheus");
@@ -227,6 +245,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       runDir,
       meshDir,
       processes: group,
+      firstAnswer,
       stop,
     };
   } catch (error) {

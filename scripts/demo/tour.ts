@@ -94,6 +94,19 @@ export const firstRequest: Step = async (target, token) => {
   return { title: "GET /rides through the gateway with a token", ok, evidence: `${response.status}, call chain: ${chain || response.body.slice(0, 200)}` };
 };
 
+/** The request the runner sent the moment the gateway reported ready (a fresh mesh: JWKS not fetched yet). */
+export function firstRequestAtReady(answer: { status: number; body: string; afterReadyMs: number }): Step {
+  return async () => {
+    const parsed = parseChain(answer.body);
+    const chain = (parsed.chain ?? []).map((hop) => `${hop.service}${hop.version ? ` ${hop.version}` : ""}`).join(" → ");
+    const ok = answer.status === 200 && /^ride v\d → driver v1 → payment v1$/.test(chain);
+    return {
+      title: "the very first GET /rides, sent when the gateway reported ready",
+      ok, evidence: `${answer.status} after ${answer.afterReadyMs} ms, call chain: ${chain || answer.body.trim().slice(0, 200)}`,
+    };
+  };
+}
+
 /**
  * No token: RequestAuthentication lets it through (Istio's semantics) and the edge-require-jwt AuthorizationPolicy
  * (requestPrincipals: ["*"]) refuses it, with Istio's answer: 403 RBAC: access denied.
