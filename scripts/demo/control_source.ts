@@ -2,8 +2,8 @@
 // edit it live) and serves ADS and the .wasm modules; each Envoy starts from what `as-mesh bootstrap` writes for
 // it, the real command an operator would run. Each proxy has its `as-mesh agent` (key, certificate from the mesh
 // CA, SDS on a Unix socket), so the mesh runs mTLS with SPIFFE identities and the AuthorizationPolicies can name
-// them. The control service and the CA run in the root namespace, on the bridge address in netns mode (every
-// namespace routes to it) or on loopback.
+// them. The control service (its CA included) runs in the root namespace, on the bridge address in netns mode
+// (every namespace routes to it) or on loopback.
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
