@@ -1,11 +1,13 @@
 // Compiles every filter (filters/<name>/index.ts) and every test fixture (tests/fixtures/<name>/index.ts) to an
-// optimized build/<name>.wasm, then checks that each module imports only what Envoy provides.
+// optimized build/<name>.wasm exporting only the callbacks its contexts implement (callback_exports.ts), then
+// checks that each module imports only what Envoy provides.
 //   tsx scripts/build.ts [name ...]     (no names: build all)
 import asc from "assemblyscript/asc";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { projectRoot } from "./tools.ts";
+import { CallbackExportPruner } from "./callback_exports.ts";
 
 export interface WasmModuleEntry {
   name: string;
@@ -48,6 +50,7 @@ export async function buildModule(module: WasmModuleEntry, outDir = join(project
       "--target", "release",
       "--outFile", outFile,
     ], {
+      transforms: [new CallbackExportPruner() as never], // asc fills in the Transform fields it does not use
       stdout: { write: () => true } as never,
       stderr: { write: (chunk: string) => { stderrText += chunk; return true; } } as never,
     }));
