@@ -79,6 +79,15 @@ const metricsBootstrap: Json = { stats_config: statsConfigForIstioMetrics(METRIC
 const byUser = { request_headers: { header_name: "x-user" } };
 const bySubject = { jwt_claim: { header_name: SUBJECT_HEADER } };
 
+/** The as-mesh chain root's configuration: the three filters' chain configurations as its sections. */
+export function chainConfig(fixture: JwtFixture) {
+  return {
+    metrics: METRICS_CONFIG,
+    jwt_auth: jwtAuthnStyleConfig(fixture, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true }),
+    rate_limit: rateLimitConfig(bySubject),
+  };
+}
+
 function needs(...filters: WasmFilterName[]): () => string | false {
   return () => {
     for (const name of filters) {

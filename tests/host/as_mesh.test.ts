@@ -8,6 +8,7 @@ import { HostEmulator, type Stream } from "./emulator.ts";
 import { buildArtifact } from "../harness/artifacts.ts";
 import { createJwtFixture, jwtAuthnStyleConfig, mintToken, SUBJECT_HEADER, type JwtFixture } from "../../bench/lib/jwt_fixture.ts";
 import { METRICS_CONFIG } from "../../bench/lib/variants.ts";
+import { countHostCalls } from "../../bench/lib/host_calls.ts";
 
 const wasm = buildArtifact("as-mesh");
 let fixture: JwtFixture;
@@ -129,4 +130,16 @@ describe("as-mesh: the chain root", () => {
       assert.ok(host.logs.some((entry) => entry.message.includes(expected)), JSON.stringify(host.logs));
     });
   }
+});
+
+describe("as-mesh: host calls of the chain", () => {
+  it("reads each request header and the clock from the host once for all stages", async () => {
+    const counts = await countHostCalls();
+    const chain = counts.find((count) => count.filter === "chain");
+    assert.ok(chain, "the chain is counted");
+    // authorization (jwt-auth) and content-type (metrics); :path is not needed for the rate limit's "/" prefix, and
+    // the claim header jwt-auth writes reaches the rate limit without a read.
+    assert.equal(chain.calls.proxy_get_header_map_value, 2, JSON.stringify(chain.calls));
+    assert.equal(chain.calls.proxy_get_current_time_nanoseconds, 1, JSON.stringify(chain.calls));
+  });
 });
