@@ -18,7 +18,7 @@ import { Status, denyReasonOf, statusHttpCode, statusMessage } from "./status";
 /** How often the root context checks whether a remote JWKS is due (only when a provider has one). */
 const TICK_MS: u32 = 200;
 
-class JwtAuthRoot extends RootContext {
+export class JwtAuthRoot extends RootContext {
   config: FilterConfig | null = null;
   providers: Array<ProviderState> = new Array<ProviderState>();
   remotes: Array<RemoteJwks> = new Array<RemoteJwks>();
@@ -115,7 +115,7 @@ function onJwksResponse(origin: BaseContext, token: u32, response: HttpCallRespo
 /** One view serves every request: wasm runs one callback at a time. */
 const request = new RequestView();
 
-class JwtAuthStream extends Context {
+export class JwtAuthStream extends Context {
   onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatus {
     const root = this.root as JwtAuthRoot;
     const config = root.config;
@@ -207,4 +207,4 @@ function applyActions(actions: Array<Action>, request: RequestView): void {
   }
 }
 
-registerRootContext((id: u32): RootContext => new JwtAuthRoot(id));
+registerRootContext((id: u32): RootContext => new JwtAuthRoot(id), "jwt-auth");

@@ -123,8 +123,9 @@ export class LastValue {
     if (raw === null) return UNKNOWN;
     const last = this.raw;
     if (last !== null && sameBytes(last, raw)) return this.value;
-    this.raw = raw.slice(0); // sanitize rewrites its input
-    this.value = sanitize(raw, maxLength);
+    this.raw = raw.slice(0);
+    // sanitize rewrites its input, and header values are shared with other readers in this callback (the SDK's cache)
+    this.value = sanitize(raw.slice(0), maxLength);
     return this.value;
   }
 }

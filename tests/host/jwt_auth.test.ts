@@ -41,6 +41,7 @@ const basicConfig = (): Json => configWith({ example: provider() });
 async function start(configuration: Json, options: { sharedData?: SharedDataStore } = {}): Promise<HostEmulator> {
   return HostEmulator.start(wasm, {
     pluginConfiguration: configuration,
+    rootId: "jwt-auth",
     nowNanos: BigInt(Date.now()) * 1_000_000n,
     sharedData: options.sharedData,
   });
@@ -471,7 +472,7 @@ describe("jwt-auth verified-token cache (host emulator)", () => {
 
 describe("jwt-auth configuration checks (host emulator)", () => {
   const rejected = async (configuration: unknown, expected: RegExp) => {
-    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration as Json });
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration as Json, rootId: "jwt-auth" });
     assert.equal(host.configure(), false, "the configuration should be refused");
     const line = host.logs.map((entry) => entry.message).find((message) => message.startsWith("jwt-auth: "));
     assert.ok(line, `no jwt-auth log line in ${JSON.stringify(host.logs)}`);
@@ -529,7 +530,7 @@ describe("jwt-auth configuration checks (host emulator)", () => {
     const hcm = (((listeners[0].filter_chains as Node[])[0].filters as Node[])[0].typed_config as Node);
     const entry = (hcm.http_filters as Node[]).find((filter) => filter.name === "envoy.filters.http.wasm")!;
     const configuration = (((entry.typed_config as Node).config as Node).configuration as Node).value as string;
-    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration });
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration, rootId: "jwt-auth" });
     assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
   });
 
