@@ -1,10 +1,11 @@
-import { ecdsaP256Verify, ecdsaP384Verify } from "../../assembly/lib/ecdsa";
+import { ecdsaP256Verify, ecdsaP384Verify, ecdsaP521Verify } from "../../assembly/lib/ecdsa";
 import { JsonValue, parseJson, lastJsonError } from "../../assembly/lib/json";
 import { readProjectFile } from "./helpers/files";
 import { hexToBytes } from "./helpers/hex";
 
-// ES256 / ES384 (ECDSA P-256 + SHA-256, P-384 + SHA-384, IEEE P1363 r || s signatures) against the whole
-// Wycheproof ecdsa_secp256r1_sha256_p1363_test.json and ecdsa_secp384r1_sha384_p1363_test.json.
+// ES256 / ES384 / ES512 (ECDSA P-256 + SHA-256, P-384 + SHA-384, P-521 + SHA-512, IEEE P1363 r || s signatures)
+// against the whole Wycheproof ecdsa_secp256r1_sha256_p1363_test.json, ecdsa_secp384r1_sha384_p1363_test.json and
+// ecdsa_secp521r1_sha512_p1363_test.json.
 //
 // How "acceptable" Wycheproof cases are decided: by the FIPS 186-5 verification equations alone, with no
 // lenient modes. The verifier takes only fixed-length big-endian x, y and r || s (the JWK / JWS forms), has no
@@ -79,7 +80,7 @@ function runFile(file: string, curve: string, sha: string, size: i32): Tally {
       const msg = hexToBytes(member(test, "msg").asString());
       const sig = hexToBytes(member(test, "sig").asString());
       const result = member(test, "result").asString();
-      const accepted = size == 32 ? ecdsaP256Verify(x, y, msg, sig) : ecdsaP384Verify(x, y, msg, sig);
+      const accepted = size == 32 ? ecdsaP256Verify(x, y, msg, sig) : size == 48 ? ecdsaP384Verify(x, y, msg, sig) : ecdsaP521Verify(x, y, msg, sig);
       tally.total++;
       let wrong = false;
       if (result == "valid") {
@@ -136,6 +137,19 @@ describe("Wycheproof ecdsa_secp384r1_sha384_p1363_test.json (ES384)", () => {
     expect<string>(tally.failures.join("\n")).toBe("", "failing tcIds");
     expect<i32>(tally.validTotal).toBe(193);
     expect<i32>(tally.validAccepted).toBe(193);
+    expect<i32>(tally.invalidTotal).toBe(87);
+    expect<i32>(tally.invalidAccepted).toBe(0);
+    expect<i32>(tally.acceptableTotal).toBe(0);
+    checkAcceptableUniform(tally);
+  });
+});
+
+describe("Wycheproof ecdsa_secp521r1_sha512_p1363_test.json (ES512)", () => {
+  it("accepts all 231 valid signatures and none of the 87 invalid ones", () => {
+    const tally = runFile("ecdsa_secp521r1_sha512_p1363_test.json", "secp521r1", "SHA-512", 66);
+    expect<string>(tally.failures.join("\n")).toBe("", "failing tcIds");
+    expect<i32>(tally.validTotal).toBe(231);
+    expect<i32>(tally.validAccepted).toBe(231);
     expect<i32>(tally.invalidTotal).toBe(87);
     expect<i32>(tally.invalidAccepted).toBe(0);
     expect<i32>(tally.acceptableTotal).toBe(0);
