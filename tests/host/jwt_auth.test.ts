@@ -603,10 +603,10 @@ describe("jwt-auth remote JWKS (host emulator)", () => {
 
   it("skips unusable keys of a fetched document and uses the rest", async () => {
     const host = await start(remoteConfig());
-    const doc = JSON.stringify({ keys: [{ kty: "EC", crv: "P-521", x: "AA", y: "AA" }, key("ES256").jwk] });
+    const doc = JSON.stringify({ keys: [{ kty: "EC", crv: "secp256k1", x: "AA", y: "AA" }, key("ES256").jwk] });
     host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: doc });
     assertAllowed(request(host, bearer(await signToken(key("ES256"), goodClaims))));
-    assert.ok(host.logs.some((entry) => /keys\[0\]: crv "P-521" is not supported/.test(entry.message)));
+    assert.ok(host.logs.some((entry) => /keys\[0\]: crv "secp256k1" is not supported/.test(entry.message)));
   });
 
   it("shares a fetched document with the other VMs instead of fetching again", async () => {
