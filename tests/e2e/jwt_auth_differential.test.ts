@@ -304,11 +304,12 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
   }
 
   /** Routes under /per-route select a requirement by name (or disable the filter); the rest follow the rules. */
-  function routes(perRoute: (settings: Json) => Json): Json[] {
+  function routes(perRoute: (settings: Json) => Json, extra: Array<[string, Json]> = []): Json[] {
     const to = (prefix: string, settings?: Json): Json => ({
       match: { prefix }, route: { cluster: "echo", timeout: "15s" }, ...(settings ? perRoute(settings) : {}),
     });
     return [
+      ...extra.map(([prefix, settings]) => to(prefix, settings)),
       to("/per-route/admin", { requirement_name: "admins" }),
       to("/per-route/anyone", { requirement_name: "anyone" }),
       to("/per-route/open", { disabled: true }),
@@ -378,7 +379,14 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
     const placeholder = [{ prefix: "/", action: { cluster: "echo" } }];
     const config = bootstrap({
       listeners: [
-        withRoutes(httpListener({ name: "ours", httpFilters: [wasmFilter({ name: "jwt-auth", wasmPath, configuration: shared })], routes: placeholder }), routes(oursPerRoute)),
+        withRoutes(httpListener({ name: "ours", httpFilters: [wasmFilter({ name: "jwt-auth", wasmPath, configuration: shared })], routes: placeholder }),
+          // Metadata jwt_authn's typed config could not even express: jwt-auth must refuse, not skip, these routes.
+          routes(oursPerRoute, [
+            ["/per-route/bad-disabled", { disabled: "yes" }],
+            ["/per-route/bad-field", { requirement: "admins" }],
+            ["/per-route/bad-name-type", { requirement_name: 7 }],
+            ["/per-route/empty", {}],
+          ])),
         withRoutes(httpListener({ name: "native", httpFilters: [native], routes: placeholder }), routes(nativePerRoute)),
       ],
       clusters: [staticCluster("echo", "127.0.0.1", upstream.port)],
@@ -467,6 +475,22 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
     }
     assert.deepEqual(mismatches, [], `${mismatches.length} of ${items.length} answers differ`);
     process.stdout.write(`# ${items.length} parity requests answered alike by jwt-auth and jwt_authn\n`);
+  });
+
+  test("refuses, with 403 and the reason, a route whose jwt-auth metadata it cannot use", async () => {
+    const expected: Array<[string, RegExp]> = [
+      ["/per-route/bad-disabled", /^route metadata jwt-auth\.disabled must be true or false$/],
+      ["/per-route/bad-field", /^route metadata jwt-auth\.requirement is not a known field \(known: requirement_name, disabled\)$/],
+      // A number is not a requirement name: no requirement has the name its bytes spell.
+      ["/per-route/bad-name-type", /^Wrong requirement_name: .*\. It should be one of \[admins,anyone\]$/s],
+      ["/per-route/empty", /^route metadata jwt-auth must have requirement_name or disabled/],
+    ];
+    for (const [path, reason] of expected) {
+      const answer = await send(envoy!.url("ours"), { name: path, path, headers: { authorization: "Bearer garbage" } });
+      assert.equal(answer.status, 403, path);
+      assert.ok(answer.body.startsWith("Failed JWT authentication: "), `${path}: ${answer.body}`);
+      assert.match(answer.body.slice("Failed JWT authentication: ".length), reason, path);
+    }
   });
 
   // jwt_authn splits an ECDSA signature of any length in two halves and reads each as a number, so an ES256

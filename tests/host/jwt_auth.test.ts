@@ -469,6 +469,64 @@ describe("jwt-auth verified-token cache (host emulator)", () => {
   });
 });
 
+/** A map-valued property as Envoy hands it over: proxy-wasm pairs (u32 count, sizes, NUL-terminated keys and values). */
+function pairsProperty(entries: Array<[string, string | Uint8Array]>): Uint8Array {
+  const encoded = entries.map(([key, value]) => [Buffer.from(key), typeof value === "string" ? Buffer.from(value) : Buffer.from(value)]);
+  const header = Buffer.alloc(4 + 8 * encoded.length);
+  header.writeUInt32LE(encoded.length, 0);
+  encoded.forEach(([key, value], i) => { header.writeUInt32LE(key.length, 4 + 8 * i); header.writeUInt32LE(value.length, 8 + 8 * i); });
+  return new Uint8Array(Buffer.concat([header, ...encoded.flatMap(([key, value]) => [key, Buffer.alloc(1), value, Buffer.alloc(1)])]));
+}
+
+const ROUTE_SETTINGS = "xds.route_metadata.filter_metadata.jwt-auth";
+
+describe("jwt-auth cookies, subjects, lifetimes and per-route requirements (host emulator)", () => {
+  const strictProvider = (extra: Json) => provider({ from_headers: [{ name: "authorization", value_prefix: "Bearer " }], ...extra });
+
+  it("reads a token from a cookie and leaves the cookie in place", async () => {
+    const host = await start(configWith({ example: provider({ from_cookies: ["session"] }) }));
+    const token = await signToken(key("ES256"), goodClaims);
+    const stream = request(host, { cookie: `theme=dark; session="${token}"` });
+    assertAllowed(stream);
+    assert.equal(stream.requestHeader("cookie"), `theme=dark; session="${token}"`);
+    assertDenied(request(host, { cookie: "session=abc" }), 401, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
+    assertDenied(request(host, bearer(token)), 401, "Jwt is missing"); // from_cookies replaces the default locations
+  });
+
+  it("checks subjects as a StringMatcher, ignore_case included", async () => {
+    const host = await start(configWith({ example: provider({ subjects: { suffix: "@corp.example", ignore_case: true } }) }));
+    assertAllowed(request(host, bearer(await signToken(key("ES256"), { ...goodClaims, sub: "Alice@CORP.example" }))));
+    assertDenied(request(host, bearer(await signToken(key("ES256"), { ...goodClaims, sub: "alice@evil.example" }))), 401, "Jwt verification fails");
+    assertDenied(request(host, bearer(await signToken(key("ES256"), { iss: ISSUER, aud: AUDIENCE }))), 401, "Jwt verification fails");
+  });
+
+  it("refuses a token living longer than max_lifetime, or without exp under require_expiration", async () => {
+    const lifetime = await start(configWith({ example: provider({ max_lifetime: "3600s" }) }));
+    assertAllowed(request(lifetime, bearer(await signToken(key("ES256"), { ...goodClaims, exp: nowSeconds() + 3000 }))));
+    assertDenied(request(lifetime, bearer(await signToken(key("ES256"), { ...goodClaims, exp: nowSeconds() + 4000 }))), 401, "Jwt verification fails");
+    const requireExp = await start(configWith({ example: provider({ require_expiration: true }) }));
+    const noExp = signRaw(key("RS256"), `{"alg":"RS256","kid":"${key("RS256").kid}"}`, JSON.stringify(goodClaims));
+    assertDenied(request(requireExp, bearer(noExp)), 401, "Jwt verification fails");
+    assertAllowed(request(requireExp, bearer(await signToken(key("ES256"), goodClaims))));
+  });
+
+  it("decides a route with jwt-auth metadata by the requirement it names, or not at all when disabled", async () => {
+    const host = await start(configWith({ example: strictProvider({}) }, [{ match: { prefix: "/" }, requires: { provider_name: "example" } }],
+      { requirement_map: { relaxed: { allow_missing: {} } } }));
+    const onRoute = (settings: Array<[string, string | Uint8Array]>, headers: Record<string, string> = {}) => {
+      const stream = host.newStream({ [ROUTE_SETTINGS]: pairsProperty(settings) });
+      stream.sendRequestHeaders({ ":method": "GET", ":path": "/api", ":authority": "svc.local", "x-forwarded-proto": "http", ...headers });
+      return stream;
+    };
+    assertAllowed(onRoute([["requirement_name", "relaxed"]]));
+    assertDenied(onRoute([["requirement_name", "relaxed"]], bearer("abc")), 401, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
+    assertAllowed(onRoute([["disabled", new Uint8Array([1])]], bearer("abc")));
+    assertDenied(onRoute([["disabled", new Uint8Array([0])]]), 403, "Failed JWT authentication: route metadata jwt-auth must have requirement_name or disabled: true");
+    assertDenied(onRoute([["requirement_name", "strict"]]), 403, "Failed JWT authentication: Wrong requirement_name: strict. It should be one of [relaxed]");
+    assertDenied(request(host), 401, "Jwt is missing"); // no metadata: the rules decide
+  });
+});
+
 describe("jwt-auth configuration checks (host emulator)", () => {
   const rejected = async (configuration: unknown, expected: RegExp) => {
     const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration as Json });
@@ -515,6 +573,24 @@ describe("jwt-auth configuration checks (host emulator)", () => {
       /providers\.example\.claim_to_headers\[0\]\.header_name must be a header name/);
     await rejected(configWith({ example: provider({ jwt_cache_config: { jwt_cache_size: -1 } }) }),
       /providers\.example\.jwt_cache_config\.jwt_cache_size must be a whole number/);
+  });
+
+  it("names a bad subjects matcher, cookie name, max_lifetime and requirement_map entry", async () => {
+    await rejected(configWith({ example: provider({ subjects: { safe_regex: { regex: ".*" } } }) }),
+      /providers\.example\.subjects\.safe_regex is not supported here/);
+    await rejected(configWith({ example: provider({ subjects: { prefix: "a", suffix: "b" } }) }),
+      /providers\.example\.subjects must have exactly one of exact, prefix, suffix, contains/);
+    await rejected(configWith({ example: provider({ subjects: { prefix: "" } }) }), /providers\.example\.subjects\.prefix must not be empty/);
+    await rejected(configWith({ example: provider({ from_cookies: ["bad cookie"] }) }), /providers\.example\.from_cookies\[0\] must be a cookie name/);
+    await rejected(configWith({ example: provider({ max_lifetime: "forever" }) }), /providers\.example\.max_lifetime must be a positive duration/);
+    await rejected(configWith({ example: provider() }, undefined, { requirement_map: { admins: { provider_name: "nobody" } } }),
+      /requirement_map\.admins\.provider_name names provider "nobody", which is not defined in providers/);
+    await rejected({ providers: { example: provider() }, requirement_map: {} }, /requirement_map must name at least one requirement/);
+  });
+
+  it("accepts requirement_map without rules", async () => {
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: { providers: { example: provider() }, requirement_map: { all: { provider_name: "example" } } } });
+    assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
   });
 
   it("refuses both or neither of local_jwks and remote_jwks", async () => {
