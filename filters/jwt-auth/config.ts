@@ -8,6 +8,7 @@ import { JsonValue, parseJson, lastJsonError } from "../../assembly/lib/json";
 import { Jwks, loadJwks } from "./jwks";
 import { normalizeAudience } from "./claims";
 import { parseDurationMs } from "./duration";
+import { MAX_CACHED_TOKEN_BYTES } from "./token_cache";
 
 // ---------------------------------------------------------------------------------------------------------------
 // The typed configuration.
@@ -115,6 +116,8 @@ export class ProviderConfig {
   claimToHeaders: Array<ClaimToHeader> = new Array<ClaimToHeader>();
   clockSkewSeconds: u64 = 60;
   cacheSize: i32 = 100;
+  /** jwt_cache_config.jwt_max_token_size: longer tokens are verified every time, not cached. */
+  cacheMaxTokenBytes: i32 = MAX_CACHED_TOKEN_BYTES;
 
   constructor(public name: string, public index: i32) {}
 }
@@ -542,9 +545,12 @@ function parseProvider(p: Parser, config: FilterConfig, name: string, value: Jso
 
   const cache = p.object(value.get("jwt_cache_config"), path + ".jwt_cache_config");
   if (cache !== null) {
-    p.onlyKnown(cache, path + ".jwt_cache_config", ["jwt_cache_size"]);
+    p.onlyKnown(cache, path + ".jwt_cache_config", ["jwt_cache_size", "jwt_max_token_size"]);
     const size = p.integer(cache, "jwt_cache_size", path + ".jwt_cache_config", 0, MAX_CACHE_SIZE, 100);
     provider.cacheSize = size == 0 ? 100 : <i32>size;
+    // As in jwt_authn, 0 means the default (4096 bytes).
+    const maxToken = p.integer(cache, "jwt_max_token_size", path + ".jwt_cache_config", 0, 65536, MAX_CACHED_TOKEN_BYTES);
+    provider.cacheMaxTokenBytes = maxToken == 0 ? MAX_CACHED_TOKEN_BYTES : <i32>maxToken;
   }
   if (!p.failed) config.providers.push(provider);
 }

@@ -341,6 +341,7 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
           local_jwks: { inline_string: jwksOf([es512, es256, rs], (jwk) => (jwk.kty === "RSA" ? { ...jwk, x5c: [x5c] } : jwk)) },
           from_headers: [{ name: "authorization", value_prefix: "Bearer " }],
           from_cookies: ["session", "jwt"],
+          jwt_cache_config: { jwt_cache_size: 10, jwt_max_token_size: 8192 },
         },
         certs: {
           issuer: CERTS,

@@ -457,6 +457,16 @@ describe("jwt-auth verified-token cache (host emulator)", () => {
     assert.equal(host.metricValue("jwt_auth.jwt_cache_miss"), 4);
   });
 
+  it("caches tokens up to jwt_max_token_size bytes (4096 by default)", async () => {
+    const big = await signToken(key("HS256"), { ...goodClaims, filler: "x".repeat(5000) });
+    const byDefault = await start(basicConfig());
+    for (let i = 0; i < 2; i++) assertAllowed(request(byDefault, bearer(big)));
+    assert.equal(byDefault.metricValue("jwt_auth.jwt_cache_hit"), 0, "a 6.7 KB token is verified every time by default");
+    const larger = await start(configWith({ example: provider({ jwt_cache_config: { jwt_max_token_size: 8192 } }) }));
+    for (let i = 0; i < 2; i++) assertAllowed(request(larger, bearer(big)));
+    assert.equal(larger.metricValue("jwt_auth.jwt_cache_hit"), 1);
+  });
+
   it("re-checks a requirement's own audiences on a cache hit", async () => {
     const host = await start(configWith({ example: provider({ audiences: [] }) }, [
       { match: { prefix: "/admin" }, requires: { provider_and_audiences: { provider_name: "example", audiences: ["admin"] } } },
