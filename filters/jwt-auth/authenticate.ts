@@ -5,8 +5,8 @@
 //    (anything beats "unknown issuer", which beats "missing"), softened by allow_missing / allow_missing_or_failed.
 //  - allow_missing / allow_missing_or_failed: tokens at any provider's location are checked against the provider
 //    of their issuer; a request without one passes, and with allow_missing_or_failed so does a bad one.
-// Checks per token follow jwt_authn's order: structure, issuer, time, audience, then the signature — so an expired
-// token is "expired" even when its signature is also wrong.
+// Checks per token follow jwt_authn's order: structure, issuer, time, audience, subject, lifetime, then the
+// signature — so an expired token is "expired" even when its signature is also wrong.
 //
 // Nothing is written to the request while deciding: what verified tokens call for is collected in `actions`,
 // rolled back when the member it belongs to fails, and applied by the caller only on success.

@@ -352,6 +352,7 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
         strict: {
           issuer: STRICT,
           local_jwks: { inline_string: jwksOf([rs]) },
+          audiences: [AUDIENCE],
           from_headers: [{ name: "x-strict-token" }],
           subjects: { prefix: "spiffe://good.example/" },
           max_lifetime: "600s",
@@ -407,8 +408,8 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
     const cookie = (value: string) => ({ cookie: value });
     const valid512 = await signToken(es512, good);
     const valid = await signToken(rs, good);
-    const strict = (claims: Record<string, unknown>) => signToken(rs, { iss: STRICT, sub: "spiffe://good.example/ns/a", exp: nowSeconds() + 300, ...claims });
-    const strictRaw = (claims: Record<string, unknown>) => signRaw(rs, `{"alg":"RS256","kid":"${rs.kid}"}`, JSON.stringify({ iss: STRICT, sub: "spiffe://good.example/ns/a", ...claims }));
+    const strict = (claims: Record<string, unknown>) => signToken(rs, { iss: STRICT, aud: AUDIENCE, sub: "spiffe://good.example/ns/a", exp: nowSeconds() + 300, ...claims });
+    const strictRaw = (claims: Record<string, unknown>) => signRaw(rs, `{"alg":"RS256","kid":"${rs.kid}"}`, JSON.stringify({ iss: STRICT, aud: AUDIENCE, sub: "spiffe://good.example/ns/a", ...claims }));
     const [h512, p512, s512] = segments(valid512);
     const s512Bytes = Buffer.from(s512, "base64url");
     const cases: Case[] = [
@@ -459,6 +460,8 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
       { name: "strict: exp beyond max_lifetime", path: "/strict", headers: { "x-strict-token": await strict({ exp: nowSeconds() + 7200 }) } },
       { name: "strict: no exp", path: "/strict", headers: { "x-strict-token": strictRaw({}) } },
       { name: "strict: exp beyond max_lifetime and wrong subject", path: "/strict", headers: { "x-strict-token": await strict({ exp: nowSeconds() + 7200, sub: "x" }) } },
+      { name: "strict: wrong audience and wrong subject", path: "/strict", headers: { "x-strict-token": await strict({ aud: "other", sub: "x" }) } },
+      { name: "strict: wrong audience and exp beyond max_lifetime", path: "/strict", headers: { "x-strict-token": await strict({ aud: "other", exp: nowSeconds() + 7200 }) } },
       { name: "strict: expired and wrong subject", path: "/strict", headers: { "x-strict-token": await strict({ exp: nowSeconds() - 3600, sub: "x" }) } },
     ];
     return cases;
