@@ -2,7 +2,9 @@
 // behaviours are proven in real Envoy by tests/e2e/jwt_auth*.test.ts.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { HostEmulator, SharedDataStore, type Stream } from "./emulator.ts";
@@ -596,6 +598,31 @@ describe("jwt-auth configuration checks (host emulator)", () => {
     await rejected(configWith({ example: provider() }, undefined, { requirement_map: { admins: { provider_name: "nobody" } } }),
       /requirement_map\.admins\.provider_name names provider "nobody", which is not defined in providers/);
     await rejected({ providers: { example: provider() }, requirement_map: {} }, /requirement_map must name at least one requirement/);
+  });
+
+  it("names a certificate of the kid → PEM form that does not give an RSA key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "as-mesh-certs-"));
+    try {
+      const make = (algorithm: string[]) => {
+        execFileSync("openssl", ["req", "-x509", ...algorithm, "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-subj", "/CN=t", "-days", "1"], { stdio: "ignore" });
+        return readFileSync(join(dir, "c"), "utf8");
+      };
+      const rsaCert = make(["-newkey", "rsa:2048"]);
+      const ecCert = make(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+      const certs = (map: Record<string, string>) => configWith({ example: provider({ local_jwks: { inline_string: JSON.stringify(map) } }) });
+      await rejected(certs({ "ec-kid": ecCert }), /providers\.example\.local_jwks\.inline_string "ec-kid": certificate does not hold an RSA public key/);
+      const lines = rsaCert.split("\n");
+      const truncated = [...lines.slice(0, 6), lines[lines.length - 2], ""].join("\n");
+      await rejected(certs({ "cut-kid": truncated }), /"cut-kid": certificate (is not a DER certificate|is not valid base64)/);
+      await rejected(certs({ "junk-kid": "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n" }), /"junk-kid": certificate is not valid base64/);
+      const flipped = rsaCert.replace(/\n(.)/, (_, c: string) => `\n${c === "M" ? "N" : "M"}`);
+      await rejected(certs({ "flip-kid": flipped }), /"flip-kid": certificate/);
+      // The good one loads (kid → certificate is jwt_authn's second form of a key set).
+      const host = await HostEmulator.load(wasm, { pluginConfiguration: certs({ "rsa-kid": rsaCert }) });
+      assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("accepts requirement_map without rules", async () => {
