@@ -174,7 +174,7 @@ class JwtAuthStream extends Context {
   /** jwt_authn's answer to a route whose per-route settings cannot be used: 403, the problem in the body. */
   private denyRoute(problem: string): void {
     const message = "Failed JWT authentication: " + problem;
-    this.sendLocalResponse(403, message, makeHeaders([]), "jwt_authn_access_denied{" + problem.replaceAll(" ", "_") + "}");
+    this.sendLocalResponse(403, message, makeHeaders([]), "jwt_authn_access_denied{" + withoutSpaces(problem) + "}");
   }
 
   /** jwt_authn's answer: the status text as body, and a WWW-Authenticate challenge naming the request URI. */
@@ -211,6 +211,16 @@ function originalUri(request: RequestView): string {
   if (path === null) return "";
   const shown = path.length > 256 ? path.subarray(0, 256) : path;
   return text(proto) + "://" + text(host) + text(shown);
+}
+
+/** Response code details may not contain white space or control bytes (the problem may quote a route's metadata). */
+function withoutSpaces(problem: string): string {
+  let out = "";
+  for (let i = 0; i < problem.length; i++) {
+    const c = problem.charCodeAt(i);
+    out += c <= 0x20 || c == 0x7f ? "_" : String.fromCharCode(c);
+  }
+  return out;
 }
 
 function text(bytes: Uint8Array | null): string {
