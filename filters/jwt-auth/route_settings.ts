@@ -31,6 +31,14 @@ export class RouteSettings {
   }
 }
 
+function isPrintable(text: string): bool {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
 /**
  * Reads the current route's settings into `out`. Envoy hands the metadata Struct over as a map of field name to
  * value: strings as their bytes, booleans as one byte.
@@ -48,7 +56,13 @@ export function readRouteSettings(out: RouteSettings): void {
   for (let i = 0; i < fields.length; i++) {
     const name = fields[i].key;
     if (name == "requirement_name") {
-      out.requirementName = fields[i].value;
+      // Envoy hands a number, list or object over in binary (with NUL or other control bytes); a name never has them.
+      const value = fields[i].value;
+      if (!isPrintable(value)) {
+        out.problem = "route metadata " + ROUTE_METADATA_NAMESPACE + ".requirement_name must be a string";
+        return;
+      }
+      out.requirementName = value;
     } else if (name == "disabled") {
       // One byte, 1 for true; anything else (a string "true", a number) is not jwt_authn's boolean.
       const value = fields[i].value;
