@@ -300,7 +300,7 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
     execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath,
       "-subj", "/CN=jwt-auth differential test", "-days", "2"], { stdio: "ignore" });
     const pem = readFileSync(certPath, "utf8");
-    return { pem, key: { alg: "RS256", kid: "cert-kid", key: createPrivateKey(readFileSync(keyPath)), jwk: {} } };
+    return { pem, key: { alg: "RS256", kid: "cert-kid", key: createPrivateKey(readFileSync(keyPath)), jwk: { kty: "RSA" } } };
   }
 
   /** Routes under /per-route select a requirement by name (or disable the filter); the rest follow the rules. */
