@@ -496,12 +496,12 @@ describe("jwt-auth cookies, subjects, lifetimes and per-route requirements (host
   const strictProvider = (extra: Json) => provider({ from_headers: [{ name: "authorization", value_prefix: "Bearer " }], ...extra });
 
   it("reads a token from a cookie and leaves the cookie in place", async () => {
-    const host = await start(configWith({ example: provider({ from_cookies: ["session"] }) }));
+    const host = await start(configWith({ example: provider({ from_cookies: ["access"] }) }));
     const token = await signToken(key("ES256"), goodClaims);
-    const stream = request(host, { cookie: `theme=dark; session="${token}"` });
+    const stream = request(host, { cookie: `theme=dark; access="${token}"` });
     assertAllowed(stream);
-    assert.equal(stream.requestHeader("cookie"), `theme=dark; session="${token}"`);
-    assertDenied(request(host, { cookie: "session=abc" }), 401, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
+    assert.equal(stream.requestHeader("cookie"), `theme=dark; access="${token}"`);
+    assertDenied(request(host, { cookie: "access=abc" }), 401, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
     assertDenied(request(host, bearer(token)), 401, "Jwt is missing"); // from_cookies replaces the default locations
   });
 
