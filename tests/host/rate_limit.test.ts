@@ -455,6 +455,13 @@ describe("bounded memory", () => {
     assert.equal(host.metricValue("ratelimit.test.main.live_buckets"), 0);
     assert.equal(store.size, 33, "sweeping frees values, never adds keys");
   });
+
+  it("live_buckets never counts the overflow bucket", async () => {
+    const host = await start(oneRule({ token_bucket: bucket(1, 1, "60s"), max_buckets: 4 }));
+    for (let i = 0; i < 12; i++) send(host, { "x-client": `c${i}` });
+    host.advanceTime(1_000, true);
+    assert.equal(host.metricValue("ratelimit.test.main.live_buckets"), 4, "4 live slots, the live overflow bucket aside");
+  });
 });
 
 describe("configuration", () => {
