@@ -319,8 +319,8 @@ describe("jwt-auth against Envoy's jwt_authn: ES512, cookies, per-route requirem
   }
 
   function withRoutes(listener: Json, list: Json[]): Json {
-    const chains = listener.filter_chains as Array<{ filters: Array<{ typed_config: Json }> }>;
-    (chains[0].filters[0].typed_config.route_config as { virtual_hosts: Json[] }).virtual_hosts[0].routes = list;
+    const chains = listener.filterChains as Array<{ filters: Array<{ typedConfig: Json }> }>;
+    (chains[0].filters[0].typedConfig.routeConfig as { virtualHosts: Json[] }).virtualHosts[0].routes = list;
     return listener;
   }
 

@@ -420,9 +420,9 @@ describe("metrics response_flags next to Envoy's access log", () => {
       httpFilters: [wasmFilter({ name: "metrics", wasmPath: metricsWasm, configuration: flagsConfig })],
       routes: [],
     });
-    const chains = listener.filter_chains as Array<{ filters: Array<{ typed_config: Json }> }>;
-    const manager = chains[0].filters[0].typed_config;
-    manager.access_log = [{
+    const chains = listener.filterChains as Array<{ filters: Array<{ typedConfig: Json }> }>;
+    const manager = chains[0].filters[0].typedConfig;
+    manager.accessLog = [{
       name: "envoy.access_loggers.file",
       typed_config: {
         "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
@@ -431,14 +431,14 @@ describe("metrics response_flags next to Envoy's access log", () => {
       },
     }];
     // No route for anything else: NR.
-    (manager.route_config as { virtual_hosts: Json[] }).virtual_hosts[0].routes = [
+    (manager.routeConfig as { virtualHosts: Json[] }).virtualHosts[0].routes = [
       { match: { prefix: "/retry" }, route: { cluster: "unreachable", retry_policy: { retry_on: "connect-failure", num_retries: 1 } } },
       { match: { prefix: "/empty" }, route: { cluster: "empty" } },
       { match: { prefix: "/timeout" }, route: { cluster: "app", timeout: "0.3s" } },
       { match: { prefix: "/hang" }, route: { cluster: "app", timeout: "15s" } },
     ];
     const empty = staticCluster("empty", "127.0.0.1", 1);
-    empty.load_assignment = { cluster_name: "empty", endpoints: [] };
+    empty.loadAssignment = { clusterName: "empty", endpoints: [] };
     envoy = await startEnvoy({
       config: bootstrap({
         listeners: [listener],
