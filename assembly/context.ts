@@ -68,6 +68,15 @@ export function dispatchHttpCall(
 }
 
 export class RootContext extends BaseContext {
+  /**
+   * Set when this root is a stage of a combined root (see filters/as-mesh): its configuration is the combined
+   * root's section for it rather than the host's plugin configuration, and its tick period is only recorded for
+   * the combined root to schedule.
+   */
+  embeddedConfiguration: ArrayBuffer | null = null;
+  /** The tick period this root asked for (0: none). */
+  tickPeriodMilliseconds: u32 = 0;
+
   /** Called once per VM; `vmConfigurationSize` bytes of VM configuration are readable. */
   onVmStart(vmConfigurationSize: u32): bool { return true; }
   /** Called for each (re)configuration; return false to make Envoy reject the plugin configuration. */
@@ -81,6 +90,8 @@ export class RootContext extends BaseContext {
   }
 
   getPluginConfiguration(): ArrayBuffer {
+    const embedded = this.embeddedConfiguration;
+    if (embedded !== null) return embedded;
     return host.getBufferBytes(BufferType.PluginConfiguration, 0, u32.MAX_VALUE);
   }
 
@@ -90,6 +101,8 @@ export class RootContext extends BaseContext {
 
   /** Starts (or with 0 stops) the periodic onTick callback of this root context. */
   setTickPeriod(milliseconds: u32): bool {
+    this.tickPeriodMilliseconds = milliseconds;
+    if (this.embeddedConfiguration !== null) return true;
     return host.setTickPeriodMilliseconds(milliseconds) == WasmResult.Ok;
   }
 
@@ -154,8 +167,10 @@ const rootContexts = new Map<u32, RootContext>();
 const streamContexts = new Map<u32, Context>();
 
 /**
- * Registers how to build the root context of this module. With several registrations, `name` is matched against
- * the plugin's `root_id` from the Envoy configuration; with one, it is used for every plugin.
+ * Registers how to build the root context of this module. With one registration it is used for every plugin. With
+ * several, the plugin's `root_id` from the Envoy configuration chooses: the registration of that name, or else the
+ * one whose name the root_id contains (`jwt-auth-remote`, `inbound-metrics`), so several plugins of one filter can
+ * share a VM under distinct root_ids.
  */
 export function registerRootContext(factory: RootContextFactory, name: string = ""): void {
   rootFactories.push(new RootFactoryEntry(name, factory));
@@ -169,14 +184,30 @@ function chooseRootFactory(): RootContextFactory | null {
   for (let i = 0; i < rootFactories.length; i++) {
     if (rootFactories[i].name == name) return rootFactories[i].factory;
   }
-  return null;
+  let found: RootContextFactory | null = null;
+  for (let i = 0; i < rootFactories.length; i++) {
+    const candidate = rootFactories[i];
+    if (candidate.name.length == 0 || !name.includes(candidate.name)) continue;
+    if (found !== null) {
+      host.log(host.LogLevel.Error, "root_id " + name + " names more than one filter of this module");
+      return null;
+    }
+    found = candidate.factory;
+  }
+  if (found === null) host.log(host.LogLevel.Error, "root_id \"" + name + "\" names no filter of this module");
+  return found;
+}
+
+/** The root of a plugin whose root_id matches no registration: Envoy refuses its configuration. */
+class UnmatchedRoot extends RootContext {
+  onConfigure(pluginConfigurationSize: u32): bool { return false; }
 }
 
 /** Called by the ABI layer for proxy_on_context_create. */
 export function createContextFor(contextId: u32, parentId: u32): void {
   if (parentId == 0) {
     const factory = chooseRootFactory();
-    rootContexts.set(contextId, factory ? factory(contextId) : new RootContext(contextId));
+    rootContexts.set(contextId, factory ? factory(contextId) : new UnmatchedRoot(contextId));
     return;
   }
   if (!rootContexts.has(parentId)) {

@@ -4,7 +4,7 @@ export {
   WasmResult, LogLevel, HeaderMapType, BufferType, MetricType, StreamType,
   FilterHeadersStatus, FilterDataStatus, FilterTrailersStatus, resultName,
 } from "./abi/types";
-export { HeaderPair, Headers } from "./abi/pairs";
+export { HeaderPair, Headers, deserializeHeaders } from "./abi/pairs";
 export {
   BaseContext, RootContext, Context, registerRootContext, dispatchHttpCall, HttpCallCallback, RootContextFactory,
 } from "./context";

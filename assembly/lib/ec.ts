@@ -1,11 +1,11 @@
-// Elliptic-curve arithmetic for ECDSA verification on the NIST prime curves P-256 and P-384: short Weierstrass
+// Elliptic-curve arithmetic for ECDSA verification on the NIST prime curves P-256, P-384 and P-521: short Weierstrass
 // curves y^2 = x^3 - 3x + b over GF(p) with prime order n (cofactor 1), as specified in SP 800-186 / SEC 2.
 //
 // Representation. A number is an array of little-endian u32 limbs addressed by pointer (4 * limbs bytes); every
 // buffer lives in StaticArrays owned by a Curve, allocated once, so verification allocates nothing per call and
 // the hot loops run on raw loads and stores. Field elements are kept fully reduced into [0, p) in plain (not
 // Montgomery) form; multiply, square, add and subtract are the curve-specific unrolled routines of
-// p256.ts/p384.ts (picked by limb count, a perfectly predicted branch). Scalars mod n use the generic limb loops
+// p256.ts/p384.ts/p521.ts (picked by limb count, a perfectly predicted branch). Scalars mod n use the generic limb loops
 // below: a small Montgomery multiplier (only a handful of scalar products are needed per verification) and a
 // binary extended-Euclid inverse.
 //
@@ -15,6 +15,7 @@
 
 import { p256Add, p256Mul, p256Sqr, p256Sub } from "./p256";
 import { p384Add, p384Mul, p384Sqr, p384Sub } from "./p384";
+import { p521Add, p521Mul, p521Sqr, p521Sub } from "./p521";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Limb vectors: generic helpers over n little-endian u32 limbs at a pointer. Outputs may alias inputs.
@@ -245,10 +246,12 @@ const G_TABLE: i32 = 1 << (G_WINDOW - 2); // G, 3G, ..., 63G
  * preallocated buffers, so a Curve is not reentrant; wasm runs one call at a time and nothing here calls out.
  */
 export class Curve {
-  /** Limbs per field element / scalar (8 for P-256, 12 for P-384). */
+  /** Limbs per field element / scalar (8 for P-256, 12 for P-384, 17 for P-521). */
   readonly limbs: i32;
-  /** Bytes of a coordinate or scalar (32 or 48). */
+  /** Bytes of a coordinate or scalar (32, 48 or 66): 4 * limbs, except for P-521 whose 521 bits need 66. */
   readonly size: i32;
+  /** Zeros, then a `size`-byte big-endian number: reads and writes it as 4 * limbs bytes when size is less. */
+  private readonly padded: Uint8Array;
 
   // All numbers live in this one block; the usize fields below point into it.
   private readonly block: StaticArray<u32>;
@@ -293,13 +296,15 @@ export class Curve {
 
   /**
    * Builds a curve from big-endian hex constants (prime p, coefficient b, order n, base point G), with a = -3.
-   * `fieldLimbs` selects the unrolled field routines: 8 = P-256, 12 = P-384.
+   * `fieldLimbs` selects the field routines: 8 = P-256, 12 = P-384, 17 = P-521 (hex constants padded to 8 * 17
+   * digits; its coordinates and scalars are 66 bytes).
    */
   constructor(fieldLimbs: i32, pHex: string, bHex: string, nHex: string, gxHex: string, gyHex: string) {
-    assert(fieldLimbs == 8 || fieldLimbs == 12, "Curve: only the P-256 and P-384 fields are implemented");
+    assert(fieldLimbs == 8 || fieldLimbs == 12 || fieldLimbs == 17, "Curve: only the P-256, P-384 and P-521 fields are implemented");
     const L = fieldLimbs;
     this.limbs = L;
-    this.size = L * 4;
+    this.size = L == 17 ? 66 : L * 4;
+    this.padded = new Uint8Array(L * 4);
     const bytes = <usize>L << 2;
 
     // 6 constants + 9 temporaries + 8 verification values + 2 points + 4 elements of inverse scratch, then the
@@ -359,22 +364,26 @@ export class Curve {
 
   @inline private fmul(o: usize, a: usize, b: usize): void {
     if (this.limbs == 8) p256Mul(o, a, b);
-    else p384Mul(o, a, b);
+    else if (this.limbs == 12) p384Mul(o, a, b);
+    else p521Mul(o, a, b);
   }
 
   @inline private fsqr(o: usize, a: usize): void {
     if (this.limbs == 8) p256Sqr(o, a);
-    else p384Sqr(o, a);
+    else if (this.limbs == 12) p384Sqr(o, a);
+    else p521Sqr(o, a);
   }
 
   @inline private fadd(o: usize, a: usize, b: usize): void {
     if (this.limbs == 8) p256Add(o, a, b);
-    else p384Add(o, a, b);
+    else if (this.limbs == 12) p384Add(o, a, b);
+    else p521Add(o, a, b);
   }
 
   @inline private fsub(o: usize, a: usize, b: usize): void {
     if (this.limbs == 8) p256Sub(o, a, b);
-    else p384Sub(o, a, b);
+    else if (this.limbs == 12) p384Sub(o, a, b);
+    else p521Sub(o, a, b);
   }
 
   /** o = -a mod p (0 stays 0). */
@@ -569,6 +578,26 @@ export class Curve {
     }
   }
 
+  // ---- numbers in bytes ----
+
+  /** Reads the `size`-byte big-endian number at src[start ..) into limbs. */
+  private readNumber(dst: usize, src: Uint8Array, start: i32): void {
+    const L = this.limbs, pad = L * 4 - this.size;
+    if (pad == 0) {
+      limbsFromBytes(dst, src, start, L);
+      return;
+    }
+    memory.copy(this.padded.dataStart + <usize>pad, src.dataStart + <usize>start, <usize>this.size);
+    limbsFromBytes(dst, this.padded, 0, L);
+  }
+
+  /** Writes limbs as a `size`-byte big-endian number into dst (which has exactly `size` bytes). */
+  private writeNumber(dst: Uint8Array, src: usize): void {
+    const L = this.limbs, pad = L * 4 - this.size;
+    limbsToBytes(this.padded, 0, src, L);
+    memory.copy(dst.dataStart, this.padded.dataStart + <usize>pad, <usize>this.size);
+  }
+
   // ---- scalars ----
 
   /** o = a * b mod n, for a, b < n (two Montgomery products: a b R^-1, then times R^2 R^-1). */
@@ -667,26 +696,25 @@ export class Curve {
     if (x.length != size || y.length != size || sig.length != 2 * size) return false;
     const p = this.p, n = this.n;
 
-    limbsFromBytes(this.qx, x, 0, L);
-    limbsFromBytes(this.qy, y, 0, L);
+    this.readNumber(this.qx, x, 0);
+    this.readNumber(this.qy, y, 0);
     if (limbsCompare(this.qx, p, L) >= 0 || limbsCompare(this.qy, p, L) >= 0) return false;
     if (!this.onCurve(this.qx, this.qy)) return false;
 
     const r = this.r, s = this.s;
-    limbsFromBytes(r, sig, 0, L);
-    limbsFromBytes(s, sig, size, L);
+    this.readNumber(r, sig, 0);
+    this.readNumber(s, sig, size);
     if (limbsIsZero(r, L) || limbsCompare(r, n, L) >= 0) return false;
     if (limbsIsZero(s, L) || limbsCompare(s, n, L) >= 0) return false;
 
-    // e = the leftmost 8*size bits of the digest (n has exactly that many), reduced mod n: e < 2^(8 size) < 2n.
+    // e = the leftmost 8*size bits of the digest (n has exactly that many on P-256 and P-384), reduced mod n:
+    // e < 2^(8 size) < 2n. A shorter digest (SHA-512's 512 bits on P-521, whose n has 521) is taken whole.
     const e = this.e;
     if (digest.length >= size) {
       limbsFromBytes(e, digest, 0, L);
     } else {
-      // a shorter digest is taken whole, as the low bytes
-      limbsSetSmall(e, 0, L);
-      const padded = new Uint8Array(size);
-      padded.set(digest, size - digest.length);
+      const padded = new Uint8Array(L * 4);
+      padded.set(digest, L * 4 - digest.length);
       limbsFromBytes(e, padded, 0, L);
     }
     if (limbsCompare(e, n, L) >= 0) limbsSub(e, e, n, L);
@@ -724,17 +752,17 @@ export class Curve {
     const L = this.limbs, size = this.size;
     if (u1.length != size || u2.length != size || qx.length != size || qy.length != size) return false;
     if (outX.length != size || outY.length != size) return false;
-    limbsFromBytes(this.u1, u1, 0, L);
-    limbsFromBytes(this.u2, u2, 0, L);
-    limbsFromBytes(this.qx, qx, 0, L);
-    limbsFromBytes(this.qy, qy, 0, L);
+    this.readNumber(this.u1, u1, 0);
+    this.readNumber(this.u2, u2, 0);
+    this.readNumber(this.qx, qx, 0);
+    this.readNumber(this.qy, qy, 0);
     if (limbsCompare(this.u1, this.n, L) >= 0 || limbsCompare(this.u2, this.n, L) >= 0) return false;
     if (limbsCompare(this.qx, this.p, L) >= 0 || limbsCompare(this.qy, this.p, L) >= 0) return false;
     if (!this.onCurve(this.qx, this.qy)) return false;
     this.linearCombination(this.u1, this.u2, this.qx, this.qy);
     if (!this.toAffine(this.t7, this.t8, this.acc)) return false;
-    limbsToBytes(outX, 0, this.t7, L);
-    limbsToBytes(outY, 0, this.t8, L);
+    this.writeNumber(outX, this.t7);
+    this.writeNumber(outY, this.t8);
     return true;
   }
 }

@@ -1,13 +1,14 @@
-// ECDSA signature verification for JWS ES256 (P-256 with SHA-256) and ES384 (P-384 with SHA-384), RFC 7518 3.4.
+// ECDSA signature verification for JWS ES256 (P-256 with SHA-256), ES384 (P-384 with SHA-384) and ES512 (P-521
+// with SHA-512), RFC 7518 3.4.
 //
-// Keys are the JWK form: x and y as big-endian affine coordinates of exactly the curve's size (32 or 48 bytes);
+// Keys are the JWK form: x and y as big-endian affine coordinates of exactly the curve's size (32, 48 or 66 bytes);
 // signatures are the JWS form r || s (IEEE P1363), each half exactly that size. Everything else (range checks,
 // on-curve check, the arithmetic) is in ec.ts. Each curve and its precomputed base-point table are built on first
 // use (about 0.5 ms for P-256, 1 ms for P-384 once compiled), so a filter that never sees ES384 never pays for
 // P-384's start-up; a filter that wants no first-request cost can call curveP256()/curveP384() when it starts.
 
 import { Curve } from "./ec";
-import { sha256, sha384 } from "./sha2";
+import { sha256, sha384, sha512 } from "./sha2";
 
 // Domain parameters from SP 800-186 (identical to SEC 2's secp256r1 / secp384r1), big-endian hex.
 const P256_P = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
@@ -27,8 +28,21 @@ const P384_GX =
 const P384_GY =
   "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f";
 
+// P-521, its hex constants padded to the 17 limbs the field code uses.
+const P521_P =
+  "000001ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+const P521_B =
+  "00000051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00";
+const P521_N =
+  "000001fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409";
+const P521_GX =
+  "000000c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66";
+const P521_GY =
+  "0000011839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650";
+
 let p256: Curve | null = null;
 let p384: Curve | null = null;
+let p521: Curve | null = null;
 
 /** The P-256 curve (built on first call). */
 export function curveP256(): Curve {
@@ -67,4 +81,23 @@ export function ecdsaP256Verify(x: Uint8Array, y: Uint8Array, msg: Uint8Array, s
 export function ecdsaP384Verify(x: Uint8Array, y: Uint8Array, msg: Uint8Array, sig: Uint8Array): bool {
   if (x.length != 48 || y.length != 48 || sig.length != 96) return false;
   return curveP384().verifyDigest(x, y, sha384(msg), sig);
+}
+
+/** The P-521 curve (built on first call). */
+export function curveP521(): Curve {
+  let c = p521;
+  if (c == null) {
+    c = new Curve(17, P521_P, P521_B, P521_N, P521_GX, P521_GY);
+    p521 = c;
+  }
+  return c;
+}
+
+/**
+ * ES512: verifies sig = r || s (132 bytes) over SHA-512(msg) with the P-521 public key (x, y), 66 bytes each.
+ * Same rejections as ecdsaP256Verify.
+ */
+export function ecdsaP521Verify(x: Uint8Array, y: Uint8Array, msg: Uint8Array, sig: Uint8Array): bool {
+  if (x.length != 66 || y.length != 66 || sig.length != 132) return false;
+  return curveP521().verifyDigest(x, y, sha512(msg), sig);
 }

@@ -79,6 +79,8 @@ export interface RunContext {
   saturationSeconds: number;
   saturationVus: number;
   coldShare: number;
+  /** Envoy worker threads. */
+  concurrency: number;
   profile: boolean;
   log: (line: string) => void;
 }
@@ -172,7 +174,7 @@ async function profiledPhase(envoy: EnvoyInstance, file: string, load: () => Pro
 export async function runVariant(variant: Variant, repeat: number, context: RunContext, profileFile?: string): Promise<VariantRun> {
   const startedAt = new Date().toISOString();
   const loadAverage = loadavg()[0];
-  const envoy = await startEnvoy({ config: variantConfig(variant, context), concurrency: 1, logLevel: "warning" });
+  const envoy = await startEnvoy({ config: variantConfig(variant, context), concurrency: context.concurrency, logLevel: "warning" });
   try {
     if (context.pinning.envoyCore !== null) pinProcess(envoy.process.pid!, context.pinning.envoyCore);
     const target = envoy.url(LISTENER);

@@ -15,6 +15,8 @@ export interface BenchOptions {
   saturationSeconds: number;
   saturationVus: number;
   repeats: number;
+  /** Envoy worker threads (memory per worker: each runs its own Wasm VMs). */
+  concurrency: number;
   /** Share of JWT requests that carry a token never sent before (cache-cold). */
   coldShare: number;
   /** Route to a loopback upstream instead of Envoy's direct_response. */
@@ -51,6 +53,7 @@ pinned to core 0; k6 on core 1), k6 fixed-rate then saturation load, and writes 
   --saturation S         closed-model seconds (default 15; 0 skips)
   --saturation-vus N     closed-model virtual users (default 32)
   --repeats N            rounds over all variants, order rotated each round (default 3)
+  --concurrency N        Envoy worker threads (default 1; more shows the memory each worker adds)
   --cold-share X         share of JWT requests with a never-seen token, 0..1 (default 0.1)
   --upstream             route to a loopback upstream instead of direct_response
   --no-pin               do not pin Envoy and k6 to cores
@@ -94,6 +97,7 @@ export function parseOptions(argv: string[]): BenchOptions & { help: boolean; li
     saturationSeconds: smoke ? 2 : 15,
     saturationVus: smoke ? 4 : 32,
     repeats: smoke ? 1 : 3,
+    concurrency: 1,
     coldShare: 0.1,
     upstream: false,
     pin: true,
@@ -128,6 +132,7 @@ export function parseOptions(argv: string[]): BenchOptions & { help: boolean; li
       case "--saturation": options.saturationSeconds = number(value(), flag, 0); break;
       case "--saturation-vus": options.saturationVus = number(value(), flag, 1); break;
       case "--repeats": options.repeats = number(value(), flag, 1); break;
+      case "--concurrency": options.concurrency = number(value(), flag, 1, 64); break;
       case "--cold-share": options.coldShare = number(value(), flag, 0, 1); break;
       case "--upstream": options.upstream = true; break;
       case "--no-pin": options.pin = false; break;

@@ -77,7 +77,7 @@ export function setupText(input: Pick<ReportInput, "options" | "environment" | "
   return [
     `- Command: \`${input.command}\``,
     `- Machine: ${e.cpuModel}, ${e.cores} cores, ${(e.memoryBytes / 2 ** 30).toFixed(1)} GiB, Linux ${e.kernel}; ${pin}`,
-    `- Envoy ${e.envoyVersion}, --concurrency 1; ${e.k6Version}; commit ${e.gitCommit}`,
+    `- Envoy ${e.envoyVersion}, --concurrency ${o.concurrency ?? 1}; ${e.k6Version}; commit ${e.gitCommit}`,
     `- Route: ${o.upstream ? "loopback upstream (a second Envoy answering directly)" : "Envoy's direct_response (isolates the filter's cost)"}`,
     `- Fixed rate ${o.rate} req/s for ${o.durationSeconds} s after a ${o.warmupSeconds} s warm-up; saturation: ` +
       (o.saturationSeconds > 0 ? `${o.saturationVus} closed-loop virtual users for ${o.saturationSeconds} s` : "skipped") +

@@ -6,7 +6,8 @@ import { statsConfigForIstioMetrics, type MetricsFilterConfig } from "../../envo
 import { luaBaselineFilter } from "../../envoy/lua/index.ts";
 import { jwtAuthnStyleConfig, nativeJwtAuthnFilter, SUBJECT_HEADER, type JwtAlg, type JwtFixture } from "./jwt_fixture.ts";
 import {
-  wasmFilterUnavailable, wasmJwtAuthFilter, wasmMetricsFilter, wasmRateLimitFilter, type WasmFilterName,
+  asMeshFilter, asMeshUnavailable, wasmFilterUnavailable, wasmJwtAuthFilter, wasmMetricsFilter, wasmRateLimitFilter,
+  type WasmFilterName,
 } from "./wasm_filters.ts";
 
 export type FilterGroup = "none" | "jwt" | "rate-limit" | "metrics" | "chain";
@@ -78,6 +79,15 @@ const metricsBootstrap: Json = { stats_config: statsConfigForIstioMetrics(METRIC
 
 const byUser = { request_headers: { header_name: "x-user" } };
 const bySubject = { jwt_claim: { header_name: SUBJECT_HEADER } };
+
+/** The as-mesh chain root's configuration: the three filters' chain configurations as its sections. */
+export function chainConfig(fixture: JwtFixture) {
+  return {
+    metrics: METRICS_CONFIG,
+    jwt_auth: jwtAuthnStyleConfig(fixture, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true }),
+    rate_limit: rateLimitConfig(bySubject),
+  };
+}
 
 function needs(...filters: WasmFilterName[]): () => string | false {
   return () => {
@@ -156,6 +166,23 @@ export function allVariants(algs: readonly JwtAlg[]): Variant[] {
         wasmJwtAuthFilter(f, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true }),
         wasmRateLimitFilter(rateLimitConfig(bySubject)),
       ],
+    },
+    // The same three filters from build/as-mesh.wasm: three entries sharing one VM, then the chain root (one entry).
+    {
+      id: "chain-wasm-one-vm", group: "chain", impl: "wasm", alg: chainAlg,
+      label: `chain (metrics → JWT ${chainAlg} → rate limit) · Wasm, as-mesh.wasm, 3 entries in 1 VM`,
+      unavailable: asMeshUnavailable, bootstrapExtra: metricsBootstrap,
+      httpFilters: (f) => [
+        asMeshFilter("metrics", METRICS_CONFIG),
+        asMeshFilter("jwt-auth", jwtAuthnStyleConfig(f, { cacheSize: JWT_CACHE_SIZE, subjectHeader: true })),
+        asMeshFilter("rate-limit", rateLimitConfig(bySubject)),
+      ],
+    },
+    {
+      id: "chain-wasm-combined", group: "chain", impl: "wasm", alg: chainAlg,
+      label: `chain (metrics → JWT ${chainAlg} → rate limit) · Wasm, as-mesh.wasm chain root`,
+      unavailable: asMeshUnavailable, bootstrapExtra: metricsBootstrap,
+      httpFilters: (f) => [asMeshFilter("chain", chainConfig(f))],
     },
     {
       id: "chain-native", group: "chain", impl: "native", alg: chainAlg,

@@ -5,8 +5,8 @@
 //    (anything beats "unknown issuer", which beats "missing"), softened by allow_missing / allow_missing_or_failed.
 //  - allow_missing / allow_missing_or_failed: tokens at any provider's location are checked against the provider
 //    of their issuer; a request without one passes, and with allow_missing_or_failed so does a bad one.
-// Checks per token follow jwt_authn's order: structure, issuer, time, audience, then the signature — so an expired
-// token is "expired" even when its signature is also wrong.
+// Checks per token follow jwt_authn's order: structure, issuer, time, audience, subject, lifetime, then the
+// signature — so an expired token is "expired" even when its signature is also wrong.
 //
 // Nothing is written to the request while deciding: what verified tokens call for is collected in `actions`,
 // rolled back when the member it belongs to fails, and applied by the caller only on success.
@@ -179,6 +179,11 @@ export class Authenticator {
     const time = checkTime(token.nbf, token.exp, this.now(), config.clockSkewSeconds);
     if (time != Status.Ok) return time;
     if (!audiencesAllowed(audiences !== null ? audiences : config.audiences, token.audiences)) return Status.JwtAudienceNotAllowed;
+    // subjects and max_lifetime / require_expiration, as jwt_authn checks them. A cached token passed both: its sub
+    // does not change, and its remaining lifetime only shrinks.
+    const subjects = config.subjects;
+    if (subjects !== null && !subjects.matches(token.sub)) return SUBJECT_NOT_ALLOWED;
+    if (!lifetimeAllowed(config, token.exp, this.now())) return LIFETIME_NOT_ALLOWED;
 
     const jwks = provider.jwks;
     if (jwks === null) return config.remote !== null ? Status.JwksFetchFail : Status.JwksNoValidKeys;
@@ -211,8 +216,22 @@ export class Authenticator {
     const actions = this.actions;
     const headerActions = verified.headerActions;
     for (let i = 0, n = headerActions.length; i < n; i++) actions.push(unchecked(headerActions[i]));
-    if (!config.forward) actions.push(unchecked(this.removals[found.location]));
+    // A token in a cookie stays where it is, as in jwt_authn (which removes header and parameter tokens only).
+    if (!config.forward && !unchecked(this.config.locations[found.location]).isCookie) actions.push(unchecked(this.removals[found.location]));
   }
+}
+
+/** The answer when `subjects` refuses a token's sub. */
+const SUBJECT_NOT_ALLOWED = Status.JwtVerificationFail;
+/** The answer when max_lifetime or require_expiration refuses a token's exp (jwt_authn's too, not "expired"). */
+const LIFETIME_NOT_ALLOWED = Status.JwtVerificationFail;
+
+/** jwt_authn's rule: with max_lifetime (or require_expiration) exp must be present, and exp - now under max_lifetime. */
+function lifetimeAllowed(config: ProviderConfig, exp: u64, now: u64): bool {
+  if (config.maxLifetimeMs == 0 && !config.requireExpiration) return true;
+  if (exp == 0) return false;
+  if (config.maxLifetimeMs == 0 || exp <= now) return true;
+  return (exp - now) * 1000 < config.maxLifetimeMs;
 }
 
 /** What a verified token gives upstream, computed once and cached with it. */

@@ -8,6 +8,7 @@ import { JsonValue, parseJson, lastJsonError } from "../../assembly/lib/json";
 import { Jwks, loadJwks } from "./jwks";
 import { normalizeAudience } from "./claims";
 import { parseDurationMs } from "./duration";
+import { MAX_CACHED_TOKEN_BYTES } from "./token_cache";
 
 // ---------------------------------------------------------------------------------------------------------------
 // The typed configuration.
@@ -27,25 +28,35 @@ export class IssuerSet {
   }
 }
 
-/** A place tokens are read from: a header (with a value prefix such as "Bearer ") or a query parameter. */
+export const enum LocationKind { Header, Param, Cookie }
+
+/** A place tokens are read from: a header (with a value prefix such as "Bearer "), a query parameter or a cookie. */
 export class Location {
   /** Issuers of every provider reading this location (used when a requirement accepts any provider). */
   issuers: IssuerSet = new IssuerSet();
   prefixBytes: Uint8Array;
-  /** The header name, or the parameter name, encoded once. */
+  /** The header name, or the parameter or cookie name, encoded once. */
   header: HeaderName;
   nameBytes: Uint8Array;
 
-  constructor(public isHeader: bool, public name: string, public prefix: string) {
+  constructor(public kind: LocationKind, public name: string, public prefix: string) {
     this.prefixBytes = Uint8Array.wrap(String.UTF8.encode(prefix));
     const header = new HeaderName(name);
     this.header = header;
     this.nameBytes = Uint8Array.wrap(header.encoded);
   }
 
-  /** Header locations first, then parameters; each group ordered by name (and prefix), like jwt_authn. */
+  get isHeader(): bool {
+    return this.kind == LocationKind.Header;
+  }
+
+  get isCookie(): bool {
+    return this.kind == LocationKind.Cookie;
+  }
+
+  /** Header locations first, then parameters, then cookies; each group ordered by name (and prefix), like jwt_authn. */
   sortKey(): string {
-    return (this.isHeader ? "h:" : "p:") + this.name + "\n" + this.prefix;
+    return (<i32>this.kind).toString() + ":" + this.name + "\n" + this.prefix;
   }
 }
 
@@ -70,8 +81,29 @@ export class RemoteJwksConfig {
   ) {}
 }
 
+/** Envoy's StringMatcher (exact, prefix, suffix or contains; optionally ignore_case), for `subjects`. */
+export class StringMatcher {
+  constructor(public kind: string, public text: string, public ignoreCase: bool) {
+    if (ignoreCase) this.text = text.toLowerCase();
+  }
+
+  matches(value: string): bool {
+    const subject = this.ignoreCase ? value.toLowerCase() : value;
+    if (this.kind == "exact") return subject == this.text;
+    if (this.kind == "prefix") return subject.startsWith(this.text);
+    if (this.kind == "suffix") return subject.endsWith(this.text);
+    return subject.includes(this.text);
+  }
+}
+
 export class ProviderConfig {
   issuer: string = "";
+  /** `subjects`: the `sub` a token must have; null means any (or none). */
+  subjects: StringMatcher | null = null;
+  /** `max_lifetime` in milliseconds (0: none): a token's exp must be less than this far ahead, and present. */
+  maxLifetimeMs: u64 = 0;
+  /** `require_expiration`: a token without exp is refused. */
+  requireExpiration: bool = false;
   /** Normalised (see normalizeAudience); empty means any audience. */
   audiences: Array<string> = new Array<string>();
   localJwks: Jwks | null = null;
@@ -84,6 +116,8 @@ export class ProviderConfig {
   claimToHeaders: Array<ClaimToHeader> = new Array<ClaimToHeader>();
   clockSkewSeconds: u64 = 60;
   cacheSize: i32 = 100;
+  /** jwt_cache_config.jwt_max_token_size: longer tokens are verified every time, not cached. */
+  cacheMaxTokenBytes: i32 = MAX_CACHED_TOKEN_BYTES;
 
   constructor(public name: string, public index: i32) {}
 }
@@ -134,6 +168,10 @@ export class FilterConfig {
   providers: Array<ProviderConfig> = new Array<ProviderConfig>();
   locations: Array<Location> = new Array<Location>();
   rules: Array<Rule> = new Array<Rule>();
+  /** `requirement_map`: named requirements a route selects through its metadata (see route_settings.ts). */
+  requirementMap: Map<string, Requirement> = new Map<string, Requirement>();
+  /** The names of requirement_map, in configuration order (for the answer to an unknown name). */
+  requirementNames: Array<string> = new Array<string>();
   statPrefix: string = "jwt_auth";
   bypassCorsPreflight: bool = false;
   /** Headers this filter writes (claim_to_headers, forward_payload_header): removed from every request first. */
@@ -300,10 +338,11 @@ export function lastConfigError(): string {
   return configError;
 }
 
-const TOP_FIELDS = ["providers", "rules", "stat_prefix", "bypass_cors_preflight"];
+const TOP_FIELDS = ["providers", "rules", "requirement_map", "stat_prefix", "bypass_cors_preflight"];
 const PROVIDER_FIELDS = [
-  "issuer", "audiences", "local_jwks", "remote_jwks", "from_headers", "from_params", "forward",
-  "forward_payload_header", "pad_forward_payload_header", "claim_to_headers", "clock_skew_seconds", "jwt_cache_config",
+  "issuer", "audiences", "subjects", "max_lifetime", "require_expiration", "local_jwks", "remote_jwks", "from_headers",
+  "from_params", "from_cookies", "forward", "forward_payload_header", "pad_forward_payload_header", "claim_to_headers",
+  "clock_skew_seconds", "jwt_cache_config",
 ];
 
 /** Parses the plugin configuration; null (see lastConfigError) when anything in it is wrong. */
@@ -337,10 +376,26 @@ export function parseConfig(bytes: Uint8Array): FilterConfig | null {
     }
   }
 
+  const requirementMap = p.object(root.get("requirement_map"), "requirement_map");
+  if (requirementMap !== null && !p.failed) {
+    const names = requirementMap.keys();
+    if (names.length == 0) p.fail("requirement_map", "must name at least one requirement");
+    if (requirementMap.hasDuplicateKeys()) p.fail("requirement_map", "defines a requirement name twice");
+    for (let i = 0; i < names.length && !p.failed; i++) {
+      const requirement = parseRequirement(p, config, requirementMap.get(names[i])!, "requirement_map." + names[i], 0);
+      if (requirement === null) break;
+      config.requirementMap.set(names[i], requirement);
+      config.requirementNames.push(names[i]);
+    }
+  }
+
+  // rules may be left out when routes select requirements by name (requirement_map), as in jwt_authn.
   const rules = root.get("rules");
   if (!p.failed) {
-    if (rules === null || !rules.isArray() || rules.asArray().length == 0) {
-      p.fail("rules", "is required (an array of {match, requires})");
+    if (rules === null && requirementMap !== null) {
+      // no rules: a route without jwt-auth metadata is not checked
+    } else if (rules === null || !rules.isArray() || rules.asArray().length == 0) {
+      p.fail("rules", "is required (an array of {match, requires}) unless requirement_map is given");
     } else {
       const items = rules.asArray();
       for (let i = 0; i < items.length && !p.failed; i++) {
@@ -368,12 +423,12 @@ function isStatName(text: string): bool {
 }
 
 /** The index of the location (shared between providers that read the same place), created on first use. */
-function locationIndex(config: FilterConfig, isHeader: bool, name: string, prefix: string): i32 {
+function locationIndex(config: FilterConfig, kind: LocationKind, name: string, prefix: string): i32 {
   for (let i = 0; i < config.locations.length; i++) {
     const location = config.locations[i];
-    if (location.isHeader == isHeader && location.name == name && location.prefix == prefix) return i;
+    if (location.kind == kind && location.name == name && location.prefix == prefix) return i;
   }
-  config.locations.push(new Location(isHeader, name, prefix));
+  config.locations.push(new Location(kind, name, prefix));
   return config.locations.length - 1;
 }
 
@@ -403,6 +458,11 @@ function parseProvider(p: Parser, config: FilterConfig, name: string, value: Jso
   provider.issuer = p.string(value, "issuer", path);
   const audiences = p.stringArray(value, "audiences", path);
   for (let i = 0; i < audiences.length; i++) provider.audiences.push(normalizeAudience(audiences[i]));
+  const subjects = value.get("subjects");
+  if (subjects !== null) provider.subjects = parseStringMatcher(p, subjects, path + ".subjects");
+  if (value.get("max_lifetime") !== null) provider.maxLifetimeMs = p.duration(value, "max_lifetime", path, 0);
+  provider.requireExpiration = p.bool(value, "require_expiration", path);
+  if (p.failed) return;
 
   const local = value.get("local_jwks");
   const remote = value.get("remote_jwks");
@@ -412,9 +472,11 @@ function parseProvider(p: Parser, config: FilterConfig, name: string, value: Jso
   else provider.remote = parseRemoteJwks(p, remote!, path + ".remote_jwks");
   if (p.failed) return;
 
-  // Token locations: from_headers and from_params, or jwt_authn's defaults (Authorization: Bearer, access_token).
+  // Token locations: from_headers, from_params and from_cookies, or jwt_authn's defaults (Authorization: Bearer,
+  // access_token).
   const fromHeaders = value.get("from_headers");
   const fromParams = p.stringArray(value, "from_params", path);
+  const fromCookies = p.stringArray(value, "from_cookies", path);
   if (fromHeaders !== null) {
     if (!fromHeaders.isArray()) {
       p.fail(path + ".from_headers", "must be an array of {name, value_prefix}");
@@ -427,16 +489,23 @@ function parseProvider(p: Parser, config: FilterConfig, name: string, value: Jso
       p.onlyKnown(items[i], itemPath, ["name", "value_prefix"]);
       const headerName = p.headerName(p.requiredString(items[i], "name", itemPath), itemPath + ".name");
       const prefix = p.string(items[i], "value_prefix", itemPath);
-      if (!p.failed) provider.locations.push(locationIndex(config, true, headerName, prefix));
+      if (!p.failed) provider.locations.push(locationIndex(config, LocationKind.Header, headerName, prefix));
     }
   }
   for (let i = 0; i < fromParams.length && !p.failed; i++) {
     if (fromParams[i].length == 0) p.fail(path + ".from_params[" + i.toString() + "]", "must not be empty");
-    else provider.locations.push(locationIndex(config, false, fromParams[i], ""));
+    else provider.locations.push(locationIndex(config, LocationKind.Param, fromParams[i], ""));
   }
+  for (let i = 0; i < fromCookies.length && !p.failed; i++) {
+    // A cookie name is an RFC 6265 token, like a header name.
+    const cookie = fromCookies[i];
+    if (!isToken(cookie)) p.fail(path + ".from_cookies[" + i.toString() + "]", "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~), got \"" + cookie + "\"");
+    else provider.locations.push(locationIndex(config, LocationKind.Cookie, cookie, ""));
+  }
+  if (p.failed) return;
   if (provider.locations.length == 0) {
-    provider.locations.push(locationIndex(config, true, "authorization", "Bearer "));
-    provider.locations.push(locationIndex(config, false, "access_token", ""));
+    provider.locations.push(locationIndex(config, LocationKind.Header, "authorization", "Bearer "));
+    provider.locations.push(locationIndex(config, LocationKind.Param, "access_token", ""));
   }
   for (let i = 0; i < provider.locations.length; i++) config.locations[provider.locations[i]].issuers.add(provider.issuer);
   sortLocations(config, provider.locations);
@@ -476,11 +545,39 @@ function parseProvider(p: Parser, config: FilterConfig, name: string, value: Jso
 
   const cache = p.object(value.get("jwt_cache_config"), path + ".jwt_cache_config");
   if (cache !== null) {
-    p.onlyKnown(cache, path + ".jwt_cache_config", ["jwt_cache_size"]);
+    p.onlyKnown(cache, path + ".jwt_cache_config", ["jwt_cache_size", "jwt_max_token_size"]);
     const size = p.integer(cache, "jwt_cache_size", path + ".jwt_cache_config", 0, MAX_CACHE_SIZE, 100);
     provider.cacheSize = size == 0 ? 100 : <i32>size;
+    // As in jwt_authn, 0 means the default (4096 bytes).
+    const maxToken = p.integer(cache, "jwt_max_token_size", path + ".jwt_cache_config", 0, 65536, MAX_CACHED_TOKEN_BYTES);
+    provider.cacheMaxTokenBytes = maxToken == 0 ? MAX_CACHED_TOKEN_BYTES : <i32>maxToken;
   }
   if (!p.failed) config.providers.push(provider);
+}
+
+const STRING_MATCHER_KINDS = ["exact", "prefix", "suffix", "contains"];
+
+/** Envoy's StringMatcher: exactly one of exact, prefix, suffix, contains (safe_regex is not implemented), plus ignore_case. */
+function parseStringMatcher(p: Parser, value: JsonValue, path: string): StringMatcher | null {
+  if (p.object(value, path) === null) return null;
+  if (value.get("safe_regex") !== null) {
+    p.fail(path + ".safe_regex", "is not supported here (use exact, prefix, suffix or contains)");
+    return null;
+  }
+  p.onlyKnown(value, path, ["exact", "prefix", "suffix", "contains", "ignore_case"]);
+  let kind = "";
+  for (let i = 0; i < STRING_MATCHER_KINDS.length; i++) {
+    if (value.get(STRING_MATCHER_KINDS[i]) === null) continue;
+    if (kind.length > 0) p.fail(path, "must have exactly one of exact, prefix, suffix, contains");
+    kind = STRING_MATCHER_KINDS[i];
+  }
+  if (kind.length == 0) p.fail(path, "needs one of exact, prefix, suffix, contains");
+  if (p.failed) return null;
+  const text = p.string(value, kind, path);
+  // Envoy refuses an empty prefix, suffix or contains (they would match everything).
+  if (!p.failed && kind != "exact" && text.length == 0) p.fail(path + "." + kind, "must not be empty");
+  const ignoreCase = p.bool(value, "ignore_case", path);
+  return p.failed ? null : new StringMatcher(kind, text, ignoreCase);
 }
 
 function parseLocalJwks(p: Parser, value: JsonValue, path: string): Jwks | null {

@@ -1,5 +1,5 @@
-// Finding tokens in a request, as jwt_authn's extractor does: in a header after a value prefix ("Bearer "), or
-// in a query parameter. Header values and :path are read once per request, as bytes; a token is a view into
+// Finding tokens in a request, as jwt_authn's extractor does: in a header after a value prefix ("Bearer "), in
+// a query parameter, or in a cookie. Header values and :path are read once per request, as bytes; a token is a view into
 // those bytes, never a string.
 import { HeaderName, headers } from "../../assembly";
 import { Location } from "./config";
@@ -193,12 +193,55 @@ export function pathWithoutParam(path: Uint8Array, span: ParamSpan): string {
   return head + tail;
 }
 
+const COOKIE = new HeaderName("cookie");
+
+@inline function isCookieSpace(c: u8): bool {
+  return c == 0x20 || c == 0x09;
+}
+
+/**
+ * The value of cookie `name` in a Cookie header value ("a=1; b=2"), as Envoy's parseCookies reads it: pairs split at
+ * ';', spaces before the name dropped, the first pair with the name wins, and a value in double quotes loses them.
+ * Spaces after the value are dropped too (RFC 6265 allows them there; jwt_authn's base64 decoder skips them).
+ * False when the cookie is not there.
+ */
+export function cookieValue(header: Uint8Array, name: Uint8Array, out: FoundToken): bool {
+  const length = header.length;
+  let start = 0;
+  while (start <= length) {
+    let end = start;
+    while (end < length && unchecked(header[end]) != 0x3b) end++; // ';'
+    let keyStart = start;
+    while (keyStart < end && isCookieSpace(unchecked(header[keyStart]))) keyStart++;
+    let eq = keyStart;
+    while (eq < end && unchecked(header[eq]) != 0x3d) eq++; // '='
+    if (eq < end && eq - keyStart == name.length &&
+        memory.compare(header.dataStart + <usize>keyStart, name.dataStart, <usize>name.length) == 0) {
+      let valueStart = eq + 1, valueEnd = end;
+      while (valueEnd > valueStart && isCookieSpace(unchecked(header[valueEnd - 1]))) valueEnd--;
+      if (valueEnd - valueStart >= 2 && unchecked(header[valueStart]) == 0x22 && unchecked(header[valueEnd - 1]) == 0x22) {
+        valueStart++;
+        valueEnd--;
+      }
+      out.set(header, valueStart, valueEnd);
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
 /** Looks for the token at `location`; `out.present` says whether there is one. */
 export function extractToken(request: RequestView, location: Location, out: FoundToken): void {
   out.present = false;
   if (location.isHeader) {
     const value = request.header(location.header);
     if (value !== null) tokenInHeaderValue(value, location.prefixBytes, out);
+    return;
+  }
+  if (location.isCookie) {
+    const cookies = request.header(COOKIE);
+    if (cookies !== null) cookieValue(cookies, location.nameBytes, out);
     return;
   }
   const path = request.path();

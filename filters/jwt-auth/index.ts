@@ -11,14 +11,16 @@ import { MAX_JWKS_BYTES, RemoteJwks } from "./remote_jwks";
 import { JwtMetrics } from "./metrics";
 import { PATH, RequestView, findQueryParam, pathWithoutParam } from "./extract";
 import { findRule } from "./rules";
+import { RouteSettings, readRouteSettings } from "./route_settings";
+import { Requirement } from "./config";
 import { Authenticator } from "./authenticate";
 import { Action, ActionKind } from "./actions";
-import { Status, denyReasonOf, statusHttpCode, statusMessage } from "./status";
+import { DenyReason, Status, denyReasonOf, statusHttpCode, statusMessage } from "./status";
 
 /** How often the root context checks whether a remote JWKS is due (only when a provider has one). */
 const TICK_MS: u32 = 200;
 
-class JwtAuthRoot extends RootContext {
+export class JwtAuthRoot extends RootContext {
   config: FilterConfig | null = null;
   providers: Array<ProviderState> = new Array<ProviderState>();
   remotes: Array<RemoteJwks> = new Array<RemoteJwks>();
@@ -114,8 +116,9 @@ function onJwksResponse(origin: BaseContext, token: u32, response: HttpCallRespo
 
 /** One view serves every request: wasm runs one callback at a time. */
 const request = new RequestView();
+const route = new RouteSettings();
 
-class JwtAuthStream extends Context {
+export class JwtAuthStream extends Context {
   onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatus {
     const root = this.root as JwtAuthRoot;
     const config = root.config;
@@ -131,13 +134,33 @@ class JwtAuthStream extends Context {
       metrics.allowed.increment();
       return FilterHeadersStatus.Continue;
     }
-    const rule = findRule(config.rules, request);
-    if (rule === null) {
+    // The route's own settings (jwt_authn's per-route requirement_name / disabled) take the place of the rules.
+    readRouteSettings(route);
+    let requirement: Requirement | null = null;
+    if (route.present) {
+      if (route.problem.length == 0 && route.disabled) {
+        metrics.allowed.increment();
+        return FilterHeadersStatus.Continue;
+      }
+      if (route.problem.length == 0 && config.requirementMap.has(route.requirementName)) {
+        requirement = config.requirementMap.get(route.requirementName);
+      } else {
+        if (route.problem.length > 0) logWarn("jwt-auth: " + route.problem);
+        this.denyRoute(route.problem.length > 0 ? route.problem
+          : "Wrong requirement_name: " + route.requirementName + ". It should be one of [" + config.requirementNames.join(",") + "]");
+        metrics.deny(DenyReason.Malformed);
+        return FilterHeadersStatus.StopIteration;
+      }
+    } else {
+      const rule = findRule(config.rules, request);
+      if (rule !== null) requirement = rule.requirement;
+    }
+    if (requirement === null) {
       metrics.allowed.increment();
       return FilterHeadersStatus.Continue;
     }
     authenticator.begin(request);
-    const status = authenticator.evaluate(rule.requirement);
+    const status = authenticator.evaluate(requirement);
     if (status == Status.Ok) {
       applyActions(authenticator.actions, request);
       metrics.allowed.increment();
@@ -146,6 +169,12 @@ class JwtAuthStream extends Context {
     metrics.deny(denyReasonOf(status));
     this.deny(status, request);
     return FilterHeadersStatus.StopIteration;
+  }
+
+  /** jwt_authn's answer to a route whose per-route settings cannot be used: 403, the problem in the body. */
+  private denyRoute(problem: string): void {
+    const message = "Failed JWT authentication: " + problem;
+    this.sendLocalResponse(403, message, makeHeaders([]), "jwt_authn_access_denied{" + withoutSpaces(problem) + "}");
   }
 
   /** jwt_authn's answer: the status text as body, and a WWW-Authenticate challenge naming the request URI. */
@@ -184,6 +213,16 @@ function originalUri(request: RequestView): string {
   return text(proto) + "://" + text(host) + text(shown);
 }
 
+/** Response code details may not contain white space or control bytes (the problem may quote a route's metadata). */
+function withoutSpaces(problem: string): string {
+  let out = "";
+  for (let i = 0; i < problem.length; i++) {
+    const c = problem.charCodeAt(i);
+    out += c <= 0x20 || c == 0x7f ? "_" : String.fromCharCode(c);
+  }
+  return out;
+}
+
 function text(bytes: Uint8Array | null): string {
   return bytes === null ? "" : String.UTF8.decode(bytes.slice().buffer);
 }
@@ -207,4 +246,4 @@ function applyActions(actions: Array<Action>, request: RequestView): void {
   }
 }
 
-registerRootContext((id: u32): RootContext => new JwtAuthRoot(id));
+registerRootContext((id: u32): RootContext => new JwtAuthRoot(id), "jwt-auth");

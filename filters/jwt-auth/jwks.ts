@@ -3,19 +3,19 @@
 // A key is decoded and checked once, when the JWKS is loaded (configuration or remote fetch), so a request only
 // picks a key and runs the signature check. Which token algorithms a key may verify is decided here, from the
 // key's own kty/crv/alg: an RSA key never checks an HMAC token, an oct key never checks an RSA or EC token, a
-// P-256 key only ES256 and a P-384 key only ES384, whatever the token's header claims.
+// P-256 key only ES256, a P-384 key only ES384 and a P-521 key only ES512, whatever the token's header claims.
+//
+// Besides a JWKS ({"keys": [...]}), a document may be what jwt_authn also reads there: an object mapping each kid to
+// a PEM X.509 certificate, whose RSA public key is used (x509.ts).
 import { JsonValue, parseJson, lastJsonError } from "../../assembly/lib/json";
 import { base64UrlDecode } from "../../assembly/lib/base64";
 import { bitLengthOfBytes } from "../../assembly/lib/bignum";
 import { RSA_MAX_BITS, RSA_MIN_BITS } from "../../assembly/lib/rsa";
-import { curveP256, curveP384 } from "../../assembly/lib/ecdsa";
+import { curveP256, curveP384, curveP521 } from "../../assembly/lib/ecdsa";
+import { CERT_PREFIX, CERT_SUFFIX, lastX509Error, rsaKeyOfCertificate } from "./x509";
 import { ed25519PublicKeyIsValid, ed25519LastError } from "../../assembly/lib/ed25519";
 
-/**
- * The JWS algorithms this filter verifies, plus ES512: jwt_authn accepts that name in a token header and then finds
- * no key for it (P-521 is not implemented here), so it is parsed to give the same answer. `none` and everything
- * else is Unsupported.
- */
+/** The JWS algorithms this filter verifies. `none` and everything else is Unsupported. */
 export const enum Alg {
   RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, HS256, HS384, HS512, EdDSA, Unsupported,
 }
@@ -67,7 +67,9 @@ export class Jwk {
     if (this.hasAlg && this.alg != alg) return false;
     switch (this.kty) {
       case KeyType.RSA: return alg <= Alg.PS512;
-      case KeyType.EC: return (alg == Alg.ES256 && this.curveBytes == 32) || (alg == Alg.ES384 && this.curveBytes == 48);
+      case KeyType.EC:
+        return (alg == Alg.ES256 && this.curveBytes == 32) || (alg == Alg.ES384 && this.curveBytes == 48) ||
+          (alg == Alg.ES512 && this.curveBytes == 66);
       case KeyType.Oct: return alg == Alg.HS256 || alg == Alg.HS384 || alg == Alg.HS512;
       default: return alg == Alg.EdDSA;
     }
@@ -164,6 +166,11 @@ function loadRsa(key: Jwk, value: JsonValue): Jwk | null {
   if (n === null) return null;
   const e = requiredBytes(value, "e");
   if (e === null) return null;
+  return checkRsa(key, n, e);
+}
+
+/** The checks every RSA key passes, from a JWK or a certificate. */
+function checkRsa(key: Jwk, n: Uint8Array, e: Uint8Array): Jwk | null {
   const bits = bitLengthOfBytes(n);
   if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
     return fail("n must be a " + RSA_MIN_BITS.toString() + " to " + RSA_MAX_BITS.toString() + "-bit modulus, got " + bits.toString() + " bits");
@@ -182,17 +189,18 @@ function loadRsa(key: Jwk, value: JsonValue): Jwk | null {
 function loadEc(key: Jwk, value: JsonValue): Jwk | null {
   const crv = optionalString(value, "crv");
   if (jwkError.length > 0) return null;
-  if (key.alg == Alg.ES512) return fail("alg ES512 (P-521) is not supported");
   if (crv === null) {
     // jwt_verify_lib derives the curve from alg when crv is absent.
-    if (key.hasAlg) key.curveBytes = key.alg == Alg.ES256 ? 32 : 48;
-    else return fail("crv is missing (P-256 or P-384)");
+    if (key.hasAlg) key.curveBytes = key.alg == Alg.ES256 ? 32 : key.alg == Alg.ES384 ? 48 : 66;
+    else return fail("crv is missing (P-256, P-384 or P-521)");
   } else if (crv == "P-256") {
     key.curveBytes = 32;
   } else if (crv == "P-384") {
     key.curveBytes = 48;
+  } else if (crv == "P-521") {
+    key.curveBytes = 66;
   } else {
-    return fail("crv \"" + crv + "\" is not supported (P-256, P-384)");
+    return fail("crv \"" + crv + "\" is not supported (P-256, P-384, P-521)");
   }
   if (key.hasAlg && !key.fits(key.alg)) return fail("crv " + crv! + " does not fit alg");
   const x = requiredBytes(value, "x");
@@ -203,7 +211,7 @@ function loadEc(key: Jwk, value: JsonValue): Jwk | null {
     return fail("x and y must be " + key.curveBytes.toString() + " bytes each for this curve");
   }
   // 0·G + 1·Q = Q succeeds exactly when Q is a point of the curve (coordinates below p, on the equation).
-  const curve = key.curveBytes == 32 ? curveP256() : curveP384();
+  const curve = key.curveBytes == 32 ? curveP256() : key.curveBytes == 48 ? curveP384() : curveP521();
   const zero = new Uint8Array(key.curveBytes);
   const one = new Uint8Array(key.curveBytes);
   one[key.curveBytes - 1] = 1;
@@ -262,6 +270,7 @@ export function loadJwks(bytes: Uint8Array): JwksLoad {
     return out;
   }
   const keysValue = document.get("keys");
+  if (keysValue === null && isCertificateMap(document)) return loadCertificateMap(document);
   if (keysValue === null || !keysValue.isArray()) {
     out.error = "must have a \"keys\" array";
     return out;
@@ -279,7 +288,7 @@ export function loadJwks(bytes: Uint8Array): JwksLoad {
     }
     if (key.kty == KeyType.EC) {
       if (key.curveBytes == 32) hasP256 = true;
-      else hasP384 = true;
+      else if (key.curveBytes == 48) hasP384 = true;
     }
     keys.push(key);
   }
@@ -288,5 +297,45 @@ export function loadJwks(bytes: Uint8Array): JwksLoad {
     return out;
   }
   out.jwks = new Jwks(keys, hasP256, hasP384);
+  return out;
+}
+
+/** jwt_authn's test for the certificate form: a non-empty object whose every member is a PEM certificate string. */
+function isCertificateMap(document: JsonValue): bool {
+  const names = document.keys();
+  if (names.length == 0) return false;
+  for (let i = 0; i < names.length; i++) {
+    const value = document.get(names[i])!;
+    if (names[i].length == 0 || !value.isString()) return false;
+    const text = value.asString();
+    if (!text.startsWith(CERT_PREFIX) || !text.endsWith(CERT_SUFFIX)) return false;
+  }
+  return true;
+}
+
+/** {"<kid>": "<PEM certificate>", ...}: one RSA key per member, with that kid and no alg (RS* and PS* fit it). */
+function loadCertificateMap(document: JsonValue): JwksLoad {
+  const out = new JwksLoad();
+  const names = document.keys();
+  const keys = new Array<Jwk>();
+  for (let i = 0; i < names.length; i++) {
+    const where = "\"" + names[i] + "\": ";
+    const rsa = rsaKeyOfCertificate(document.get(names[i])!.asString());
+    if (rsa === null) {
+      out.rejected++;
+      if (out.error.length == 0) out.error = where + "certificate " + lastX509Error();
+      continue;
+    }
+    const key = new Jwk(KeyType.RSA);
+    key.kid = names[i];
+    jwkError = "";
+    if (checkRsa(key, rsa.n, rsa.e) === null) {
+      out.rejected++;
+      if (out.error.length == 0) out.error = where + "certificate key: " + jwkError;
+      continue;
+    }
+    keys.push(key);
+  }
+  if (keys.length > 0) out.jwks = new Jwks(keys, false, false);
   return out;
 }

@@ -2,7 +2,7 @@
 // cache keeps per token.
 import { ProviderConfig } from "./config";
 import { Jwks } from "./jwks";
-import { TokenCache } from "./token_cache";
+import { TokenCache, hashBytes } from "./token_cache";
 import { Action } from "./actions";
 
 /** What a successful verification established; cached with the token and reused as-is on a hit. */
@@ -26,7 +26,7 @@ export class ProviderState {
 
   constructor(public readonly config: ProviderConfig, cacheSeed: u64) {
     this.jwks = config.localJwks;
-    this.cache = new TokenCache<VerifiedToken>(config.cacheSize, cacheSeed);
+    this.cache = new TokenCache<VerifiedToken>(config.cacheSize, cacheSeed, hashBytes, config.cacheMaxTokenBytes);
   }
 
   /**

@@ -24,6 +24,7 @@ export class Token {
   signature: Uint8Array = new Uint8Array(0);
   payload: JsonValue | null = null;
   iss: string = "";
+  sub: string = "";
   audiences: Array<string> = new Array<string>();
   exp: u64 = 0;
   nbf: u64 = 0;
@@ -137,6 +138,8 @@ export function parseToken(bytes: Uint8Array): Token {
     token.iss = iss.asString();
   }
   if (stringIsWrongType(payload, "sub")) return failed(token, Status.JwtPayloadParseErrorSubNotString);
+  const sub = payload.get("sub");
+  if (sub !== null) token.sub = sub.asString();
   let check = readUint64(payload, "iat", numberScratch);
   if (check == Check.WrongType) return failed(token, Status.JwtPayloadParseErrorIatNotInteger);
   if (check == Check.OutOfRange) return failed(token, Status.JwtPayloadParseErrorIatOutOfRange);

@@ -18,7 +18,7 @@ class Entry<V> {
 /** Chooses a bucket for `length` bytes at `data`; replaceable so tests can force every token into one bucket. */
 export type BucketHash = (data: usize, length: i32, seed: u64) => u32;
 
-/** Tokens longer than this are not cached (jwt_authn's limit too): they are rare and would crowd out the rest. */
+/** Tokens longer than this are not cached by default (jwt_authn's default jwt_max_token_size too): they are rare and would crowd out the rest. */
 export const MAX_CACHED_TOKEN_BYTES: i32 = 4096;
 
 /** Token bytes → V (a reference type: what verifying the token established). */
@@ -29,7 +29,7 @@ export class TokenCache<V> {
   private oldest: Entry<V> | null = null;
   private count: i32 = 0;
 
-  constructor(public readonly capacity: i32, private seed: u64, private hash: BucketHash = hashBytes) {
+  constructor(public readonly capacity: i32, private seed: u64, private hash: BucketHash = hashBytes, private maxTokenBytes: i32 = MAX_CACHED_TOKEN_BYTES) {
     let buckets: i32 = 16;
     while (buckets < capacity * 2) buckets <<= 1;
     this.buckets = new StaticArray<Entry<V> | null>(buckets);
@@ -50,7 +50,7 @@ export class TokenCache<V> {
 
   /** Caches a verified token (a copy of its bytes), evicting the least recently used entry when full. */
   insert(token: Uint8Array, value: V): void {
-    if (this.capacity < 1 || token.length > MAX_CACHED_TOKEN_BYTES) return;
+    if (this.capacity < 1 || token.length > this.maxTokenBytes) return;
     const hash = this.hash(token.dataStart, token.length, this.seed);
     const existing = this.find(token.dataStart, token.length, hash);
     if (existing !== null) {

@@ -6,7 +6,7 @@
 import { HashAlg } from "../../assembly/lib/sha2";
 import { hmacVerify } from "../../assembly/lib/hmac";
 import { rsaPkcs1v15Verify, rsaPssVerify } from "../../assembly/lib/rsa";
-import { ecdsaP256Verify, ecdsaP384Verify } from "../../assembly/lib/ecdsa";
+import { ecdsaP256Verify, ecdsaP384Verify, ecdsaP521Verify } from "../../assembly/lib/ecdsa";
 import { ed25519Verify } from "../../assembly/lib/ed25519";
 import { Alg, Jwk, Jwks } from "./jwks";
 import { Token } from "./token";
@@ -15,7 +15,7 @@ import { Status } from "./status";
 function hashOf(alg: Alg): HashAlg {
   switch (alg) {
     case Alg.RS384: case Alg.PS384: case Alg.ES384: case Alg.HS384: return HashAlg.SHA384;
-    case Alg.RS512: case Alg.PS512: case Alg.HS512: return HashAlg.SHA512;
+    case Alg.RS512: case Alg.PS512: case Alg.ES512: case Alg.HS512: return HashAlg.SHA512;
     default: return HashAlg.SHA256;
   }
 }
@@ -32,7 +32,7 @@ function verifyWith(key: Jwk, alg: Alg, input: Uint8Array, signature: Uint8Array
     }
     case Alg.ES256: return ecdsaP256Verify(key.a, key.b, input, signature);
     case Alg.ES384: return ecdsaP384Verify(key.a, key.b, input, signature);
-    case Alg.ES512: return false; // no key fits it; kept for completeness
+    case Alg.ES512: return ecdsaP521Verify(key.a, key.b, input, signature);
     case Alg.HS256: case Alg.HS384: case Alg.HS512:
       return hmacVerify(hashOf(alg), key.a, input, signature);
     case Alg.EdDSA: return ed25519Verify(key.a, input, signature);

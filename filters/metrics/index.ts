@@ -12,7 +12,7 @@ const REQUEST_TOTAL_SIZE = new PropertyPath(["request", "total_size"]);
 const RESPONSE_TOTAL_SIZE = new PropertyPath(["response", "total_size"]);
 const NANOSECONDS_PER_MILLISECOND: i64 = 1_000_000;
 
-class MetricsRoot extends RootContext {
+export class MetricsRoot extends RootContext {
   config: MetricsConfig = new MetricsConfig();
   registry: SeriesRegistry | null = null;
   attributes: RequestAttributes | null = null;
@@ -65,10 +65,10 @@ class MetricsRoot extends RootContext {
   }
 }
 
-class MetricsStream extends Context {
+export class MetricsStream extends Context {
   onLog(): void {
     (this.root as MetricsRoot).record();
   }
 }
 
-registerRootContext((id: u32): RootContext => new MetricsRoot(id));
+registerRootContext((id: u32): RootContext => new MetricsRoot(id), "metrics");

@@ -123,8 +123,9 @@ export class LastValue {
     if (raw === null) return UNKNOWN;
     const last = this.raw;
     if (last !== null && sameBytes(last, raw)) return this.value;
-    this.raw = raw.slice(0); // sanitize rewrites its input
-    this.value = sanitize(raw, maxLength);
+    this.raw = raw.slice(0);
+    // sanitize rewrites its input, and header values are shared with other readers in this callback (the SDK's cache)
+    this.value = sanitize(raw.slice(0), maxLength);
     return this.value;
   }
 }
@@ -141,12 +142,20 @@ const RESPONSE_FLAG_NAMES: Array<string> = [
   "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF", "DO", "DR", "UDO",
 ];
 
+// Envoy prints %RESPONSE_FLAGS% in the order the flags were set, but the `response.flags` property is a bitmask
+// that has lost that order. The flags that come together come from the router, which marks a request's
+// retries as exhausted (URX) before the flag of the failure that ends it (UF, UC, UR, ...): so URX goes first and
+// the others follow in bit order, which gives Envoy's text for every combination the router produces.
+const URX_BIT: u64 = <u64>1 << 15;
+
 /** `-` when no flag is set (as in Envoy's access log), otherwise the short names joined by commas. */
 export function responseFlagsLabel(flags: u64): string {
   if (flags == 0) return "-";
-  let out = "";
+  let out = (flags & URX_BIT) != 0 ? "URX" : "";
   for (let i = 0; i < RESPONSE_FLAG_NAMES.length; i++) {
-    if ((flags & (<u64>1 << <u64>i)) != 0) out += (out.length > 0 ? "," : "") + unchecked(RESPONSE_FLAG_NAMES[i]);
+    const bit = <u64>1 << <u64>i;
+    if (bit == URX_BIT || (flags & bit) == 0) continue;
+    out += (out.length > 0 ? "," : "") + unchecked(RESPONSE_FLAG_NAMES[i]);
   }
   // A bit beyond the ones this module knows (a newer Envoy): name it by number rather than dropping it.
   const known: u64 = (<u64>1 << <u64>RESPONSE_FLAG_NAMES.length) - 1;

@@ -48,7 +48,7 @@ class ActiveRule {
   }
 }
 
-class RateLimitRoot extends RootContext {
+export class RateLimitRoot extends RootContext {
   config: RateLimitConfig = new RateLimitConfig();
   /** The rules in order, then the default rule when there is one. */
   active: Array<ActiveRule> = new Array<ActiveRule>();
@@ -124,7 +124,7 @@ function reportProblem(line: string): void {
 const NO_IDENTITY = new ArrayBuffer(0);
 const requestView = new RequestView();
 
-class RateLimitStream extends Context {
+export class RateLimitStream extends Context {
   identity: ArrayBuffer = NO_IDENTITY;
   private applied: ActiveRule | null = null;
   private decision: Decision | null = null;
@@ -181,4 +181,4 @@ class RateLimitStream extends Context {
   }
 }
 
-registerRootContext((id: u32): RootContext => new RateLimitRoot(id));
+registerRootContext((id: u32): RootContext => new RateLimitRoot(id), "rate-limit");

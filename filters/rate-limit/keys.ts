@@ -64,6 +64,10 @@ export class RequestView {
   }
 }
 
+function isRootPrefix(prefix: ArrayBuffer): bool {
+  return prefix.byteLength == 1 && load<u8>(changetype<usize>(prefix)) == 0x2f; // "/"
+}
+
 function lengthWithoutQuery(path: ArrayBuffer): i32 {
   const base = changetype<usize>(path);
   const length = path.byteLength;
@@ -93,7 +97,8 @@ function headerMatches(matcher: HeaderMatcher): bool {
 /** True when the request meets every condition of the match (all of them must hold). */
 export function ruleMatches(match: RuleMatch, request: RequestView): bool {
   const prefix = match.pathPrefix;
-  if (prefix !== null && !startsWith(request.pathBytes(), request.pathLength(), prefix)) return false;
+  // Every request path Envoy routes starts with "/", so that prefix matches without reading :path from the host.
+  if (prefix !== null && !isRootPrefix(prefix) && !startsWith(request.pathBytes(), request.pathLength(), prefix)) return false;
   const method = match.method;
   if (method !== null && !bytesEqual(request.methodBytes(), method)) return false;
   const matchers = match.headers;

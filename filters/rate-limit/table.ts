@@ -225,7 +225,8 @@ export class BucketTable {
 
   /**
    * Frees the idle buckets among `count` slots starting at `from` (the overflow bucket is slot maxBuckets).
-   * Returns how many of them still hold live buckets.
+   * Returns how many of the hashed slots among them still hold live buckets: the overflow bucket is swept but not
+   * counted, so the count never exceeds max_buckets (its use shows in `table_full`).
    */
   sweep(from: u32, count: u32, nowMs: u64): u32 {
     const policy = this.rule.bucket;
@@ -239,7 +240,7 @@ export class BucketTable {
       state.loadFrom(entry.value);
       state.refill(policy, nowMs);
       if (!state.isFull(policy)) {
-        live++;
+        if (slot < this.rule.maxBuckets) live++;
         continue;
       }
       // A concurrent update makes this CasMismatch: the bucket is in use again and stays.

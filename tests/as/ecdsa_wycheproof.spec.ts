@@ -1,10 +1,11 @@
-import { ecdsaP256Verify, ecdsaP384Verify } from "../../assembly/lib/ecdsa";
+import { ecdsaP256Verify, ecdsaP384Verify, ecdsaP521Verify } from "../../assembly/lib/ecdsa";
 import { JsonValue, parseJson, lastJsonError } from "../../assembly/lib/json";
 import { readProjectFile } from "./helpers/files";
 import { hexToBytes } from "./helpers/hex";
 
-// ES256 / ES384 (ECDSA P-256 + SHA-256, P-384 + SHA-384, IEEE P1363 r || s signatures) against the whole
-// Wycheproof ecdsa_secp256r1_sha256_p1363_test.json and ecdsa_secp384r1_sha384_p1363_test.json.
+// ES256 / ES384 / ES512 (ECDSA P-256 + SHA-256, P-384 + SHA-384, P-521 + SHA-512, IEEE P1363 r || s signatures)
+// against the whole Wycheproof ecdsa_secp256r1_sha256_p1363_test.json, ecdsa_secp384r1_sha384_p1363_test.json and
+// ecdsa_secp521r1_sha512_p1363_test.json.
 //
 // How "acceptable" Wycheproof cases are decided: by the FIPS 186-5 verification equations alone, with no
 // lenient modes. The verifier takes only fixed-length big-endian x, y and r || s (the JWK / JWS forms), has no
@@ -79,7 +80,7 @@ function runFile(file: string, curve: string, sha: string, size: i32): Tally {
       const msg = hexToBytes(member(test, "msg").asString());
       const sig = hexToBytes(member(test, "sig").asString());
       const result = member(test, "result").asString();
-      const accepted = size == 32 ? ecdsaP256Verify(x, y, msg, sig) : ecdsaP384Verify(x, y, msg, sig);
+      const accepted = size == 32 ? ecdsaP256Verify(x, y, msg, sig) : size == 48 ? ecdsaP384Verify(x, y, msg, sig) : ecdsaP521Verify(x, y, msg, sig);
       tally.total++;
       let wrong = false;
       if (result == "valid") {
@@ -136,6 +137,19 @@ describe("Wycheproof ecdsa_secp384r1_sha384_p1363_test.json (ES384)", () => {
     expect<string>(tally.failures.join("\n")).toBe("", "failing tcIds");
     expect<i32>(tally.validTotal).toBe(193);
     expect<i32>(tally.validAccepted).toBe(193);
+    expect<i32>(tally.invalidTotal).toBe(87);
+    expect<i32>(tally.invalidAccepted).toBe(0);
+    expect<i32>(tally.acceptableTotal).toBe(0);
+    checkAcceptableUniform(tally);
+  });
+});
+
+describe("Wycheproof ecdsa_secp521r1_sha512_p1363_test.json (ES512)", () => {
+  it("accepts all 231 valid signatures and none of the 87 invalid ones", () => {
+    const tally = runFile("ecdsa_secp521r1_sha512_p1363_test.json", "secp521r1", "SHA-512", 66);
+    expect<string>(tally.failures.join("\n")).toBe("", "failing tcIds");
+    expect<i32>(tally.validTotal).toBe(231);
+    expect<i32>(tally.validAccepted).toBe(231);
     expect<i32>(tally.invalidTotal).toBe(87);
     expect<i32>(tally.invalidAccepted).toBe(0);
     expect<i32>(tally.acceptableTotal).toBe(0);
@@ -206,5 +220,49 @@ describe("ecdsaP256Verify contract", () => {
     );
     expect<bool>(ecdsaP256Verify(x, hexToBytes(y), msg, sig)).toBe(true);
     expect<bool>(ecdsaP256Verify(x, hexToBytes(yPlusP), msg, sig)).toBe(false);
+  });
+});
+
+// ES512 around Wycheproof tcId 1 of the P-521 file: 66-byte coordinates (the top byte holds one bit at most) and a
+// 132-byte r || s, exactly.
+const ES512_X =
+  "5c6457ec088d532f482093965ae53ccd07e556ed59e2af945cd8c7a95c1c644f8a56a8a8a3cd77392ddd861e8a924dac99c69069093bd52a52fa6c56004a074508";
+const ES512_Y =
+  "7878d6d42e4b4dd1e9c0696cb3e19f63033c3db4e60d473259b3ebe079aaf0a986ee6177f8217a78c68b813f7e149a4e56fd9562c07fed3d895942d7d101cb83f6";
+const ES512_SIG =
+  "004e4223ee43e8cb89de3b1339ffc279e582f82c7ab0f71bbde43dbe374ac75ffbef29acdf8e70750b9a04f66fda48351de7bbfd515720b0ec5cd736f9b73bdf864501d74a2f6d95be8d4cb64f02d16d6b785a1246b4ebd206dc596818bb953253245f5a27a24a1aae1e218fdccd8cd7d4990b666d4bf4902b84fdad123f941fe906d948";
+
+describe("ecdsaP521Verify contract", () => {
+  it("accepts the reference signature and rejects a changed signature, message or key", () => {
+    const x = fixedSize(ES512_X, 66), y = fixedSize(ES512_Y, 66), msg = hexToBytes(MSG), sig = hexToBytes(ES512_SIG);
+    expect<bool>(ecdsaP521Verify(x, y, msg, sig)).toBe(true);
+    for (let i = 1; i < 132; i += 13) {
+      const bad = hexToBytes(ES512_SIG);
+      bad[i] ^= 0x01;
+      expect<bool>(ecdsaP521Verify(x, y, msg, bad)).toBe(false, "signature byte " + i.toString());
+    }
+    const badMsg = hexToBytes(MSG);
+    badMsg[0] ^= 0x80;
+    expect<bool>(ecdsaP521Verify(x, y, badMsg, sig)).toBe(false);
+    const badY = fixedSize(ES512_Y, 66);
+    badY[65] ^= 0x02; // no longer on the curve
+    expect<bool>(ecdsaP521Verify(x, badY, msg, sig)).toBe(false);
+  });
+
+  it("requires exact lengths: 66-byte coordinates and a 132-byte r || s", () => {
+    const x = fixedSize(ES512_X, 66), y = fixedSize(ES512_Y, 66), msg = hexToBytes(MSG), sig = hexToBytes(ES512_SIG);
+    expect<bool>(ecdsaP521Verify(fixedSize(ES512_X, 68), y, msg, sig)).toBe(false);
+    expect<bool>(ecdsaP521Verify(x, y.subarray(1), msg, sig)).toBe(false);
+    expect<bool>(ecdsaP521Verify(x, y, msg, sig.subarray(0, 131))).toBe(false);
+    expect<bool>(ecdsaP521Verify(x, y, msg, hexToBytes("00" + ES512_SIG.substring(0, 132) + "00" + ES512_SIG.substring(132)))).toBe(false);
+    expect<bool>(ecdsaP521Verify(x, y, msg, new Uint8Array(0))).toBe(false);
+  });
+
+  it("rejects a coordinate of 2^521 - 1 (p itself) and r = 0", () => {
+    const x = fixedSize(ES512_X, 66), y = fixedSize(ES512_Y, 66), msg = hexToBytes(MSG);
+    const p = "01" + "ff".repeat(65);
+    expect<bool>(ecdsaP521Verify(hexToBytes(p), y, msg, hexToBytes(ES512_SIG))).toBe(false);
+    expect<bool>(ecdsaP521Verify(x, hexToBytes(p), msg, hexToBytes(ES512_SIG))).toBe(false);
+    expect<bool>(ecdsaP521Verify(x, y, msg, hexToBytes("00".repeat(66) + ES512_SIG.substring(132)))).toBe(false);
   });
 });

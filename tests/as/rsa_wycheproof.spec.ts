@@ -161,6 +161,18 @@ describe("Wycheproof RSASSA-PSS", () => {
     expectPasses("rsa_pss_2048_sha256_mgf1_32", runFile(doc, true, false), 63, 45, 0);
   });
 
+  it("rsa_pss_2048_sha384_mgf1_48_test.json (PS384, sLen 48): 95 valid accepted, 46 invalid rejected", () => {
+    const doc = loadFile("rsa_pss_2048_sha384_mgf1_48_test.json");
+    expect(num(doc.get("testGroups")!.asArray()[0].get("sLen"), "sLen")).toBe(48);
+    expectPasses("rsa_pss_2048_sha384_mgf1_48", runFile(doc, true, false), 95, 46, 0);
+  });
+
+  it("rsa_pss_4096_sha512_mgf1_64_test.json (PS512, sLen 64): 132 valid accepted, 47 invalid rejected", () => {
+    const doc = loadFile("rsa_pss_4096_sha512_mgf1_64_test.json");
+    expect(num(doc.get("testGroups")!.asArray()[0].get("sLen"), "sLen")).toBe(64);
+    expectPasses("rsa_pss_4096_sha512_mgf1_64", runFile(doc, true, false), 132, 47, 0);
+  });
+
   it("recovers the salt length when given -1: valid ones still pass, and only the six re-salted ones join them", () => {
     // With the salt length free, the invalid tests that are genuine signatures with another salt length
     // ("s_len changed to 0/1/20/31/33/222") verify; every other invalid test must still be rejected.

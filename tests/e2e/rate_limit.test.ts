@@ -217,6 +217,17 @@ function suite(concurrency: number, everything: boolean): void {
       assert.ok(after.table_full - before.table_full >= 150 - 8, `table_full grew by ${after.table_full - before.table_full}`);
       assert.equal(after.allowed - before.allowed, result.admitted);
     });
+
+    test("live_buckets counts the max_buckets slots, not the overflow bucket", async () => {
+      // The flood above left all 8 slots and the overflow bucket live (60 s refill); a sweep runs every second.
+      await burst(url("/flood"), 20, (index) => ({ "x-client": `gauge-${index}` }));
+      let live = -1;
+      for (let attempt = 0; attempt < 30 && live != 8; attempt++) {
+        await sleep(200);
+        live = (await ruleCounters(envoy!, "flood")).live_buckets;
+      }
+      assert.equal(live, 8, "8 live slots; the live overflow bucket is not one of them");
+    });
   });
 }
 

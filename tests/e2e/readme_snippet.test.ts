@@ -43,6 +43,7 @@ describe("README snippet", () => {
 
   it("loads in Envoy and limits a client to its bucket", withEnvoyLog(() => envoy, async () => {
     const statuses: number[] = [];
+    const started = Date.now();
     for (let i = 0; i < 110; i++) {
       const response = await fetch(envoy!.url() + "/");
       await response.arrayBuffer();
@@ -50,7 +51,10 @@ describe("README snippet", () => {
     }
     const allowed = statuses.filter((status) => status === 200).length;
     assert.ok(statuses.every((status) => status === 200 || status === 429), statuses.join(","));
-    // 100 tokens of burst plus at most a few refills of 10 while the loop runs.
-    assert.ok(allowed >= 100 && allowed < 110, `allowed ${allowed}`);
+    // 100 tokens of burst plus the refills of 10 per second while the loop ran. Under a second, some of the 110 must
+    // be refused; a loaded machine can take longer, and then the refills may admit all of them.
+    const seconds = (Date.now() - started) / 1000;
+    const ceiling = seconds < 1 ? 109 : 110;
+    assert.ok(allowed >= 100 && allowed <= ceiling, `allowed ${allowed} in ${seconds.toFixed(2)} s`);
   }));
 });

@@ -5,7 +5,7 @@ import { createHmac, sign as cryptoSign, constants, type KeyObject } from "node:
 import { SignJWT, exportJWK, generateKeyPair, generateSecret, type JWK, type JWTPayload } from "jose";
 
 export const ALGORITHMS = [
-  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "HS256", "HS384", "HS512", "EdDSA",
+  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512", "EdDSA",
 ] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 

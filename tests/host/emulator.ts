@@ -242,6 +242,11 @@ export class HostEmulator {
     return Number(metric.value);
   }
 
+  /** Whether the module exports `name` (Envoy skips a callback the module does not export). */
+  hasExport(name: string): boolean {
+    return typeof this.exports[name] === "function";
+  }
+
   /** Calls an export in a given context, as Envoy does (the context becomes the effective one). */
   call(name: string, ...args: Array<number | bigint>): number {
     const fn = this.exports[name] as unknown as ((...a: Array<number | bigint>) => number) | undefined;

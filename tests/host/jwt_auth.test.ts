@@ -2,7 +2,9 @@
 // behaviours are proven in real Envoy by tests/e2e/jwt_auth*.test.ts.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { HostEmulator, SharedDataStore, type Stream } from "./emulator.ts";
@@ -41,6 +43,7 @@ const basicConfig = (): Json => configWith({ example: provider() });
 async function start(configuration: Json, options: { sharedData?: SharedDataStore } = {}): Promise<HostEmulator> {
   return HostEmulator.start(wasm, {
     pluginConfiguration: configuration,
+    rootId: "jwt-auth",
     nowNanos: BigInt(Date.now()) * 1_000_000n,
     sharedData: options.sharedData,
   });
@@ -457,6 +460,16 @@ describe("jwt-auth verified-token cache (host emulator)", () => {
     assert.equal(host.metricValue("jwt_auth.jwt_cache_miss"), 4);
   });
 
+  it("caches tokens up to jwt_max_token_size bytes (4096 by default)", async () => {
+    const big = await signToken(key("HS256"), { ...goodClaims, filler: "x".repeat(5000) });
+    const byDefault = await start(basicConfig());
+    for (let i = 0; i < 2; i++) assertAllowed(request(byDefault, bearer(big)));
+    assert.equal(byDefault.metricValue("jwt_auth.jwt_cache_hit"), 0, "a 6.7 KB token is verified every time by default");
+    const larger = await start(configWith({ example: provider({ jwt_cache_config: { jwt_max_token_size: 8192 } }) }));
+    for (let i = 0; i < 2; i++) assertAllowed(request(larger, bearer(big)));
+    assert.equal(larger.metricValue("jwt_auth.jwt_cache_hit"), 1);
+  });
+
   it("re-checks a requirement's own audiences on a cache hit", async () => {
     const host = await start(configWith({ example: provider({ audiences: [] }) }, [
       { match: { prefix: "/admin" }, requires: { provider_and_audiences: { provider_name: "example", audiences: ["admin"] } } },
@@ -469,9 +482,67 @@ describe("jwt-auth verified-token cache (host emulator)", () => {
   });
 });
 
+/** A map-valued property as Envoy hands it over: proxy-wasm pairs (u32 count, sizes, NUL-terminated keys and values). */
+function pairsProperty(entries: Array<[string, string | Uint8Array]>): Uint8Array {
+  const encoded = entries.map(([key, value]) => [Buffer.from(key), typeof value === "string" ? Buffer.from(value) : Buffer.from(value)]);
+  const header = Buffer.alloc(4 + 8 * encoded.length);
+  header.writeUInt32LE(encoded.length, 0);
+  encoded.forEach(([key, value], i) => { header.writeUInt32LE(key.length, 4 + 8 * i); header.writeUInt32LE(value.length, 8 + 8 * i); });
+  return new Uint8Array(Buffer.concat([header, ...encoded.flatMap(([key, value]) => [key, Buffer.alloc(1), value, Buffer.alloc(1)])]));
+}
+
+const ROUTE_SETTINGS = "xds.route_metadata.filter_metadata.jwt-auth";
+
+describe("jwt-auth cookies, subjects, lifetimes and per-route requirements (host emulator)", () => {
+  const strictProvider = (extra: Json) => provider({ from_headers: [{ name: "authorization", value_prefix: "Bearer " }], ...extra });
+
+  it("reads a token from a cookie and leaves the cookie in place", async () => {
+    const host = await start(configWith({ example: provider({ from_cookies: ["access"] }) }));
+    const token = await signToken(key("ES256"), goodClaims);
+    const stream = request(host, { cookie: `theme=dark; access="${token}"` });
+    assertAllowed(stream);
+    assert.equal(stream.requestHeader("cookie"), `theme=dark; access="${token}"`);
+    assertDenied(request(host, { cookie: "access=abc" }), 401, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
+    assertDenied(request(host, bearer(token)), 401, "Jwt is missing"); // from_cookies replaces the default locations
+  });
+
+  it("checks subjects as a StringMatcher, ignore_case included", async () => {
+    const host = await start(configWith({ example: provider({ subjects: { suffix: "@corp.example", ignore_case: true } }) }));
+    assertAllowed(request(host, bearer(await signToken(key("ES256"), { ...goodClaims, sub: "Alice@CORP.example" }))));
+    assertDenied(request(host, bearer(await signToken(key("ES256"), { ...goodClaims, sub: "alice@evil.example" }))), 401, "Jwt verification fails");
+    assertDenied(request(host, bearer(await signToken(key("ES256"), { iss: ISSUER, aud: AUDIENCE }))), 401, "Jwt verification fails");
+  });
+
+  it("refuses a token living longer than max_lifetime, or without exp under require_expiration", async () => {
+    const lifetime = await start(configWith({ example: provider({ max_lifetime: "3600s" }) }));
+    assertAllowed(request(lifetime, bearer(await signToken(key("ES256"), { ...goodClaims, exp: nowSeconds() + 3000 }))));
+    assertDenied(request(lifetime, bearer(await signToken(key("ES256"), { ...goodClaims, exp: nowSeconds() + 4000 }))), 401, "Jwt verification fails");
+    const requireExp = await start(configWith({ example: provider({ require_expiration: true }) }));
+    const noExp = signRaw(key("RS256"), `{"alg":"RS256","kid":"${key("RS256").kid}"}`, JSON.stringify(goodClaims));
+    assertDenied(request(requireExp, bearer(noExp)), 401, "Jwt verification fails");
+    assertAllowed(request(requireExp, bearer(await signToken(key("ES256"), goodClaims))));
+  });
+
+  it("decides a route with jwt-auth metadata by the requirement it names, or not at all when disabled", async () => {
+    const host = await start(configWith({ example: strictProvider({}) }, [{ match: { prefix: "/" }, requires: { provider_name: "example" } }],
+      { requirement_map: { relaxed: { allow_missing: {} } } }));
+    const onRoute = (settings: Array<[string, string | Uint8Array]>, headers: Record<string, string> = {}) => {
+      const stream = host.newStream({ [ROUTE_SETTINGS]: pairsProperty(settings) });
+      stream.sendRequestHeaders({ ":method": "GET", ":path": "/api", ":authority": "svc.local", "x-forwarded-proto": "http", ...headers });
+      return stream;
+    };
+    assertAllowed(onRoute([["requirement_name", "relaxed"]]));
+    assertDenied(onRoute([["requirement_name", "relaxed"]], bearer("abc")), 401, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
+    assertAllowed(onRoute([["disabled", new Uint8Array([1])]], bearer("abc")));
+    assertDenied(onRoute([["disabled", new Uint8Array([0])]]), 403, "Failed JWT authentication: route metadata jwt-auth must have requirement_name or disabled: true");
+    assertDenied(onRoute([["requirement_name", "strict"]]), 403, "Failed JWT authentication: Wrong requirement_name: strict. It should be one of [relaxed]");
+    assertDenied(request(host), 401, "Jwt is missing"); // no metadata: the rules decide
+  });
+});
+
 describe("jwt-auth configuration checks (host emulator)", () => {
   const rejected = async (configuration: unknown, expected: RegExp) => {
-    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration as Json });
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration as Json, rootId: "jwt-auth" });
     assert.equal(host.configure(), false, "the configuration should be refused");
     const line = host.logs.map((entry) => entry.message).find((message) => message.startsWith("jwt-auth: "));
     assert.ok(line, `no jwt-auth log line in ${JSON.stringify(host.logs)}`);
@@ -517,6 +588,49 @@ describe("jwt-auth configuration checks (host emulator)", () => {
       /providers\.example\.jwt_cache_config\.jwt_cache_size must be a whole number/);
   });
 
+  it("names a bad subjects matcher, cookie name, max_lifetime and requirement_map entry", async () => {
+    await rejected(configWith({ example: provider({ subjects: { safe_regex: { regex: ".*" } } }) }),
+      /providers\.example\.subjects\.safe_regex is not supported here/);
+    await rejected(configWith({ example: provider({ subjects: { prefix: "a", suffix: "b" } }) }),
+      /providers\.example\.subjects must have exactly one of exact, prefix, suffix, contains/);
+    await rejected(configWith({ example: provider({ subjects: { prefix: "" } }) }), /providers\.example\.subjects\.prefix must not be empty/);
+    await rejected(configWith({ example: provider({ from_cookies: ["bad cookie"] }) }), /providers\.example\.from_cookies\[0\] must be a cookie name/);
+    await rejected(configWith({ example: provider({ max_lifetime: "forever" }) }), /providers\.example\.max_lifetime must be a positive duration/);
+    await rejected(configWith({ example: provider() }, undefined, { requirement_map: { admins: { provider_name: "nobody" } } }),
+      /requirement_map\.admins\.provider_name names provider "nobody", which is not defined in providers/);
+    await rejected({ providers: { example: provider() }, requirement_map: {} }, /requirement_map must name at least one requirement/);
+  });
+
+  it("names a certificate of the kid → PEM form that does not give an RSA key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "as-mesh-certs-"));
+    try {
+      const make = (algorithm: string[]) => {
+        execFileSync("openssl", ["req", "-x509", ...algorithm, "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-subj", "/CN=t", "-days", "1"], { stdio: "ignore" });
+        return readFileSync(join(dir, "c"), "utf8");
+      };
+      const rsaCert = make(["-newkey", "rsa:2048"]);
+      const ecCert = make(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+      const certs = (map: Record<string, string>) => configWith({ example: provider({ local_jwks: { inline_string: JSON.stringify(map) } }) });
+      await rejected(certs({ "ec-kid": ecCert }), /providers\.example\.local_jwks\.inline_string "ec-kid": certificate does not hold an RSA public key/);
+      const lines = rsaCert.split("\n");
+      const truncated = [...lines.slice(0, 6), lines[lines.length - 2], ""].join("\n");
+      await rejected(certs({ "cut-kid": truncated }), /"cut-kid": certificate (is not a DER certificate|is not valid base64)/);
+      await rejected(certs({ "junk-kid": "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n" }), /"junk-kid": certificate is not valid base64/);
+      const flipped = rsaCert.replace(/\n(.)/, (_, c: string) => `\n${c === "M" ? "N" : "M"}`);
+      await rejected(certs({ "flip-kid": flipped }), /"flip-kid": certificate/);
+      // The good one loads (kid → certificate is jwt_authn's second form of a key set).
+      const host = await HostEmulator.load(wasm, { pluginConfiguration: certs({ "rsa-kid": rsaCert }) });
+      assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("accepts requirement_map without rules", async () => {
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: { providers: { example: provider() }, requirement_map: { all: { provider_name: "example" } } } });
+    assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
+  });
+
   it("refuses both or neither of local_jwks and remote_jwks", async () => {
     await rejected(configWith({ example: { issuer: ISSUER } }), /providers\.example needs local_jwks or remote_jwks/);
     await rejected(configWith({ example: provider({ remote_jwks: { cluster: "c", path: "/k" } }) }), /either local_jwks or remote_jwks/);
@@ -529,7 +643,7 @@ describe("jwt-auth configuration checks (host emulator)", () => {
     const hcm = (((listeners[0].filter_chains as Node[])[0].filters as Node[])[0].typed_config as Node);
     const entry = (hcm.http_filters as Node[]).find((filter) => filter.name === "envoy.filters.http.wasm")!;
     const configuration = (((entry.typed_config as Node).config as Node).configuration as Node).value as string;
-    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration });
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration, rootId: "jwt-auth" });
     assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
   });
 
@@ -603,10 +717,10 @@ describe("jwt-auth remote JWKS (host emulator)", () => {
 
   it("skips unusable keys of a fetched document and uses the rest", async () => {
     const host = await start(remoteConfig());
-    const doc = JSON.stringify({ keys: [{ kty: "EC", crv: "P-521", x: "AA", y: "AA" }, key("ES256").jwk] });
+    const doc = JSON.stringify({ keys: [{ kty: "EC", crv: "secp256k1", x: "AA", y: "AA" }, key("ES256").jwk] });
     host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: doc });
     assertAllowed(request(host, bearer(await signToken(key("ES256"), goodClaims))));
-    assert.ok(host.logs.some((entry) => /keys\[0\]: crv "P-521" is not supported/.test(entry.message)));
+    assert.ok(host.logs.some((entry) => /keys\[0\]: crv "secp256k1" is not supported/.test(entry.message)));
   });
 
   it("shares a fetched document with the other VMs instead of fetching again", async () => {

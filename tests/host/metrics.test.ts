@@ -84,7 +84,7 @@ describe("metrics filter: label values from Envoy's properties", () => {
       destination_service_name: "ratings",
       request_protocol: "http",
       response_code: "503",
-      response_flags: "UF,URX",
+      response_flags: "URX,UF", // as Envoy prints them: URX is set before the failure that ends the request
       grpc_response_status: "",
       connection_security_policy: "mutual_tls",
     });

@@ -30,7 +30,7 @@ function oneRule(rule: Json = {}, top: Json = {}): Json {
 }
 
 async function start(configuration: Json, options: { sharedData?: SharedDataStore; properties?: Record<string, string> } = {}) {
-  return HostEmulator.start(wasm, { pluginConfiguration: configuration, sharedData: options.sharedData, properties: options.properties });
+  return HostEmulator.start(wasm, { pluginConfiguration: configuration, sharedData: options.sharedData, properties: options.properties, rootId: "rate-limit" });
 }
 
 interface Outcome {
@@ -455,11 +455,18 @@ describe("bounded memory", () => {
     assert.equal(host.metricValue("ratelimit.test.main.live_buckets"), 0);
     assert.equal(store.size, 33, "sweeping frees values, never adds keys");
   });
+
+  it("live_buckets never counts the overflow bucket", async () => {
+    const host = await start(oneRule({ token_bucket: bucket(1, 1, "60s"), max_buckets: 4 }));
+    for (let i = 0; i < 12; i++) send(host, { "x-client": `c${i}` });
+    host.advanceTime(1_000, true);
+    assert.equal(host.metricValue("ratelimit.test.main.live_buckets"), 4, "4 live slots, the live overflow bucket aside");
+  });
 });
 
 describe("configuration", () => {
   async function rejection(configuration: Json | string): Promise<string[]> {
-    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration });
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: configuration, rootId: "rate-limit" });
     assert.equal(host.configure(), false, "the configuration must be refused");
     return host.logs.map((entry) => entry.message);
   }
@@ -504,7 +511,7 @@ describe("configuration", () => {
 
   it("accepts the duration forms an Envoy config uses", async () => {
     for (const interval of ["1s", "500ms", "1.5s", "2m", "1h", "0.25s"]) {
-      const host = await HostEmulator.load(wasm, { pluginConfiguration: oneRule({ token_bucket: bucket(1, 1, interval) }) });
+      const host = await HostEmulator.load(wasm, { pluginConfiguration: oneRule({ token_bucket: bucket(1, 1, interval) }), rootId: "rate-limit" });
       assert.equal(host.configure(), true, interval);
     }
   });
