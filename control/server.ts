@@ -221,7 +221,9 @@ export class ControlService {
     await this.startupGraceOver;
     // A new group starts from the last push's context, whose outbound part every group already shares; what changed
     // since (this sidecar's own registration included) has a push pending that brings it to every group at once.
-    if (!this.cache.getSnapshot(key)) this.pushGroup(key, group.proxy, this.pushContext ?? undefined);
+    // (Before the first push, the first joiner's context serves the joiners after it: in a connect storm the debounced
+    // push may wait its full 10 s, and a fresh context per joiner would rebuild the outbound set for each.)
+    if (!this.cache.getSnapshot(key)) this.pushGroup(key, group.proxy, this.pushContext ??= this.context());
     return key;
   }
 
