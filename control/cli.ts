@@ -5,6 +5,7 @@
 //   as-mesh proxy-status  list connected proxies and their sync state, like istioctl proxy-status
 //   as-mesh agent         per-workload agent: key, certificate and SDS for the workload's Envoy
 //   as-mesh apply|get|delete  kubectl-like verbs on the mesh config in etcd (--etcd) or a folder (--config)
+//   as-mesh ca root|intermediate  the offline mesh root and one intermediate per control replica
 // Each subcommand loads its code on demand, so `validate` stays quick.
 import { Command, InvalidArgumentError } from "commander";
 
@@ -138,6 +139,32 @@ storeOptions(program.command("delete")
   .action(async (kind: string | undefined, name: string | undefined, options: { filename: string[]; namespace: string; ignoreNotFound?: boolean; dryRun?: boolean; etcd?: string; config?: string }) => {
     const { runDelete } = await import("./commands/delete.ts");
     process.exitCode = await runDelete(kind, name, options);
+  });
+
+const caCommand = program.command("ca")
+  .description("offline CA material: the mesh root, and one intermediate per control replica signed by it");
+
+caCommand.command("root")
+  .description("create the mesh root CA: root-key.pem (0600) and root-cert.pem in --out; keep the key offline")
+  .requiredOption("--out <dir>", "folder to create them in (never overwrites a key)")
+  .option("--trust-domain <domain>", "SPIFFE trust domain, the root's O", "cluster.local")
+  .option("--ttl <duration>", "lifetime, e.g. 3650d (default 10 years)")
+  .option("--key-type <type>", "ECDSA (P-256) or RSA (2048)", "ECDSA")
+  .action(async (options: { out: string; trustDomain: string; ttl?: string; keyType: string }) => {
+    if (options.keyType !== "ECDSA" && options.keyType !== "RSA") throw new InvalidArgumentError(`--key-type must be ECDSA or RSA, not ${options.keyType}`);
+    const { runCaRoot } = await import("./commands/ca.ts");
+    process.exitCode = await runCaRoot({ ...options, keyType: options.keyType });
+  });
+
+caCommand.command("intermediate")
+  .description("mint one control replica's intermediate CA (key + chain intermediate, root) signed by the root in --root-dir")
+  .requiredOption("--root-dir <dir>", "folder of root-key.pem and root-cert.pem (from as-mesh ca root)")
+  .requiredOption("--out <dir>", "folder for ca-key.pem (0600), ca-cert.pem, ca-cert-chain.pem, root-cert.pem")
+  .option("--ttl <duration>", "lifetime, e.g. 365d (default); capped at the root's expiry")
+  .option("--name <name>", "replica name for the certificate's CN")
+  .action(async (options: { rootDir: string; out: string; ttl?: string; name?: string }) => {
+    const { runCaIntermediate } = await import("./commands/ca.ts");
+    process.exitCode = await runCaIntermediate(options);
   });
 
 // The agent's options are declared with its code (commands/agent.ts), loaded only when it runs.
