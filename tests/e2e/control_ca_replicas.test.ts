@@ -1,0 +1,167 @@
+// Several control replicas, one intermediate CA each, one mesh root: the CA services run as `as-mesh control
+// --ca-key --ca-cert-chain` runs them (startCaService) with material from `as-mesh ca root` / `ca intermediate`.
+// checkout's agent gets its certificate from replica A, frontend's from replica B; their Envoys talk mTLS (the
+// server requires a client certificate) while each Envoy's ROOTCA holds only the root. Then replica A restarts
+// with a new intermediate of the same root and checkout's agent renews there, under 200 req/s: no request fails.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect as tlsConnect, type DetailedPeerCertificate } from "node:tls";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { startEnvoy, type EnvoyInstance } from "../harness/envoy.ts";
+import { startUpstream, type Upstream } from "../harness/upstream.ts";
+import { startCaService, type CaService } from "../../control/ca/service.ts";
+import { MeshCa, createKeyAndCsr } from "../../control/ca/ca.ts";
+import { formatTokenFile, generateToken, type TokenEntry } from "../../control/ca/tokens.ts";
+import { startAgent, type WorkloadAgent } from "../../control/agent/agent.ts";
+import { runCaIntermediate, runCaRoot } from "../../control/commands/ca.ts";
+import {
+  FRONTEND, TRUST_DOMAIN, clientBootstrap, envoyCerts, fixedRateLoad, get, serverBootstrap,
+} from "../../control/agent/fixtures/mesh_pair.ts";
+
+const logger = pino({ level: process.env.CONTROL_TEST_LOG_LEVEL ?? "silent" });
+const RATE = 200;
+const LOAD_SECONDS = 8;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
+/** The chain a TLS server sends, leaf first, as fingerprints (the handshake presents a client certificate). */
+function servedChain(port: number, client: { key: string; cert: string }): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port, ...client, rejectUnauthorized: false, servername: "checkout.shop.svc.cluster.local" }, () => {
+      const fingerprints: string[] = [];
+      let certificate: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+      while (certificate?.fingerprint256 && !fingerprints.includes(certificate.fingerprint256)) {
+        fingerprints.push(certificate.fingerprint256);
+        certificate = certificate.issuerCertificate;
+      }
+      socket.destroy();
+      resolve(fingerprints);
+    });
+    socket.on("error", reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error("TLS handshake timed out")));
+  });
+}
+
+const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
+
+describe("control replicas with one intermediate CA each", { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "as-mesh-ca-replicas-"));
+  const print = () => {};
+  const tokenFile = join(dir, "tokens.yaml");
+  const replicas: Record<"a" | "b", CaService | null> = { a: null, b: null };
+  const agents: WorkloadAgent[] = [];
+  const envoys: EnvoyInstance[] = [];
+  let upstream: Upstream;
+  let serverEnvoy: EnvoyInstance;
+  let clientEnvoy: EnvoyInstance;
+  let checkoutAgent: WorkloadAgent;
+  let rootPem = "";
+  let frontendToken: TokenEntry;
+
+  /** What `as-mesh control --ca-key --ca-cert-chain` starts, on the replica's fixed port after a restart. */
+  const startReplica = (intermediateDir: string, port = 0) => startCaService({
+    trustDomain: TRUST_DOMAIN, caDir: intermediateDir, tokenFile, address: `127.0.0.1:${port}`, logger,
+    operatorKeyFile: join(intermediateDir, "ca-key.pem"), operatorCertChainFile: join(intermediateDir, "ca-cert-chain.pem"),
+  });
+
+  before(async () => {
+    await runCaRoot({ out: join(dir, "root"), trustDomain: TRUST_DOMAIN, print });
+    rootPem = readFileSync(join(dir, "root", "root-cert.pem"), "utf8");
+    for (const name of ["a1", "b"]) await runCaIntermediate({ rootDir: join(dir, "root"), out: join(dir, name), name, print });
+    const checkout = generateToken({ namespace: "shop", serviceAccount: "checkout" });
+    const frontend = generateToken({ namespace: "shop", serviceAccount: "frontend" });
+    writeFileSync(tokenFile, formatTokenFile([checkout.entry, frontend.entry]));
+    frontendToken = frontend.entry;
+    replicas.a = await startReplica(join(dir, "a1"));
+    replicas.b = await startReplica(join(dir, "b"));
+    // Each agent is handed the root only (as-mesh agent --ca-root), whichever replica it talks to.
+    const agentAt = (replica: CaService, name: string, token: string) => startAgent({
+      ca: { address: `127.0.0.1:${replica.port}`, caCertificatesPem: rootPem }, token,
+      sdsSocketPath: join(dir, `${name}.sock`), ttlSeconds: 3600, logger: logger.child({ workload: name }),
+    });
+    checkoutAgent = await agentAt(replicas.a, "checkout", checkout.token);
+    agents.push(checkoutAgent, await agentAt(replicas.b, "frontend", frontend.token));
+    await Promise.all(agents.map((agent) => agent.ready()));
+    upstream = await startUpstream((request, _body, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ xfcc: request.headers["x-forwarded-client-cert"] ?? null }));
+    });
+    serverEnvoy = await startEnvoy({ config: serverBootstrap(join(dir, "checkout.sock"), upstream.port) });
+    envoys.push(serverEnvoy);
+    clientEnvoy = await startEnvoy({ config: clientBootstrap(join(dir, "frontend.sock"), Number(new URL(serverEnvoy.url("inbound")).port)) });
+    envoys.push(clientEnvoy);
+  });
+
+  after(async () => {
+    await Promise.all(envoys.map((envoy) => envoy.stop()));
+    await Promise.all(agents.map((agent) => agent.close()));
+    await upstream?.close();
+    await Promise.all([replicas.a?.close(), replicas.b?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const serverPort = () => Number(new URL(serverEnvoy.url("inbound")).port);
+  /** A frontend certificate from replica B, for handshakes of our own against checkout's Envoy. */
+  const frontendCredentials = async () => {
+    const ca = await MeshCa.fromPem({
+      keyPem: readFileSync(join(dir, "b", "ca-key.pem"), "utf8"), certChainPem: readFileSync(join(dir, "b", "ca-cert-chain.pem"), "utf8"),
+    }, { trustDomain: TRUST_DOMAIN });
+    const { keyPem, csrPem } = await createKeyAndCsr();
+    const signed = await ca.sign(csrPem, { namespace: "shop", serviceAccount: "frontend" });
+    return { key: keyPem, cert: signed.certChain.slice(0, -1).join("") };
+  };
+
+  it("workloads certified by different replicas' intermediates trust each other through the root alone", async () => {
+    await eventually(async () => (await get(clientEnvoy.url("outbound") + "/orders")).status === 200, "frontend reaches checkout");
+    const { xfcc } = JSON.parse((await get(clientEnvoy.url("outbound") + "/orders")).body) as { xfcc: string | null };
+    assert.match(String(xfcc), new RegExp(`URI=${FRONTEND.replace(/[/.]/g, "\\$&")}`));
+    // Each Envoy trusts exactly one CA certificate, the root: the intermediates travel in the handshakes.
+    const rootSerial = new X509Certificate(rootPem).serialNumber.toLowerCase().replace(/^0+/, "");
+    for (const envoy of envoys) assert.deepEqual((await envoyCerts(envoy)).caSerials, [rootSerial]);
+    // checkout's Envoy sends leaf + replica A's intermediate (SDS `default` carries it), never the root.
+    const chain = await servedChain(serverPort(), await frontendCredentials());
+    assert.deepEqual(chain.slice(1), [fingerprintOf(readFileSync(join(dir, "a1", "ca-cert.pem"), "utf8"))]);
+    assert.equal(checkoutAgent.current()?.certChain.length, 3);
+  });
+
+  it(`rotating replica A's intermediate under ${RATE} req/s fails no request`, async (t) => {
+    const before = checkoutAgent.current()!.serialNumber;
+    const load = fixedRateLoad(clientEnvoy.url("outbound") + "/load", RATE, LOAD_SECONDS);
+    await sleep(1500);
+    // The operator mints a new intermediate from the same root and restarts replica A with it, on the same port.
+    await runCaIntermediate({ rootDir: join(dir, "root"), out: join(dir, "a2"), name: "a2", print });
+    // checkout's bootstrap token is gone by now (tokens are for the first certificate), so the restarted replica
+    // must accept checkout's A1-signed certificate as its credential: its chain meets A2's at the root.
+    writeFileSync(tokenFile, formatTokenFile([frontendToken]));
+    const port = replicas.a!.port;
+    await replicas.a!.close();
+    replicas.a = null;
+    replicas.a = await startReplica(join(dir, "a2"), port);
+    // checkout's agent renews at the restarted replica with its A1-signed certificate as credential.
+    await checkoutAgent.renewNow();
+    const after = checkoutAgent.current()!;
+    assert.notEqual(after.serialNumber, before);
+    assert.equal(fingerprintOf(after.certChain[1]!), fingerprintOf(readFileSync(join(dir, "a2", "ca-cert.pem"), "utf8")));
+    await eventually(async () => (await envoyCerts(serverEnvoy)).leafSerials.includes(after.serialNumber.replace(/^0+/, "")), "checkout's Envoy serves the new certificate");
+    const result = await load;
+    t.diagnostic(`${result.total} requests in ${result.seconds.toFixed(1)} s, ${result.failures.length} failed`);
+    assert.deepEqual(result.failures.slice(0, 5), [], `${result.failures.length} of ${result.total} requests failed`);
+    assert.ok(result.total / result.seconds >= RATE * 0.9, `achieved ${(result.total / result.seconds).toFixed(0)} req/s`);
+    // New connections (50 requests each) met the new chain: leaf + A2, still trusted through the root.
+    const chain = await servedChain(serverPort(), await frontendCredentials());
+    assert.deepEqual(chain.slice(1), [fingerprintOf(readFileSync(join(dir, "a2", "ca-cert.pem"), "utf8"))]);
+    assert.equal((await get(clientEnvoy.url("outbound") + "/orders")).status, 200);
+  });
+});
