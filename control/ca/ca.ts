@@ -245,6 +245,11 @@ export class MeshCa {
     return this.chain[this.chain.length - 1].toString("pem") + "\n";
   }
 
+  /** The certificate this CA signs with (the root itself, or an intermediate). */
+  get signingCertPem(): string {
+    return this.chain[0].toString("pem") + "\n";
+  }
+
   /** When the CA's own signing certificate stops being valid (no workload certificate outlives it). */
   get signingCertNotAfter(): Date {
     return this.chain[0].notAfter;

@@ -115,8 +115,8 @@ export class CaServer {
     this.logger = (options.logger ?? pino({ name: "ca", redact: CA_LOG_REDACT })).child({ component: "ca" });
     this.registry = options.registry ?? new Registry();
     this.metrics = createCaMetrics(this.registry, {
-      rootNotAfter: () => options.ca.rootNotAfter,
-      signingCertNotAfter: () => options.ca.signingCertNotAfter,
+      rootNotAfter: () => this.options.ca.rootNotAfter,
+      signingCertNotAfter: () => this.options.ca.signingCertNotAfter,
       earliestWorkloadCertNotAfter: () => {
         let earliest: Date | null = null;
         for (const issued of this.latestByIdentity.values()) if (!earliest || issued.notAfter < earliest) earliest = issued.notAfter;
@@ -181,6 +181,15 @@ export class CaServer {
     if (!this.credentials) return;
     this.credentials.update(await this.tlsContext());
     this.logger.info({ trustedRoots: this.options.ca.trustBundle().length }, "reloaded the CA endpoint's TLS");
+  }
+
+  /**
+   * Signs with `ca` from now on (a replica's new intermediate) and reloads the endpoint's TLS, without closing
+   * connections or forgetting issuance records. The caller checks that workloads already trust `ca`'s root.
+   */
+  async replaceCa(ca: MeshCa): Promise<void> {
+    this.options.ca = ca;
+    await this.refreshTls();
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { createKeyAndCsr, MeshCa } from "./ca.ts";
 import { requestCertificate } from "./client.ts";
 import { startCaService } from "./service.ts";
+import { createIntermediate } from "./intermediate.ts";
 import { formatTokenFile, generateToken } from "./tokens.ts";
 
 const logger = pino({ level: "silent" });
@@ -75,6 +76,58 @@ test("publishes the roots of the watched extra-roots file and keeps the old set 
     rmSync(rootsFile);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(service.ca.trustBundle().length, 2);
+  } finally {
+    await service.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("switches to a new intermediate written over the operator's files, in place, and refuses one under a root the mesh does not trust", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "as-mesh-ca-service-"));
+  const keyFile = join(dir, "ca-key.pem");
+  const chainFile = join(dir, "ca-cert-chain.pem");
+  const install = (material: { keyPem: string; certChainPem: string }) => {
+    writeFileSync(keyFile, material.keyPem, { mode: 0o600 });
+    writeFileSync(chainFile, material.certChainPem);
+  };
+  const root = await MeshCa.generateRoot({ trustDomain: "example.org" });
+  const first = await createIntermediate({ rootKeyPem: root.keyPem, rootCertPem: root.certPem, name: "a1" });
+  install(first);
+  const { token, entry } = generateToken({ namespace: "shop", serviceAccount: "checkout" });
+  writeFileSync(join(dir, "tokens.yaml"), formatTokenFile([entry]));
+  const service = await startCaService({
+    trustDomain: "example.org", caDir: join(dir, "unused"), tokenFile: join(dir, "tokens.yaml"), address: "127.0.0.1:0", logger,
+    operatorKeyFile: keyFile, operatorCertChainFile: chainFile, watchIntervalMs: 100,
+  });
+  const waitFor = async (check: () => boolean) => {
+    for (let i = 0; i < 50 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  };
+  try {
+    const endpoint = { address: `127.0.0.1:${service.port}`, caCertificatesPem: root.certPem };
+    const workload = await createKeyAndCsr();
+    const issued = await requestCertificate(endpoint, { token }, { csr: workload.csrPem, validityDuration: 0 });
+    assert.equal(issued[1], first.certPem);
+
+    const second = await createIntermediate({ rootKeyPem: root.keyPem, rootCertPem: root.certPem, name: "a2" });
+    install(second);
+    await waitFor(() => service.ca.signingCertPem === second.certPem);
+    assert.equal(service.ca.signingCertPem, second.certPem);
+    // A renewal with the certificate of the previous intermediate authenticates (same root) and gets the new one.
+    const next = await createKeyAndCsr();
+    const renewed = await requestCertificate(endpoint, { certificate: { keyPem: workload.keyPem, certChainPem: issued.slice(0, -1).join("") } }, { csr: next.csrPem, validityDuration: 0 });
+    assert.equal(renewed[1], second.certPem);
+    assert.equal(renewed[2], root.certPem);
+
+    const foreignRoot = await MeshCa.generateRoot({ trustDomain: "example.org" });
+    install(await createIntermediate({ rootKeyPem: foreignRoot.keyPem, rootCertPem: foreignRoot.certPem }));
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal(service.ca.signingCertPem, second.certPem, "a chain to an untrusted root is refused");
+    assert.equal(service.ca.rootCertPem, root.certPem);
+    install({ keyPem: "not a key", certChainPem: second.certChainPem });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal(service.ca.signingCertPem, second.certPem, "a garbled key is refused");
+    const after = await requestCertificate(endpoint, { token }, { csr: (await createKeyAndCsr()).csrPem, validityDuration: 0 });
+    assert.equal(after[1], second.certPem);
   } finally {
     await service.close();
     rmSync(dir, { recursive: true, force: true });
