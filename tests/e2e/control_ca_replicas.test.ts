@@ -2,11 +2,12 @@
 // --ca-key --ca-cert-chain` runs them (startCaService) with material from `as-mesh ca root` / `ca intermediate`.
 // checkout's agent gets its certificate from replica A, frontend's from replica B; their Envoys talk mTLS (the
 // server requires a client certificate) while each Envoy's ROOTCA holds only the root. Then replica A restarts
-// with a new intermediate of the same root and checkout's agent renews there, under 200 req/s: no request fails.
+// with a new intermediate of the same root, then switches to a third one in place (its watched key and chain files
+// replaced), and checkout's agent renews after each, all under 200 req/s: no request fails.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tlsConnect, type DetailedPeerCertificate } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +25,7 @@ import {
 
 const logger = pino({ level: process.env.CONTROL_TEST_LOG_LEVEL ?? "silent" });
 const RATE = 200;
-const LOAD_SECONDS = 8;
+const LOAD_SECONDS = 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
@@ -70,11 +71,17 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
   let rootPem = "";
   let frontendToken: TokenEntry;
 
-  /** What `as-mesh control --ca-key --ca-cert-chain` starts, on the replica's fixed port after a restart. */
-  const startReplica = (intermediateDir: string, port = 0) => startCaService({
-    trustDomain: TRUST_DOMAIN, caDir: intermediateDir, tokenFile, address: `127.0.0.1:${port}`, logger,
-    operatorKeyFile: join(intermediateDir, "ca-key.pem"), operatorCertChainFile: join(intermediateDir, "ca-cert-chain.pem"),
+  /** What `as-mesh control --ca-key --ca-cert-chain` starts (files watched), on the replica's fixed port after a restart. */
+  const startReplica = (liveDir: string, port = 0) => startCaService({
+    trustDomain: TRUST_DOMAIN, caDir: liveDir, tokenFile, address: `127.0.0.1:${port}`, logger, watchIntervalMs: 200,
+    operatorKeyFile: join(liveDir, "ca-key.pem"), operatorCertChainFile: join(liveDir, "ca-cert-chain.pem"),
   });
+  /** The operator installs a minted intermediate where the replica's --ca-key / --ca-cert-chain point. */
+  const install = (intermediateDir: string, liveDir: string) => {
+    mkdirSync(liveDir, { recursive: true, mode: 0o700 });
+    for (const file of ["ca-key.pem", "ca-cert-chain.pem"]) copyFileSync(join(intermediateDir, file), join(liveDir, file));
+  };
+  const intermediatePem = (name: string) => readFileSync(join(dir, name, "ca-cert.pem"), "utf8");
 
   before(async () => {
     await runCaRoot({ out: join(dir, "root"), trustDomain: TRUST_DOMAIN, print });
@@ -84,7 +91,8 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
     const frontend = generateToken({ namespace: "shop", serviceAccount: "frontend" });
     writeFileSync(tokenFile, formatTokenFile([checkout.entry, frontend.entry]));
     frontendToken = frontend.entry;
-    replicas.a = await startReplica(join(dir, "a1"));
+    install(join(dir, "a1"), join(dir, "a-live"));
+    replicas.a = await startReplica(join(dir, "a-live"));
     replicas.b = await startReplica(join(dir, "b"));
     // Each agent is handed the root only (as-mesh agent --ca-root), whichever replica it talks to.
     const agentAt = (replica: CaService, name: string, token: string) => startAgent({
@@ -132,36 +140,50 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
     for (const envoy of envoys) assert.deepEqual((await envoyCerts(envoy)).caSerials, [rootSerial]);
     // checkout's Envoy sends leaf + replica A's intermediate (SDS `default` carries it), never the root.
     const chain = await servedChain(serverPort(), await frontendCredentials());
-    assert.deepEqual(chain.slice(1), [fingerprintOf(readFileSync(join(dir, "a1", "ca-cert.pem"), "utf8"))]);
+    assert.deepEqual(chain.slice(1), [fingerprintOf(intermediatePem("a1"))]);
     assert.equal(checkoutAgent.current()?.certChain.length, 3);
   });
 
-  it(`rotating replica A's intermediate under ${RATE} req/s fails no request`, async (t) => {
-    const before = checkoutAgent.current()!.serialNumber;
-    const load = fixedRateLoad(clientEnvoy.url("outbound") + "/load", RATE, LOAD_SECONDS);
+  it(`rotating replica A's intermediate, by restart and in place, under ${RATE} req/s fails no request`, async (t) => {
+    const served: string[] = [checkoutAgent.current()!.serialNumber];
+    /** checkout's agent renews at replica A; its new certificate must chain through `intermediate` and reach Envoy. */
+    const renewThrough = async (intermediate: string) => {
+      await checkoutAgent.renewNow();
+      const current = checkoutAgent.current()!;
+      assert.ok(!served.includes(current.serialNumber), "a new certificate");
+      served.push(current.serialNumber);
+      assert.equal(fingerprintOf(current.certChain[1]!), fingerprintOf(intermediatePem(intermediate)));
+      await eventually(async () => (await envoyCerts(serverEnvoy)).leafSerials.includes(current.serialNumber.replace(/^0+/, "")), `checkout's Envoy serves the ${intermediate} certificate`);
+      // New connections (50 requests each) meet the new chain, trusted through the root alone.
+      await eventually(async () => (await servedChain(serverPort(), await frontendCredentials()))[1] === fingerprintOf(intermediatePem(intermediate)), `checkout's Envoy sends ${intermediate}`);
+    };
+    let loadRunning = true;
+    const load = fixedRateLoad(clientEnvoy.url("outbound") + "/load", RATE, LOAD_SECONDS).finally(() => { loadRunning = false; });
     await sleep(1500);
-    // The operator mints a new intermediate from the same root and restarts replica A with it, on the same port.
-    await runCaIntermediate({ rootDir: join(dir, "root"), out: join(dir, "a2"), name: "a2", print });
-    // checkout's bootstrap token is gone by now (tokens are for the first certificate), so the restarted replica
-    // must accept checkout's A1-signed certificate as its credential: its chain meets A2's at the root.
+    // checkout's bootstrap token is gone by now (tokens are for the first certificate), so replica A must accept
+    // checkout's current certificate as its credential each time: its chain meets the new one's at the root.
     writeFileSync(tokenFile, formatTokenFile([frontendToken]));
+
+    // 1. The operator mints a new intermediate from the same root and restarts replica A with it, on the same port.
+    await runCaIntermediate({ rootDir: join(dir, "root"), out: join(dir, "a2"), name: "a2", print });
     const port = replicas.a!.port;
     await replicas.a!.close();
     replicas.a = null;
-    replicas.a = await startReplica(join(dir, "a2"), port);
-    // checkout's agent renews at the restarted replica with its A1-signed certificate as credential.
-    await checkoutAgent.renewNow();
-    const after = checkoutAgent.current()!;
-    assert.notEqual(after.serialNumber, before);
-    assert.equal(fingerprintOf(after.certChain[1]!), fingerprintOf(readFileSync(join(dir, "a2", "ca-cert.pem"), "utf8")));
-    await eventually(async () => (await envoyCerts(serverEnvoy)).leafSerials.includes(after.serialNumber.replace(/^0+/, "")), "checkout's Envoy serves the new certificate");
+    install(join(dir, "a2"), join(dir, "a-live"));
+    replicas.a = await startReplica(join(dir, "a-live"), port);
+    await renewThrough("a2");
+
+    // 2. Then a third one, copied over the files the running replica watches: it switches without a restart.
+    await runCaIntermediate({ rootDir: join(dir, "root"), out: join(dir, "a3"), name: "a3", print });
+    install(join(dir, "a3"), join(dir, "a-live"));
+    await eventually(async () => replicas.a!.ca.signingCertPem === intermediatePem("a3"), "replica A reloads its intermediate");
+    await renewThrough("a3");
+    assert.ok(loadRunning, "both switches happened under load");
+
     const result = await load;
-    t.diagnostic(`${result.total} requests in ${result.seconds.toFixed(1)} s, ${result.failures.length} failed`);
+    t.diagnostic(`${result.total} requests in ${result.seconds.toFixed(1)} s, ${result.failures.length} failed; checkout certificates: ${served.length}`);
     assert.deepEqual(result.failures.slice(0, 5), [], `${result.failures.length} of ${result.total} requests failed`);
     assert.ok(result.total / result.seconds >= RATE * 0.9, `achieved ${(result.total / result.seconds).toFixed(0)} req/s`);
-    // New connections (50 requests each) met the new chain: leaf + A2, still trusted through the root.
-    const chain = await servedChain(serverPort(), await frontendCredentials());
-    assert.deepEqual(chain.slice(1), [fingerprintOf(readFileSync(join(dir, "a2", "ca-cert.pem"), "utf8"))]);
     assert.equal((await get(clientEnvoy.url("outbound") + "/orders")).status, 200);
   });
 });
