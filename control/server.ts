@@ -12,6 +12,7 @@ import {
 } from "./translate/index.ts";
 import { Snapshot, SnapshotCache } from "./cache/index.ts";
 import { XdsServer, type ConnectedProxy } from "./xds/index.ts";
+import type { GatewayCredentials } from "./credentials.ts";
 import { Debouncer, ISTIO_DEBOUNCE, type DebounceOptions } from "./debounce.ts";
 import { startAdminServer, type AdminServer } from "./admin/server.ts";
 import { wasmModulePath, type WasmModule } from "./admin/wasm_modules.ts";
@@ -47,6 +48,8 @@ export interface ControlServiceOptions {
   certificates?: CertificateRecords;
   /** Where auto-registered workloads are published (default: this process only; EtcdRegistry: every replica). */
   registry?: WorkloadRegistry;
+  /** TLS certificates for Gateway servers' credentialName (an operator folder, else issued by the mesh CA). */
+  gatewayCredentials?: GatewayCredentials;
   logger?: Logger;
 }
 
@@ -83,6 +86,7 @@ export class ControlService {
   private readonly pushes: Debouncer;
   private readonly workloads: WorkloadRegistry;
   private unsubscribe: (() => void) | null = null;
+  private credentialTimer: NodeJS.Timeout | undefined;
   /** The context of the last push (what every group's snapshot was translated with). */
   private pushContext: TranslateContext | null = null;
   /** The proxy of each stream, for its identity in /debug/syncz. */
@@ -121,9 +125,13 @@ export class ControlService {
     await store.start();
     await this.workloads.start(() => this.pushes.trigger());
     this.reloadConfig();
+    await this.refreshCredentials();
     this.unsubscribe = store.onChange(() => {
-      if (this.reloadConfig()) this.pushes.trigger();
+      if (this.reloadConfig()) void this.refreshCredentials().finally(() => this.pushes.trigger());
     });
+    // Renew gateway certificates issued by the CA well before they expire.
+    this.credentialTimer = setInterval(() => void this.refreshCredentials(), 10 * 60_000);
+    this.credentialTimer.unref();
 
     this.xds = new XdsServer({
       cache: this.cache,
@@ -148,7 +156,17 @@ export class ControlService {
     this.logger.info({ xds: `${xds.host}:${this.xdsPort}`, admin: this.admin.url }, "control service listening");
   }
 
+  /** Loads or issues the certificates the running config's Gateways name; returns whether any changed. */
+  async refreshCredentials(): Promise<boolean> {
+    const credentials = this.options.gatewayCredentials;
+    if (!credentials || !this.mesh) return false;
+    const changed = await credentials.refresh(this.mesh);
+    if (changed && this.startupGraceEnded) this.pushes.trigger();
+    return changed;
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.credentialTimer);
     this.pushes.cancel();
     for (const entry of this.registered.values()) clearTimeout(entry.removal);
     this.unsubscribe?.();
@@ -189,7 +207,10 @@ export class ControlService {
     for (const module of this.options.wasmModules.values()) {
       wasmModules[module.name] = { url: `http://${host}:${this.admin.port}${wasmModulePath(module.name)}`, sha256: module.sha256 };
     }
-    return { registeredWorkloads: this.workloads.instances(), wasmModules, trustDomain: this.options.trustDomain };
+    return {
+      registeredWorkloads: this.workloads.instances(), wasmModules, trustDomain: this.options.trustDomain,
+      credentials: this.options.gatewayCredentials?.current(),
+    };
   }
 
   /** The xDS sync state of every stream, with the workload certificate its proxy's identity holds. */

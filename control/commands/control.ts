@@ -5,6 +5,7 @@ import { FolderStore, type ConfigStore } from "../store/index.ts";
 import type { WorkloadRegistry } from "../registry/index.ts";
 import { loadWasmModules } from "../admin/wasm_modules.ts";
 import { ControlService } from "../server.ts";
+import { GatewayCredentials } from "../credentials.ts";
 import { ControlCa, type ControlCaOptions } from "./control_ca.ts";
 
 export interface ControlCommandOptions extends Partial<Omit<ControlCaOptions, "caAddress" | "trustDomain">> {
@@ -22,6 +23,8 @@ export interface ControlCommandOptions extends Partial<Omit<ControlCaOptions, "c
   logLevel: string;
   startupGrace: number;
   registrationGrace: number;
+  /** Folder of gateway TLS credentials by credentialName (<name>.crt/.key or <name>/tls.crt, tls.key). */
+  credentialsDir?: string;
 }
 
 export async function runControl(options: ControlCommandOptions): Promise<void> {
@@ -43,10 +46,17 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
     wasmModules: modules,
     startupGraceMs: options.startupGrace,
     registrationGraceMs: options.registrationGrace,
+    gatewayCredentials: new GatewayCredentials({
+      dir: options.credentialsDir ? resolve(options.credentialsDir) : undefined,
+      issuer: () => ca.servingIssuer(),
+      logger: logger.child({ component: "credentials" }),
+    }),
     logger,
   });
   await service.start();
   await ca.start(logger.child({ component: "ca" }), service.registry);
+  // Gateways whose credential the CA issues get it now that the CA runs.
+  await service.refreshCredentials();
   const stop = async (signal: string) => {
     logger.info({ signal }, "stopping");
     await service.stop();

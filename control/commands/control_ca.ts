@@ -2,7 +2,7 @@
 // bootstrap tokens of --token-file; its issuance records feed /debug/syncz and its metrics /metrics.
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { startCaService, type CaService } from "../ca/index.ts";
+import { startCaService, type CaService, type MeshCa } from "../ca/index.ts";
 import type { CertificateRecords } from "../ca/workload_status.ts";
 import type { IssuedCertificate } from "../ca/server.ts";
 
@@ -29,6 +29,11 @@ export class ControlCa implements CertificateRecords {
 
   get enabled(): boolean {
     return Boolean(this.options.caDir || this.options.caKeyFile);
+  }
+
+  /** The CA that signs gateway serving certificates; null until started, or when there is no CA. */
+  servingIssuer(): MeshCa | null {
+    return this.service?.ca ?? null;
   }
 
   issued(): IssuedCertificate[] {

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { ControlService } from "../../control/server.ts";
+import type { GatewayCredentials } from "../../control/credentials.ts";
 import type { CertificateRecords } from "../../control/ca/workload_status.ts";
 import { FolderStore } from "../../control/store/index.ts";
 import { loadWasmModules } from "../../control/admin/wasm_modules.ts";
@@ -48,7 +49,7 @@ export interface ControlEndpoints {
 
 /** The control service in this process, on ephemeral loopback ports. */
 export async function startControlInProcess(
-  folder: MeshFolder, options: { debounceMs?: number; certificates?: CertificateRecords } = {},
+  folder: MeshFolder, options: { debounceMs?: number; certificates?: CertificateRecords; gatewayCredentials?: GatewayCredentials } = {},
 ): Promise<{ service: ControlService; endpoints: ControlEndpoints }> {
   const service = new ControlService({
     store: new FolderStore(folder.dir, { debounceMs: 20, resyncIntervalMs: 1000 }),
@@ -58,6 +59,7 @@ export async function startControlInProcess(
     debounce: { quietMs: options.debounceMs ?? 50, maxMs: 2000 },
     startupGraceMs: 0,
     certificates: options.certificates,
+    gatewayCredentials: options.gatewayCredentials,
     logger: pino({ level: process.env.CONTROL_TEST_LOG_LEVEL ?? "silent" }),
   });
   await service.start();
