@@ -19,6 +19,11 @@ import { rootSecret, workloadSecret, ROOT_SECRET, WORKLOAD_SECRET } from "./envo
 export interface AgentOptions {
   /** The CA's issuance endpoint and the roots that sign its TLS certificate. */
   ca: CaClientOptions;
+  /**
+   * Further issuance addresses (other control replicas, same roots and server name), tried in turn when the current
+   * one cannot be reached; the agent stays with the last one that answered.
+   */
+  caFallbackAddresses?: string[];
   /** The bootstrap token the operator handed this workload (needed for the first certificate). */
   token?: string;
   /** Or a file holding it, re-read for every request so the operator can replace the token in place. */
@@ -84,6 +89,8 @@ export class WorkloadAgent {
   private lastError: string | null = null;
   private closed = false;
   private inFlight: Promise<void> | null = null;
+  /** Index into caAddresses() of the CA that answered last: renewals go there first. */
+  private caIndex = 0;
   private readonly listeners = new Set<RotationListener>();
   private readonly firstCertificate: Promise<AgentCertificate>;
   private resolveFirst!: (certificate: AgentCertificate) => void;
@@ -262,9 +269,30 @@ export class WorkloadAgent {
    * The CA endpoint's certificate chains to a mesh root, so the roots of the trust bundle file count as well: after
    * a rollover the CA serves under the new root, which the operator put in the bundle before switching.
    */
-  private caEndpoint(): CaClientOptions {
-    if (this.extraRoots.length === 0) return this.options.ca;
-    return { ...this.options.ca, caCertificatesPem: this.options.ca.caCertificatesPem.trimEnd() + "\n" + this.extraRoots.join("") };
+  private caEndpoint(address: string): CaClientOptions {
+    if (this.extraRoots.length === 0) return { ...this.options.ca, address };
+    return { ...this.options.ca, address, caCertificatesPem: this.options.ca.caCertificatesPem.trimEnd() + "\n" + this.extraRoots.join("") };
+  }
+
+  private caAddresses(): string[] {
+    return [this.options.ca.address, ...(this.options.caFallbackAddresses ?? [])];
+  }
+
+  /** One CSR to one CA, with each credential in turn; rejects with the last error. */
+  private async requestFrom(address: string, csrPem: string): Promise<{ chain: string[]; credential: "token" | "certificate" }> {
+    let lastError: unknown = new Error("no credential: the agent has neither a token nor a valid certificate");
+    for (const credential of this.credentials()) {
+      try {
+        const chain = await requestCertificate(this.caEndpoint(address), credential, { csr: csrPem, validityDuration: this.options.ttlSeconds ?? 0 });
+        return { chain, credential: "token" in credential ? "token" : "certificate" };
+      } catch (error) {
+        lastError = error;
+        this.renewals.inc({ result: "error" });
+        // Only a refused credential is worth retrying with the next one; a CA that is down is down for both.
+        if (!(error instanceof CaRequestError) || error.code !== GrpcStatus.UNAUTHENTICATED) break;
+      }
+    }
+    throw lastError;
   }
 
   private readToken(): string | undefined {
@@ -281,18 +309,22 @@ export class WorkloadAgent {
   private async requestAndPublish(): Promise<void> {
     if (this.closed) return;
     const { keyPem, csrPem } = await createKeyAndCsr({ keyType: this.options.keyType });
-    const attempts = this.credentials();
-    let lastError: unknown = new Error("no credential: the agent has neither a token nor a valid certificate");
-    for (const credential of attempts) {
+    const addresses = this.caAddresses();
+    let lastError: unknown = new Error("the agent closed");
+    // The CA that answered last first, then the other replicas in order.
+    for (let step = 0; step < addresses.length && !this.closed; step++) {
+      const index = (this.caIndex + step) % addresses.length;
       try {
-        const chain = await requestCertificate(this.caEndpoint(), credential, { csr: csrPem, validityDuration: this.options.ttlSeconds ?? 0 });
-        this.accept(chain, keyPem, "token" in credential ? "token" : "certificate");
+        const { chain, credential } = await this.requestFrom(addresses[index]!, csrPem);
+        if (index !== this.caIndex) this.logger.info({ ca: addresses[index], previous: addresses[this.caIndex] }, "renewing at another CA replica");
+        this.caIndex = index;
+        this.accept(chain, keyPem, credential);
         return;
       } catch (error) {
         lastError = error;
-        this.renewals.inc({ result: "error" });
-        // Only a refused credential is worth retrying with the next one; a CA that is down is down for both.
-        if (!(error instanceof CaRequestError) || error.code !== GrpcStatus.UNAUTHENTICATED) break;
+        // Another replica signs with the same root: worth asking when this one is unreachable, not when it refused.
+        const unreachable = error instanceof CaRequestError && (error.code === GrpcStatus.UNAVAILABLE || error.code === GrpcStatus.DEADLINE_EXCEEDED);
+        if (!unreachable) break;
       }
     }
     if (this.closed) return;

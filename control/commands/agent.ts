@@ -7,7 +7,8 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 
 export interface AgentCommandOptions {
-  ca: string;
+  /** Issuance addresses: the first, then the other control replicas tried in turn when one is unreachable. */
+  ca: string[];
   caRoot: string;
   caServerName?: string;
   tokenFile?: string;
@@ -21,6 +22,10 @@ export interface AgentCommandOptions {
 /** Istio's path for the workload SDS socket, relative to the working directory. */
 export const DEFAULT_SDS_SOCKET = "var/run/secrets/workload-spiffe-uds/socket";
 
+function addresses(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(",").map((address) => address.trim()).filter(Boolean)];
+}
+
 function seconds(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError("expected whole seconds");
@@ -30,7 +35,7 @@ function seconds(value: string): number {
 export function agentCommand(): Command {
   return new Command("agent")
     .description("per-workload agent: creates the key, gets and renews the certificate, serves SDS to Envoy")
-    .requiredOption("--ca <host:port>", "the mesh CA's issuance address (gRPC over TLS)")
+    .requiredOption("--ca <host:port>", "the mesh CA's issuance address (gRPC over TLS); repeat or comma-separate for several control replicas, tried in turn when one is unreachable", addresses)
     .requiredOption("--ca-root <file>", "PEM root(s) that sign the CA endpoint's certificate (the mesh root)")
     .option("--ca-server-name <name>", "name to expect in the CA's certificate when --ca is not one of its names")
     .option("--token-file <file>", "bootstrap token the operator issued for this workload (re-read for every request)")
@@ -57,10 +62,11 @@ export async function runAgentWith(options: AgentCommandOptions): Promise<void> 
   if (!options.tokenFile) logger.warn("no --token-file: the agent can only renew a certificate it already has, and it has none yet");
   const agent = await startAgent({
     ca: {
-      address: options.ca,
+      address: options.ca[0]!,
       caCertificatesPem: readFileSync(options.caRoot, "utf8"),
       ...(options.caServerName ? { serverName: options.caServerName } : {}),
     },
+    caFallbackAddresses: options.ca.slice(1),
     ...(options.tokenFile ? { tokenFile: resolve(options.tokenFile) } : {}),
     sdsSocketPath: resolve(options.sdsSocket),
     ttlSeconds: options.ttl,
