@@ -90,6 +90,36 @@ test("an editor's atomic save becomes one change with a new revision and a modif
   });
 });
 
+test("every one of several saves of the same file is seen by the watch, not only the first", async () => {
+  await withFolder(async (dir) => {
+    await mkdir(join(dir, "ns"));
+    const nested = join(dir, "ns", "svc.yaml");
+    const file = join(dir, "svc.yaml");
+    await writeFile(nested, serviceEntry("payment", 80));
+    await writeFile(file, serviceEntry("ride", 80));
+    for (let index = 0; index < 100; index++) await writeFile(join(dir, `other-${index}.yaml`), serviceEntry(`other-${index}`));
+    // No periodic rescan: only the folder watch can see these saves.
+    const store = new FolderStore(dir, { resyncIntervalMs: 0, debounceMs: 20 });
+    await store.start();
+    try {
+      for (const port of [81, 82, 83, 84]) {
+        await saveAtomically(file, serviceEntry("ride", port));
+        await waitFor(() => {
+          const spec = store.get("ServiceEntry", "default", "ride")?.document["spec"] as { ports: { number: number }[] } | undefined;
+          return spec?.ports[0]?.number === port;
+        }, `save ${port} to be seen`, 2000);
+        await saveAtomically(nested, serviceEntry("payment", port));
+        await waitFor(() => {
+          const spec = store.get("ServiceEntry", "default", "payment")?.document["spec"] as { ports: { number: number }[] } | undefined;
+          return spec?.ports[0]?.number === port;
+        }, `save ${port} of the nested file to be seen`, 2000);
+      }
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
 test("files added and removed produce added and deleted events", async () => {
   await withFolder(async (dir) => {
     await writeFile(join(dir, "one.yaml"), serviceEntry("one"));

@@ -52,7 +52,7 @@ export class FolderStore implements ConfigStore {
   private synced = false;
   private stopped = false;
 
-  private watcher: FSWatcher | undefined;
+  private readonly folderWatchers = new Map<string, FSWatcher>();
   private debounceTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
@@ -72,7 +72,7 @@ export class FolderStore implements ConfigStore {
     this.stopped = false;
     await this.rescan();
     this.synced = true;
-    this.startWatcher();
+    this.syncWatchers([...this.files.keys()]);
     if (this.resyncIntervalMs > 0) {
       this.resyncTimer = setInterval(() => this.scheduleRescan(0), this.resyncIntervalMs);
       this.resyncTimer.unref();
@@ -81,8 +81,8 @@ export class FolderStore implements ConfigStore {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.watcher?.close();
-    this.watcher = undefined;
+    for (const watcher of this.folderWatchers.values()) watcher.close();
+    this.folderWatchers.clear();
     clearTimeout(this.debounceTimer);
     clearInterval(this.resyncTimer);
     await this.scanning;
@@ -187,18 +187,36 @@ export class FolderStore implements ConfigStore {
     return { kind, name, namespace: typeof namespace === "string" && namespace !== "" ? namespace : this.defaultNamespace };
   }
 
-  private startWatcher(): void {
-    if (this.watcher || this.stopped) return;
-    try {
-      this.watcher = watch(this.dir, { recursive: true, persistent: false }, () => this.scheduleRescan(this.debounceMs));
-      this.watcher.on("error", (error) => {
-        this.logger.warn({ dir: this.dir, err: error.message }, "config folder watch failed; relying on periodic rescans");
-        this.watcher?.close();
-        this.watcher = undefined;
-      });
-    } catch (error) {
-      // The folder may not exist yet; the periodic rescan notices when it appears.
-      this.logger.warn({ dir: this.dir, err: (error as Error).message }, "cannot watch config folder");
+  /**
+   * Watches every folder that holds config (not the files: an editor's save replaces the file, and a watch on the
+   * old file would go quiet). Node's recursive watch on Linux watches files, so each folder gets its own watch.
+   */
+  private syncWatchers(paths: readonly string[]): void {
+    if (this.stopped) return;
+    const folders = new Set<string>([this.dir]);
+    for (const path of paths) {
+      for (let folder = dirname(path); folder.startsWith(this.dir) && folder !== this.dir; folder = dirname(folder)) folders.add(folder);
+    }
+    for (const [folder, watcher] of this.folderWatchers) {
+      if (!folders.has(folder)) {
+        watcher.close();
+        this.folderWatchers.delete(folder);
+      }
+    }
+    for (const folder of folders) {
+      if (this.folderWatchers.has(folder)) continue;
+      try {
+        const watcher = watch(folder, { persistent: false }, () => this.scheduleRescan(this.debounceMs));
+        watcher.on("error", (error) => {
+          this.logger.warn({ dir: folder, err: error.message }, "config folder watch failed; relying on periodic rescans");
+          watcher.close();
+          this.folderWatchers.delete(folder);
+        });
+        this.folderWatchers.set(folder, watcher);
+      } catch (error) {
+        // The folder may be gone already; the periodic rescan notices what changed.
+        this.logger.warn({ dir: folder, err: (error as Error).message }, "cannot watch config folder");
+      }
     }
   }
 
@@ -244,7 +262,7 @@ export class FolderStore implements ConfigStore {
       const info = await stat(this.dir);
       if (!info.isDirectory()) throw new Error("not a directory");
       paths = await listConfigFiles(this.dir);
-      if (!this.watcher && this.synced) this.startWatcher();
+      if (this.synced) this.syncWatchers(paths);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (error as Error).message;
       folderErrors.push({ path: this.dir, message: `cannot read config folder: ${reason}`, source: this.dir });
