@@ -7,12 +7,17 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tlsConnect, type DetailedPeerCertificate } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { startEnvoy, type EnvoyInstance } from "../harness/envoy.ts";
+import { MeshFolder, freePort } from "../harness/control_mesh.ts";
+import { projectRoot } from "../../scripts/tools.ts";
+import { requestCertificate } from "../../control/ca/client.ts";
 import { startUpstream, type Upstream } from "../harness/upstream.ts";
 import { startCaService, type CaService } from "../../control/ca/service.ts";
 import { MeshCa, createKeyAndCsr } from "../../control/ca/ca.ts";
@@ -76,12 +81,7 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
     trustDomain: TRUST_DOMAIN, caDir: liveDir, tokenFile, address: `127.0.0.1:${port}`, logger, watchIntervalMs: 200,
     operatorKeyFile: join(liveDir, "ca-key.pem"), operatorCertChainFile: join(liveDir, "ca-cert-chain.pem"),
   });
-  /** The operator installs a minted intermediate where the replica's --ca-key / --ca-cert-chain point. */
-  const install = (intermediateDir: string, liveDir: string) => {
-    mkdirSync(liveDir, { recursive: true, mode: 0o700 });
-    for (const file of ["ca-key.pem", "ca-cert-chain.pem"]) copyFileSync(join(intermediateDir, file), join(liveDir, file));
-  };
-  const intermediatePem = (name: string) => readFileSync(join(dir, name, "ca-cert.pem"), "utf8");
+  const intermediatePem = (name: string) => intermediatePemIn(dir, name);
 
   before(async () => {
     await runCaRoot({ out: join(dir, "root"), trustDomain: TRUST_DOMAIN, print });
@@ -187,3 +187,69 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
     assert.equal((await get(clientEnvoy.url("outbound") + "/orders")).status, 200);
   });
 });
+
+describe("as-mesh control with an intermediate minted by as-mesh ca", { timeout: 90_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "as-mesh-ca-cli-"));
+  const folder = new MeshFolder();
+  let control: ChildProcess | null = null;
+  let output = "";
+
+  after(async () => {
+    const child = control;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGKILL");
+      await exited;
+    }
+    folder.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("signs with the replica's intermediate, and switches when its --ca-key / --ca-cert-chain files are replaced", async () => {
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(projectRoot, "control", "as-mesh.mjs"), ...args], { timeout: 60_000 });
+    const minted = await cli("ca", "root", "--out", join(dir, "root"), "--ttl", "3650d");
+    assert.match(minted.stdout, /root CA: O=cluster\.local, CN=as-mesh root CA/);
+    await cli("ca", "intermediate", "--root-dir", join(dir, "root"), "--out", join(dir, "a1"), "--name", "a1");
+    await cli("ca", "intermediate", "--root-dir", join(dir, "root"), "--out", join(dir, "a2"), "--name", "a2", "--ttl", "30d");
+    const refused = await cli("ca", "intermediate", "--root-dir", join(dir, "root"), "--out", join(dir, "a1")).then(() => "", (error: { stderr: string }) => error.stderr);
+    assert.match(refused, /already exists; keys are never overwritten/);
+    install(join(dir, "a1"), join(dir, "live"));
+    const { token, entry } = generateToken({ namespace: "shop", serviceAccount: "checkout" });
+    writeFileSync(join(dir, "tokens.yaml"), formatTokenFile([entry]));
+    folder.write("services.yaml", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: { name: checkout, namespace: shop }\n"
+      + "spec: { hosts: [checkout.shop.svc.cluster.local], ports: [{ number: 8080, name: http, protocol: HTTP }], resolution: STATIC }\n");
+    const [xds, admin, caPort] = [await freePort(), await freePort(), await freePort()];
+    control = spawn(process.execPath, [
+      join(projectRoot, "control", "as-mesh.mjs"), "control", "--config", folder.dir,
+      "--xds", `127.0.0.1:${xds}`, "--admin", `127.0.0.1:${admin}`, "--startup-grace", "0", "--log-level", "info",
+      "--ca-key", join(dir, "live", "ca-key.pem"), "--ca-cert-chain", join(dir, "live", "ca-cert-chain.pem"),
+      "--ca-address", `127.0.0.1:${caPort}`, "--token-file", join(dir, "tokens.yaml"),
+    ], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+    control.stdout?.on("data", (chunk: Buffer) => { output += chunk.toString("utf8"); });
+    control.stderr?.on("data", (chunk: Buffer) => { output += chunk.toString("utf8"); });
+
+    const rootPem = readFileSync(join(dir, "root", "root-cert.pem"), "utf8");
+    const endpoint = { address: `127.0.0.1:${caPort}`, caCertificatesPem: rootPem };
+    const issue = async () => requestCertificate(endpoint, { token }, { csr: (await createKeyAndCsr()).csrPem, validityDuration: 0 });
+    let chain: string[] = [];
+    await eventually(async () => { chain = await issue(); return true; }, `the CA answers (output: ${output.slice(-400)})`, 60_000);
+    assert.deepEqual(chain.slice(1), [intermediatePemIn(dir, "a1"), rootPem]);
+
+    install(join(dir, "a2"), join(dir, "live"));
+    // The signing certificate's expiry (the 30-day a2, not the 1-year a1) shows the switch without spending CSRs.
+    const chainExpiry = async () => Number(/^citadel_server_cert_chain_expiry_seconds (\S+)$/m.exec(await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text())?.[1]);
+    await eventually(async () => (await chainExpiry()) < 31 * 86_400, "the replica reloads its intermediate", 10_000);
+    assert.deepEqual((await issue()).slice(1), [intermediatePemIn(dir, "a2"), rootPem]);
+    assert.match(output, /reloaded the CA signing key and chain/);
+  });
+});
+
+function intermediatePemIn(dir: string, name: string): string {
+  return readFileSync(join(dir, name, "ca-cert.pem"), "utf8");
+}
+
+/** The operator installs a minted intermediate where a replica's --ca-key / --ca-cert-chain point. */
+function install(intermediateDir: string, liveDir: string): void {
+  mkdirSync(liveDir, { recursive: true, mode: 0o700 });
+  for (const file of ["ca-key.pem", "ca-cert-chain.pem"]) copyFileSync(join(intermediateDir, file), join(liveDir, file));
+}
