@@ -5,7 +5,7 @@ import * as host from "./abi/hostcalls";
 import { BufferType, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, StreamType, WasmResult } from "./abi/types";
 import { HeaderPair, Headers } from "./abi/pairs";
 import { HttpCallResponse } from "./http_call";
-import { PreparedHeaders } from "./headers";
+import { PreparedHeaders, forgetCachedHeaders } from "./headers";
 
 export class BaseContext {
   constructor(public readonly id: u32) {}
@@ -16,6 +16,16 @@ export class BaseContext {
 
   /** A callout response with no callback registered for its token (calls dispatched through the raw ABI). */
   onHttpCallResponse(token: u32, response: HttpCallResponse): void {}
+
+  /**
+   * Makes this context the one host calls act on, from a callback Envoy delivered to another context (a callout
+   * response or a tick on the root), e.g. to answer or resume a stream that paused. Header values cached in this
+   * callback belonged to the previous context, so they are forgotten. False when Envoy no longer knows the context.
+   */
+  makeEffective(): bool {
+    forgetCachedHeaders();
+    return host.setEffectiveContext(this.id) == WasmResult.Ok;
+  }
 }
 
 export type HttpCallCallback = (origin: BaseContext, token: u32, response: HttpCallResponse) => void;
@@ -136,6 +146,27 @@ export class Context extends BaseContext {
   /** sendLocalResponse with a body and headers prepared once (see PreparedHeaders), for answers sent often. */
   sendPreparedLocalResponse(statusCode: u32, body: ArrayBuffer, headers: PreparedHeaders, details: string = "", grpcStatus: i32 = -1): bool {
     return host.sendLocalResponseSerialized(statusCode, details, body, headers.serialized, grpcStatus) == WasmResult.Ok;
+  }
+
+  /**
+   * Set when this context is a stage of a combined stream context (filters/as-mesh): a paused request resumes
+   * through it, so the stages after this one still see the request.
+   */
+  outer: Context | null = null;
+
+  /**
+   * Continues a request this context paused in onRequestHeaders, from a later callback (call makeEffective
+   * first). As a stage of a combined context, the outer context runs the later stages before continuing.
+   */
+  resumeRequest(): void {
+    const outer = this.outer;
+    if (outer !== null) outer.resumeAfterStage(this);
+    else this.continueRequest();
+  }
+
+  /** Called on a combined context when one of its stages resumes a paused request; alone, it just continues. */
+  resumeAfterStage(stage: Context): void {
+    this.continueRequest();
   }
 
   /** Resumes a request that a callback paused (e.g. while waiting for a callout). */

@@ -98,18 +98,44 @@ export class ChainRoot extends RootContext {
  * when some context overrides it, so a stage that starts using another callback needs it forwarded here too).
  */
 class ChainStream extends Context {
+  private requestHeaderCount: u32 = 0;
+  private requestEndOfStream: bool = false;
+
   constructor(id: u32, root: RootContext, private readonly stages: Array<Context>) {
     super(id, root);
+    for (let i = 0; i < stages.length; i++) stages[i].outer = this;
   }
 
-  /** A stage that answers the request itself (a 401, a 429) ends the chain, as it would in Envoy. */
+  /**
+   * A stage that answers the request itself (a 401, a 429) ends the chain, as it would in Envoy; one that pauses
+   * it (jwt-auth waiting for its JWKS) stops the chain until it resumes through resumeAfterStage.
+   */
   onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatus {
+    this.requestHeaderCount = headerCount;
+    this.requestEndOfStream = endOfStream;
+    return this.runRequestStages(0);
+  }
+
+  private runRequestStages(from: i32): FilterHeadersStatus {
     const stages = this.stages;
-    for (let i = 0, n = stages.length; i < n; i++) {
-      const status = unchecked(stages[i]).onRequestHeaders(headerCount, endOfStream);
+    for (let i = from, n = stages.length; i < n; i++) {
+      const status = unchecked(stages[i]).onRequestHeaders(this.requestHeaderCount, this.requestEndOfStream);
       if (status != FilterHeadersStatus.Continue) return status;
     }
     return FilterHeadersStatus.Continue;
+  }
+
+  /** A paused stage let the request go on: the stages after it run now, as Envoy would run the next filters. */
+  resumeAfterStage(stage: Context): void {
+    const index = this.stages.indexOf(stage);
+    if (index < 0) return;
+    if (this.runRequestStages(index + 1) == FilterHeadersStatus.Continue) this.continueRequest();
+  }
+
+  /** Envoy ended the stream: a stage that paused it must forget it (proxy_on_delete is always exported). */
+  onDelete(): void {
+    const stages = this.stages;
+    for (let i = 0, n = stages.length; i < n; i++) unchecked(stages[i]).onDelete();
   }
 
   onResponseHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatus {

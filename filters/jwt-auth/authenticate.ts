@@ -32,6 +32,11 @@ export class Authenticator {
   private readonly removals: Array<Action> = new Array<Action>();
   /** Scratch list of the tokens a requirement reads. */
   private readonly found: Array<FoundToken> = new Array<FoundToken>();
+  /**
+   * The first provider this request needed whose remote JWKS was not fetched yet (its tokens answered "Jwks
+   * remote fetch is failed"): the caller may wait for that fetch and decide again.
+   */
+  awaitingJwks: ProviderState | null = null;
   private request: RequestView = new RequestView();
   private nowSeconds: u64 = 0;
 
@@ -54,6 +59,7 @@ export class Authenticator {
     this.request = request;
     this.actions.length = 0;
     this.nowSeconds = 0;
+    this.awaitingJwks = null;
     const looked = this.looked;
     for (let i = 0, n = looked.length; i < n; i++) unchecked((looked[i] = false));
   }
@@ -186,7 +192,11 @@ export class Authenticator {
     if (!lifetimeAllowed(config, token.exp, this.now())) return LIFETIME_NOT_ALLOWED;
 
     const jwks = provider.jwks;
-    if (jwks === null) return config.remote !== null ? Status.JwksFetchFail : Status.JwksNoValidKeys;
+    if (jwks === null) {
+      if (config.remote === null) return Status.JwksNoValidKeys;
+      if (this.awaitingJwks === null) this.awaitingJwks = provider;
+      return Status.JwksFetchFail;
+    }
     const signature = verifySignature(token, jwks);
     if (signature != Status.Ok) return signature;
 

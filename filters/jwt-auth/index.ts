@@ -17,8 +17,19 @@ import { Authenticator } from "./authenticate";
 import { Action, ActionKind } from "./actions";
 import { DenyReason, Status, denyReasonOf, statusHttpCode, statusMessage } from "./status";
 
-/** How often the root context checks whether a remote JWKS is due (only when a provider has one). */
-const TICK_MS: u32 = 200;
+/**
+ * How often the root context checks whether a remote JWKS is due and whether a paused request waited long enough
+ * (only when a provider has a remote JWKS).
+ */
+const TICK_MS: u32 = 100;
+/**
+ * Requests one provider may hold paused, per worker, while its JWKS is fetched for the first time; beyond it a
+ * request is answered at once (401 "Jwks remote fetch is failed"), so a flood cannot grow memory without bound.
+ */
+export const MAX_WAITING_PER_PROVIDER: i32 = 256;
+
+/** What one pass over a request decided. */
+enum Decision { Continue, Answered, Paused }
 
 export class JwtAuthRoot extends RootContext {
   config: FilterConfig | null = null;
@@ -26,6 +37,8 @@ export class JwtAuthRoot extends RootContext {
   remotes: Array<RemoteJwks> = new Array<RemoteJwks>();
   /** Callout token → index in `remotes`. */
   pendingFetches: Map<u32, i32> = new Map<u32, i32>();
+  /** Requests paused until their provider's JWKS arrives (or their wait runs out). */
+  waiting: Array<JwtAuthStream> = new Array<JwtAuthStream>();
   metrics: JwtMetrics | null = null;
   authenticator: Authenticator | null = null;
 
@@ -47,7 +60,10 @@ export class JwtAuthRoot extends RootContext {
       const provider = config.providers[i];
       const state = new ProviderState(provider, seed + <u64>i);
       this.providers.push(state);
-      if (provider.remote !== null) this.remotes.push(new RemoteJwks(state, provider.remote!));
+      if (provider.remote !== null) {
+        state.remoteIndex = this.remotes.length;
+        this.remotes.push(new RemoteJwks(state, provider.remote!));
+      }
     }
     this.authenticator = new Authenticator(config, this.providers, metrics, currentTimeSeconds);
     if (this.remotes.length > 0) {
@@ -60,6 +76,64 @@ export class JwtAuthRoot extends RootContext {
 
   onTick(): void {
     this.refreshRemoteJwks();
+    if (this.waiting.length > 0) this.expireWaits(currentTimeMilliseconds());
+  }
+
+  /**
+   * Pauses `stream` until the JWKS of `remoteIndex` is fetched or `untilMs` passes. False when the provider
+   * already holds MAX_WAITING_PER_PROVIDER paused requests: the caller answers at once.
+   */
+  wait(stream: JwtAuthStream, remoteIndex: i32, untilMs: u64): bool {
+    const waiting = this.waiting;
+    let count = 0;
+    for (let i = 0, n = waiting.length; i < n; i++) if (unchecked(waiting[i]).waitingFor == remoteIndex) count++;
+    if (count >= MAX_WAITING_PER_PROVIDER) return false;
+    stream.waitingFor = remoteIndex;
+    stream.waitUntilMs = untilMs;
+    waiting.push(stream);
+    return true;
+  }
+
+  /** A paused stream that ended (client reset) is never resumed. */
+  stopWaiting(stream: JwtAuthStream): void {
+    const index = this.waiting.indexOf(stream);
+    if (index >= 0) this.waiting.splice(index, 1);
+    stream.waitingFor = -1;
+  }
+
+  /** Requests that waited their full bound get the answer they would have had without waiting. */
+  private expireWaits(nowMs: u64): void {
+    const due = new Array<JwtAuthStream>();
+    const kept = new Array<JwtAuthStream>();
+    const waiting = this.waiting;
+    for (let i = 0, n = waiting.length; i < n; i++) {
+      const stream = unchecked(waiting[i]);
+      if (nowMs >= stream.waitUntilMs) due.push(stream);
+      else kept.push(stream);
+    }
+    if (due.length == 0) return;
+    this.waiting = kept;
+    for (let i = 0; i < due.length; i++) due[i].resume(false);
+    this.makeEffective();
+  }
+
+  /**
+   * A fetch of `remoteIndex` completed: its paused requests are decided again. After a good fetch one may pause
+   * again for another provider (within its bound); after a failed one each gets jwt_authn's answer to a failed fetch.
+   */
+  private resumeWaiting(remoteIndex: i32, fetched: bool): void {
+    const resumed = new Array<JwtAuthStream>();
+    const kept = new Array<JwtAuthStream>();
+    const waiting = this.waiting;
+    for (let i = 0, n = waiting.length; i < n; i++) {
+      const stream = unchecked(waiting[i]);
+      if (stream.waitingFor == remoteIndex) resumed.push(stream);
+      else kept.push(stream);
+    }
+    if (resumed.length == 0) return;
+    this.waiting = kept;
+    for (let i = 0; i < resumed.length; i++) resumed[i].resume(fetched);
+    this.makeEffective();
   }
 
   /** Starts a fetch for every remote JWKS that is due and not better served by a fresher shared copy. */
@@ -74,6 +148,7 @@ export class JwtAuthRoot extends RootContext {
         [":method", "GET"], [":path", spec.path], [":authority", spec.authority], ["accept", "application/json"],
       ]), null, spec.timeoutMs, onJwksResponse);
       if (token == 0) {
+        if (remote.notReady(now)) continue;
         this.metrics!.jwksFetchFailed.increment();
         logWarn("jwt-auth: providers." + remote.state.config.name + ": cannot call cluster " + spec.cluster + " for the JWKS");
         remote.failed(now);
@@ -86,7 +161,8 @@ export class JwtAuthRoot extends RootContext {
 
   onJwksResponse(token: u32, response: HttpCallResponse): void {
     if (!this.pendingFetches.has(token)) return;
-    const remote = this.remotes[this.pendingFetches.get(token)];
+    const remoteIndex = this.pendingFetches.get(token);
+    const remote = this.remotes[remoteIndex];
     this.pendingFetches.delete(token);
     remote.inFlight = false;
     const now = currentTimeMilliseconds();
@@ -100,9 +176,11 @@ export class JwtAuthRoot extends RootContext {
       this.metrics!.jwksFetchFailed.increment();
       logWarn(where + " failed: " + problem);
       remote.failed(now);
+      this.resumeWaiting(remoteIndex, false);
       return;
     }
     this.metrics!.jwksFetchSuccess.increment();
+    this.resumeWaiting(remoteIndex, true);
   }
 
   createContext(contextId: u32): Context {
@@ -119,12 +197,36 @@ const request = new RequestView();
 const route = new RouteSettings();
 
 export class JwtAuthStream extends Context {
+  /** While paused: the index of the remote JWKS this request waits for, and until when; -1 when not paused. */
+  waitingFor: i32 = -1;
+  waitUntilMs: u64 = 0;
+  /** When the wait began (0: never paused); a request that pauses again keeps its first bound. */
+  private pausedAtMs: u64 = 0;
+
   onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatus {
+    return this.decide(true) == Decision.Continue ? FilterHeadersStatus.Continue : FilterHeadersStatus.StopIteration;
+  }
+
+  /**
+   * Decides the paused request again, from the root's callback (its fetch completed, or its wait ran out), and
+   * lets it go on or answers it. With `mayWait` false it gets the answer it would have without waiting.
+   */
+  resume(mayWait: bool): void {
+    this.waitingFor = -1;
+    if (!this.makeEffective()) return; // Envoy has already ended the stream
+    if (this.decide(mayWait) == Decision.Continue) this.resumeRequest();
+  }
+
+  onDelete(): void {
+    if (this.waitingFor >= 0) (this.root as JwtAuthRoot).stopWaiting(this);
+  }
+
+  private decide(mayWait: bool): Decision {
     const root = this.root as JwtAuthRoot;
     const config = root.config;
     const metrics = root.metrics;
     const authenticator = root.authenticator;
-    if (config === null || metrics === null || authenticator === null) return FilterHeadersStatus.Continue; // Envoy refused the configuration
+    if (config === null || metrics === null || authenticator === null) return Decision.Continue; // Envoy refused the configuration
     // Headers this filter writes can only come from it: whatever the client sent under those names goes.
     const outputs = config.outputHeaders;
     for (let i = 0, n = outputs.length; i < n; i++) headers.request.removeName(unchecked(outputs[i]));
@@ -132,7 +234,7 @@ export class JwtAuthStream extends Context {
     request.reset();
     if (config.bypassCorsPreflight && isCorsPreflight(request)) {
       metrics.allowed.increment();
-      return FilterHeadersStatus.Continue;
+      return Decision.Continue;
     }
     // The route's own settings (jwt_authn's per-route requirement_name / disabled) take the place of the rules.
     readRouteSettings(route);
@@ -140,7 +242,7 @@ export class JwtAuthStream extends Context {
     if (route.present) {
       if (route.problem.length == 0 && route.disabled) {
         metrics.allowed.increment();
-        return FilterHeadersStatus.Continue;
+        return Decision.Continue;
       }
       if (route.problem.length == 0 && config.requirementMap.has(route.requirementName)) {
         requirement = config.requirementMap.get(route.requirementName);
@@ -149,7 +251,7 @@ export class JwtAuthStream extends Context {
         this.denyRoute(route.problem.length > 0 ? route.problem
           : "Wrong requirement_name: " + route.requirementName + ". It should be one of [" + config.requirementNames.join(",") + "]");
         metrics.deny(DenyReason.Malformed);
-        return FilterHeadersStatus.StopIteration;
+        return Decision.Answered;
       }
     } else {
       const rule = findRule(config.rules, request);
@@ -157,18 +259,35 @@ export class JwtAuthStream extends Context {
     }
     if (requirement === null) {
       metrics.allowed.increment();
-      return FilterHeadersStatus.Continue;
+      return Decision.Continue;
     }
     authenticator.begin(request);
     const status = authenticator.evaluate(requirement);
     if (status == Status.Ok) {
       applyActions(authenticator.actions, request);
       metrics.allowed.increment();
-      return FilterHeadersStatus.Continue;
+      return Decision.Continue;
+    }
+    // jwt_authn makes a request wait for a JWKS it has not fetched yet; so does this filter, for a bounded time.
+    const awaiting = authenticator.awaitingJwks;
+    if (mayWait && status == Status.JwksFetchFail && awaiting !== null && this.pause(root, awaiting.remoteIndex)) {
+      return Decision.Paused;
     }
     metrics.deny(denyReasonOf(status));
     this.deny(status, request);
-    return FilterHeadersStatus.StopIteration;
+    return Decision.Answered;
+  }
+
+  /**
+   * Joins the requests waiting for that JWKS, bounded by the fetch timeout (remote_jwks.http_uri.timeout, 5 s by
+   * default) counted from when this request first paused.
+   */
+  private pause(root: JwtAuthRoot, remoteIndex: i32): bool {
+    if (remoteIndex < 0) return false;
+    const now = currentTimeMilliseconds();
+    if (this.pausedAtMs == 0) this.pausedAtMs = now;
+    const until = this.pausedAtMs + <u64>root.remotes[remoteIndex].remote.timeoutMs;
+    return now < until && root.wait(this, remoteIndex, until);
   }
 
   /** jwt_authn's answer to a route whose per-route settings cannot be used: 403, the problem in the body. */

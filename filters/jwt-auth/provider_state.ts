@@ -23,6 +23,8 @@ export class ProviderState {
   /** Null until a remote JWKS was fetched once; never null for local_jwks. */
   jwks: Jwks | null;
   readonly cache: TokenCache<VerifiedToken>;
+  /** Index of this provider's remote JWKS in the root's list; -1 for local_jwks. */
+  remoteIndex: i32 = -1;
 
   constructor(public readonly config: ProviderConfig, cacheSeed: u64) {
     this.jwks = config.localJwks;

@@ -3,6 +3,9 @@
 // keys that worked: the last good set stays in use (and is retried) until a good one arrives. Until the first
 // good fetch the provider has no keys and its tokens are refused with 401 (fail closed).
 //
+// A cluster Envoy has not initialized yet (just after start-up) refuses the call at once; then the first fetch is
+// retried every 100 ms, backing off, for a few seconds (see notReady), instead of every failed_refetch_duration.
+//
 // Every Envoy worker runs its own VM, so each would fetch on its own. To spare the JWKS server, a fetched
 // document is also put in shared data (keyed by cluster, authority and path) with its fetch time; a VM whose
 // copy is due first looks there and adopts a fresher copy instead of fetching.
@@ -14,8 +17,14 @@ import { ProviderState } from "./provider_state";
 /** Largest JWKS document accepted (real ones are a few KiB). */
 export const MAX_JWKS_BYTES: i32 = 1 << 20;
 
+/** Retries of a first fetch the cluster refused at once, before failed_refetch_duration applies: 10 each at 100, 200, 400 ms. */
+const NOT_READY_RETRIES: i32 = 30;
+const NOT_READY_FIRST_DELAY_MS: u64 = 100;
+
 export class RemoteJwks {
   inFlight: bool = false;
+  /** Quick retries made so far because the cluster was not ready. */
+  notReadyRetries: i32 = 0;
   /** When the next fetch (or look at shared data) is due; 0 = now. */
   nextFetchAtMs: u64 = 0;
   /** Fetch time of the document in use (0: none yet). */
@@ -63,6 +72,24 @@ export class RemoteJwks {
 
   failed(nowMs: u64): void {
     this.nextFetchAtMs = nowMs + this.remote.failedRefetchMs;
+  }
+
+  /**
+   * Envoy refused the call at once (its cluster is not initialized yet). Before the first good fetch this is
+   * start-up: retried soon (100 ms, doubling every ten tries, never beyond failed_refetch_duration), logged once.
+   * Returns false once those retries are used up or keys were fetched before: then it is an ordinary failure.
+   */
+  notReady(nowMs: u64): bool {
+    if (this.fetchedAtMs > 0 || this.notReadyRetries >= NOT_READY_RETRIES) return false;
+    if (this.notReadyRetries == 0) {
+      logInfo("jwt-auth: providers." + this.state.config.name + ": cluster " + this.remote.cluster +
+        " is not ready yet; retrying the JWKS fetch every 100 ms (backing off) while Envoy starts");
+    }
+    let delay = NOT_READY_FIRST_DELAY_MS << <u64>(this.notReadyRetries / 10);
+    if (delay > this.remote.failedRefetchMs) delay = this.remote.failedRefetchMs;
+    this.notReadyRetries++;
+    this.nextFetchAtMs = nowMs + delay;
+    return true;
   }
 
   private install(document: Uint8Array, fetchedAtMs: u64, fetchedHere: bool): bool {

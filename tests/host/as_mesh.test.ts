@@ -6,7 +6,8 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { HostEmulator, type Stream } from "./emulator.ts";
 import { buildArtifact } from "../harness/artifacts.ts";
-import { createJwtFixture, jwtAuthnStyleConfig, mintToken, SUBJECT_HEADER, type JwtFixture } from "../../bench/lib/jwt_fixture.ts";
+import { Action } from "./emulator.ts";
+import { createJwtFixture, jwtAuthnStyleConfig, mintToken, PROVIDER, SUBJECT_HEADER, type JwtFixture } from "../../bench/lib/jwt_fixture.ts";
 import { METRICS_CONFIG } from "../../bench/lib/variants.ts";
 import { countHostCalls } from "../../bench/lib/host_calls.ts";
 
@@ -141,5 +142,26 @@ describe("as-mesh: host calls of the chain", () => {
     // the claim header jwt-auth writes reaches the rate limit without a read.
     assert.equal(chain.calls.proxy_get_header_map_value, 2, JSON.stringify(chain.calls));
     assert.equal(chain.calls.proxy_get_current_time_nanoseconds, 1, JSON.stringify(chain.calls));
+  });
+});
+
+describe("as-mesh: the chain root while jwt-auth's remote JWKS is unknown", () => {
+  it("resumes a paused request through the stages after jwt-auth", async () => {
+    const jwtAuth = jwtAuthnStyleConfig(fixture, { subjectHeader: true });
+    const provider = jwtAuth.providers[PROVIDER];
+    delete provider.local_jwks;
+    provider.remote_jwks = { http_uri: { uri: "http://jwks.local/keys.json", cluster: "jwks", timeout: "2s" } };
+    const host = await start("chain", { metrics: METRICS_CONFIG, jwt_auth: jwtAuth, rate_limit: rateLimit });
+    const token = await mintToken(fixture);
+    const streams = [0, 1, 2].map(() => {
+      const stream = host.newStream();
+      const action = stream.sendRequestHeaders({ ":method": "GET", ":path": "/items", ":authority": "svc.local", authorization: `Bearer ${token}` });
+      assert.equal(action, Action.Pause);
+      return stream;
+    });
+    host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: fixture.jwks });
+    // Two per minute per subject: the rate limit, after jwt-auth, decides each resumed request.
+    assert.deepEqual(streams.map((stream) => stream.localResponse?.status ?? stream.continued.length), [1, 1, 429]);
+    assert.ok(streams[0].requestHeader(SUBJECT_HEADER), "jwt-auth's claim header is on the resumed request");
   });
 });

@@ -126,6 +126,10 @@ export class HostEmulator {
   readonly httpCalls: HttpCall[] = [];
   readonly rootContextId = 1;
   tickPeriodMs = 0;
+  /** When set, proxy_http_call fails with this result, as Envoy's does for a cluster it has not initialized yet. */
+  refuseHttpCalls?: WasmResult;
+  /** Calls refused because of refuseHttpCalls. */
+  refusedHttpCalls = 0;
   nowNanos: bigint;
   logLevel: LogLevel;
   private exports!: WasmExports;
@@ -494,6 +498,10 @@ export class HostEmulator {
       },
       proxy_http_call(clusterPtr: number, clusterSize: number, headersPtr: number, headersSize: number,
         bodyPtr: number, bodySize: number, trailersPtr: number, trailersSize: number, timeoutMs: number, returnToken: number) {
+        if (host.refuseHttpCalls !== undefined) {
+          host.refusedHttpCalls++;
+          return host.refuseHttpCalls;
+        }
         const token = host.nextToken++;
         host.httpCalls.push({
           token, contextId: host.effectiveContext, cluster: host.text(clusterPtr, clusterSize),

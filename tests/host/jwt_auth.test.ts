@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { HostEmulator, SharedDataStore, type Stream } from "./emulator.ts";
+import { Action, HostEmulator, SharedDataStore, WasmResult, type Stream } from "./emulator.ts";
 import { projectRoot } from "../../scripts/tools.ts";
 import { buildArtifact } from "../harness/artifacts.ts";
 import {
@@ -49,11 +49,17 @@ async function start(configuration: Json, options: { sharedData?: SharedDataStor
   });
 }
 
+const requestHeaders = (headers: Record<string, string> = {}, path = "/api/items"): Record<string, string> =>
+  ({ ":method": "GET", ":path": path, ":authority": "svc.local", "x-forwarded-proto": "http", ...headers });
+
 function request(host: HostEmulator, headers: Record<string, string> = {}, path = "/api/items"): Stream {
   const stream = host.newStream();
-  stream.sendRequestHeaders({ ":method": "GET", ":path": path, ":authority": "svc.local", "x-forwarded-proto": "http", ...headers });
+  stream.sendRequestHeaders(requestHeaders(headers, path));
   return stream;
 }
+
+/** proxy_continue_stream's argument for the request direction. */
+const STREAM_REQUEST = 0;
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 const goodClaims = { iss: ISSUER, aud: AUDIENCE, sub: "alice" };
@@ -661,7 +667,7 @@ describe("jwt-auth remote JWKS (host emulator)", () => {
     },
   });
 
-  it("fetches the JWKS when it starts and answers 401 until keys arrive", async () => {
+  it("fetches the JWKS when it starts and holds requests until keys arrive", async () => {
     const host = await start(remoteConfig());
     assert.equal(host.httpCalls.length, 1);
     const call = host.httpCalls[0];
@@ -670,8 +676,11 @@ describe("jwt-auth remote JWKS (host emulator)", () => {
     assert.ok(call.headers.some(([k, v]) => k === ":path" && v === "/keys.json"));
     assert.ok(call.headers.some(([k, v]) => k === ":authority" && v === "jwks.local"));
     const token = await signToken(key("ES256"), goodClaims);
-    assertDenied(request(host, bearer(token)), 401, "Jwks remote fetch is failed");
+    const early = host.newStream();
+    assert.equal(early.sendRequestHeaders(requestHeaders(bearer(token))), Action.Pause);
     host.respondToHttpCall(call.token, { status: 200, body: jwksOf([key("ES256")]) });
+    assert.deepEqual(early.continued, [STREAM_REQUEST]);
+    assertAllowed(early);
     assertAllowed(request(host, bearer(token)));
     assert.equal(host.metricValue("jwt_auth.jwks_fetch_success"), 1);
   });
@@ -730,5 +739,106 @@ describe("jwt-auth remote JWKS (host emulator)", () => {
     const second = await start(remoteConfig(), { sharedData: store });
     assert.equal(second.httpCalls.length, 0, "the second VM adopts the shared copy");
     assertAllowed(request(second, bearer(await signToken(key("ES256"), goodClaims))));
+  });
+});
+
+describe("jwt-auth while the remote JWKS is unknown (host emulator)", () => {
+  const remoteConfig = (): Json => configWith({
+    example: {
+      issuer: ISSUER,
+      remote_jwks: { http_uri: { uri: "http://jwks.local/keys.json", cluster: "jwks", timeout: "2s" }, async_fetch: { failed_refetch_duration: "1s" } },
+    },
+  });
+
+  /** A request sent before the JWKS is known: it must pause, neither answered nor continued. */
+  function paused(host: HostEmulator, headers: Record<string, string>): Stream {
+    const stream = host.newStream();
+    assert.equal(stream.sendRequestHeaders(requestHeaders(headers)), Action.Pause);
+    assert.equal(stream.localResponse, undefined);
+    assert.deepEqual(stream.continued, []);
+    return stream;
+  }
+
+  it("resumes paused requests when the fetch completes, each with its own answer", async () => {
+    const host = await start(remoteConfig());
+    const good = paused(host, bearer(await signToken(key("ES256"), goodClaims)));
+    const unknownKey = paused(host, bearer(await signToken(other, goodClaims)));
+    host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: jwksOf([key("ES256")]) });
+    assert.deepEqual(good.continued, [STREAM_REQUEST]);
+    assertAllowed(good);
+    assert.equal(good.requestHeader("authorization"), undefined, "the resumed request was changed, not another one");
+    assert.deepEqual(unknownKey.continued, []);
+    assertDenied(unknownKey, 401, "Jwks doesn't have key to match kid or alg from Jwt");
+    assert.equal(host.metricValue("jwt_auth.allowed"), 1);
+    assert.equal(host.metricValue("jwt_auth.denied"), 1);
+  });
+
+  it("answers paused requests 401 when the fetch fails, and holds new ones for the next fetch", async () => {
+    const host = await start(remoteConfig());
+    const token = await signToken(key("ES256"), goodClaims);
+    const first = paused(host, bearer(token));
+    host.respondToHttpCall(host.httpCalls[0].token, { status: 503, body: "down" });
+    assertDenied(first, 401, "Jwks remote fetch is failed");
+    assert.deepEqual(first.continued, []);
+    const second = paused(host, bearer(token));
+    host.advanceTime(1_000, true);
+    assert.equal(host.httpCalls.length, 2, "retried after failed_refetch_duration");
+    host.respondToHttpCall(host.httpCalls[1].token, { status: 200, body: jwksOf([key("ES256")]) });
+    assert.deepEqual(second.continued, [STREAM_REQUEST]);
+    assertAllowed(second);
+  });
+
+  it("answers 401 when the wait reaches the fetch timeout", async () => {
+    const host = await start(remoteConfig());
+    const stream = paused(host, bearer(await signToken(key("ES256"), goodClaims)));
+    host.advanceTime(1_900, true);
+    assert.equal(stream.localResponse, undefined, "still waiting within the 2 s bound");
+    host.advanceTime(200, true);
+    assertDenied(stream, 401, "Jwks remote fetch is failed");
+    assert.deepEqual(stream.continued, []);
+    host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: jwksOf([key("ES256")]) });
+    assert.deepEqual(stream.continued, [], "an answered request is not resumed later");
+  });
+
+  it("forgets a request whose stream ended while it waited", async () => {
+    const host = await start(remoteConfig());
+    const token = await signToken(key("ES256"), goodClaims);
+    const gone = paused(host, bearer(token));
+    const kept = paused(host, bearer(token));
+    gone.complete();
+    host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: jwksOf([key("ES256")]) });
+    assert.deepEqual(gone.continued, []);
+    assert.equal(gone.localResponse, undefined);
+    assert.deepEqual(kept.continued, [STREAM_REQUEST]);
+    assert.equal(host.metricValue("jwt_auth.allowed"), 1);
+  });
+
+  it("holds at most MAX_WAITING_PER_PROVIDER requests and answers the next at once", async () => {
+    const host = await start(remoteConfig());
+    const token = await signToken(key("ES256"), goodClaims);
+    const waiting = Array.from({ length: 256 }, () => paused(host, bearer(token)));
+    const over = host.newStream();
+    assert.equal(over.sendRequestHeaders(requestHeaders(bearer(token))), Action.Pause);
+    assertDenied(over, 401, "Jwks remote fetch is failed");
+    host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: jwksOf([key("ES256")]) });
+    assert.ok(waiting.every((stream) => stream.continued.length === 1 && stream.localResponse === undefined));
+  });
+
+  it("retries a first fetch the cluster refuses every 100 ms, logging it once", async () => {
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: remoteConfig(), rootId: "jwt-auth", nowNanos: BigInt(Date.now()) * 1_000_000n });
+    host.refuseHttpCalls = WasmResult.BadArgument;
+    assert.equal(host.configure(), true);
+    const stream = paused(host, bearer(await signToken(key("ES256"), goodClaims)));
+    host.advanceTime(1_000, true);
+    assert.equal(host.refusedHttpCalls, 11, "the call at start and one per 100 ms");
+    assert.equal(host.logs.filter((entry) => /is not ready yet/.test(entry.message)).length, 1);
+    assert.equal(host.metricValue("jwt_auth.jwks_fetch_failed"), 0);
+    host.refuseHttpCalls = undefined;
+    host.advanceTime(100, true);
+    assert.equal(host.httpCalls.length, 0, "after ten quick retries the interval doubles");
+    host.advanceTime(100, true);
+    assert.equal(host.httpCalls.length, 1);
+    host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: jwksOf([key("ES256")]) });
+    assert.deepEqual(stream.continued, [STREAM_REQUEST]);
   });
 });
