@@ -133,3 +133,49 @@ test("switches to a new intermediate written over the operator's files, in place
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("switches to a new root's intermediate in place once the extra-roots file trusts that root, and keeps trusting the old root", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "as-mesh-ca-service-"));
+  const keyFile = join(dir, "ca-key.pem");
+  const chainFile = join(dir, "ca-cert-chain.pem");
+  const rootsFile = join(dir, "extra-roots.pem");
+  const install = (material: { keyPem: string; certChainPem: string }) => {
+    writeFileSync(keyFile, material.keyPem, { mode: 0o600 });
+    writeFileSync(chainFile, material.certChainPem);
+  };
+  const oldRoot = await MeshCa.generateRoot({ trustDomain: "example.org" });
+  const newRoot = await MeshCa.generateRoot({ trustDomain: "example.org" });
+  install(await createIntermediate({ rootKeyPem: oldRoot.keyPem, rootCertPem: oldRoot.certPem }));
+  writeFileSync(rootsFile, "");
+  const { token, entry } = generateToken({ namespace: "shop", serviceAccount: "checkout" });
+  writeFileSync(join(dir, "tokens.yaml"), formatTokenFile([entry]));
+  const service = await startCaService({
+    trustDomain: "example.org", caDir: join(dir, "unused"), tokenFile: join(dir, "tokens.yaml"), address: "127.0.0.1:0", logger,
+    operatorKeyFile: keyFile, operatorCertChainFile: chainFile, extraRootsFile: rootsFile, watchIntervalMs: 100,
+  });
+  const waitFor = async (check: () => boolean) => {
+    for (let i = 0; i < 50 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  };
+  try {
+    const workload = await createKeyAndCsr();
+    const issued = await requestCertificate({ address: `127.0.0.1:${service.port}`, caCertificatesPem: oldRoot.certPem }, { token }, { csr: workload.csrPem, validityDuration: 0 });
+    // Rollover step 1: both roots trusted; step 2: the new root's intermediate over the watched files.
+    writeFileSync(rootsFile, oldRoot.certPem + newRoot.certPem);
+    await waitFor(() => service.ca.trustBundle().length === 2);
+    const next = await createIntermediate({ rootKeyPem: newRoot.keyPem, rootCertPem: newRoot.certPem });
+    install(next);
+    await waitFor(() => service.ca.signingCertPem === next.certPem);
+    assert.equal(service.ca.rootCertPem, newRoot.certPem);
+    assert.deepEqual(new Set(service.ca.trustBundle()), new Set([newRoot.certPem, oldRoot.certPem]));
+    // A workload still holding an old-root certificate renews with it.
+    const renewed = await requestCertificate(
+      { address: `127.0.0.1:${service.port}`, caCertificatesPem: oldRoot.certPem + newRoot.certPem },
+      { certificate: { keyPem: workload.keyPem, certChainPem: issued.slice(0, -1).join("") } },
+      { csr: (await createKeyAndCsr()).csrPem, validityDuration: 0 },
+    );
+    assert.deepEqual(renewed.slice(1), [next.certPem, newRoot.certPem]);
+  } finally {
+    await service.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -75,9 +75,10 @@ export async function startCaService(options: CaServiceOptions): Promise<CaServi
   let reloadTimer: NodeJS.Timeout | null = null;
   const reloadOperatorCa = async () => {
     try {
+      // Everything trusted now stays trusted (the previous root too, in a rollover) until the extra-roots file changes.
       const next = await MeshCa.fromPem({
         keyPem: readFileSync(operatorFiles[0]!, "utf8"), certChainPem: readFileSync(operatorFiles[1]!, "utf8"),
-      }, { ...caOptions, extraTrustedRootsPem: ca.trustBundle().filter((pem) => pem !== ca.rootCertPem) });
+      }, { ...caOptions, extraTrustedRootsPem: ca.trustBundle() });
       if (next.rootCertPem === ca.rootCertPem && next.signingCertPem === ca.signingCertPem) return;
       // A chain to a root the workloads do not trust yet would cut them off; that switch is a root rollover.
       if (!ca.trustBundle().includes(next.rootCertPem)) {
