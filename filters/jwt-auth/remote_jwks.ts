@@ -1,7 +1,8 @@
 // Keeps a provider's remote JWKS current: fetched when the filter starts, fetched again before cache_duration
 // runs out, retried every failed_refetch_duration after a failure. A failed or unusable fetch never replaces
 // keys that worked: the last good set stays in use (and is retried) until a good one arrives. Until the first
-// good fetch the provider has no keys and its tokens are refused with 401 (fail closed).
+// good fetch the provider has no keys: requests that need it wait for the fetch, for a bounded time (index.ts),
+// and are refused with 401 when it fails (fail closed).
 //
 // A cluster Envoy has not initialized yet (just after start-up) refuses the call at once; then the first fetch is
 // retried every 100 ms, backing off, for a few seconds (see notReady), instead of every failed_refetch_duration.
