@@ -37,6 +37,11 @@ export class Authenticator {
    * remote fetch is failed"): the caller may wait for that fetch and decide again.
    */
   awaitingJwks: ProviderState | null = null;
+  /**
+   * Whether allow_missing_or_failed let a failed token pass: with awaitingJwks set, that token might have been
+   * good (and given its claim headers) had the keys been there, so the caller waits for them as on a failure.
+   */
+  passedFailure: bool = false;
   private request: RequestView = new RequestView();
   private nowSeconds: u64 = 0;
 
@@ -60,6 +65,7 @@ export class Authenticator {
     this.actions.length = 0;
     this.nowSeconds = 0;
     this.awaitingJwks = null;
+    this.passedFailure = false;
     const looked = this.looked;
     for (let i = 0, n = looked.length; i < n; i++) unchecked((looked[i] = false));
   }
@@ -93,7 +99,10 @@ export class Authenticator {
       this.actions.length = mark; // a failed member leaves nothing behind
       if ((status != Status.JwtMissed && status != Status.JwtUnknownIssuer) || verdict == Status.JwtMissed) verdict = status;
     }
-    if (requirement.allowMissingOrFailed) return Status.Ok;
+    if (requirement.allowMissingOrFailed) {
+      if (verdict != Status.JwtMissed) this.passedFailure = true;
+      return Status.Ok;
+    }
     if (requirement.allowMissing && verdict == Status.JwtMissed) return Status.Ok;
     return verdict;
   }
@@ -142,7 +151,9 @@ export class Authenticator {
       if (status != Status.Ok && verdict == Status.Ok) verdict = status;
     }
     // A token that is present but fails fails the request (unless failures are allowed): all tokens must be good.
-    return allowFailed ? Status.Ok : verdict;
+    if (!allowFailed) return verdict;
+    if (verdict != Status.Ok) this.passedFailure = true;
+    return Status.Ok;
   }
 
   private now(): u64 {

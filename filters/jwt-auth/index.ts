@@ -263,15 +263,17 @@ export class JwtAuthStream extends Context {
     }
     authenticator.begin(request);
     const status = authenticator.evaluate(requirement);
+    // jwt_authn makes a request wait for a JWKS it has not fetched yet; so does this filter, for a bounded time:
+    // when that missing JWKS failed the request, or failed a token allow_missing_or_failed then let through.
+    const awaiting = authenticator.awaitingJwks;
+    if (mayWait && awaiting !== null && (status == Status.JwksFetchFail || (status == Status.Ok && authenticator.passedFailure)) &&
+        this.pause(root, awaiting.remoteIndex)) {
+      return Decision.Paused;
+    }
     if (status == Status.Ok) {
       applyActions(authenticator.actions, request);
       metrics.allowed.increment();
       return Decision.Continue;
-    }
-    // jwt_authn makes a request wait for a JWKS it has not fetched yet; so does this filter, for a bounded time.
-    const awaiting = authenticator.awaitingJwks;
-    if (mayWait && status == Status.JwksFetchFail && awaiting !== null && this.pause(root, awaiting.remoteIndex)) {
-      return Decision.Paused;
     }
     metrics.deny(denyReasonOf(status));
     this.deny(status, request);

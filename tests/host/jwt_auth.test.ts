@@ -813,6 +813,18 @@ describe("jwt-auth while the remote JWKS is unknown (host emulator)", () => {
     assert.equal(host.metricValue("jwt_auth.allowed"), 1);
   });
 
+  it("holds a token allow_missing_or_failed would let through unverified, so it gets its claim headers", async () => {
+    const config = remoteConfig();
+    ((config.providers as Json).example as Json).claim_to_headers = [{ header_name: "x-jwt-sub", claim_name: "sub" }];
+    config.rules = [{ match: { prefix: "/" }, requires: { allow_missing_or_failed: {} } }];
+    const host = await start(config);
+    assertAllowed(request(host)); // no token: nothing to wait for
+    const stream = paused(host, bearer(await signToken(key("ES256"), goodClaims)));
+    host.respondToHttpCall(host.httpCalls[0].token, { status: 200, body: jwksOf([key("ES256")]) });
+    assert.deepEqual(stream.continued, [STREAM_REQUEST]);
+    assert.equal(stream.requestHeader("x-jwt-sub"), "alice");
+  });
+
   it("holds at most MAX_WAITING_PER_PROVIDER requests and answers the next at once", async () => {
     const host = await start(remoteConfig());
     const token = await signToken(key("ES256"), goodClaims);
