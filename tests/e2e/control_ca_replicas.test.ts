@@ -1,7 +1,7 @@
 // Several control replicas, one intermediate CA each, one mesh root: the CA services run as `as-mesh control
 // --ca-key --ca-cert-chain` runs them (startCaService) with material from `as-mesh ca root` / `ca intermediate`.
-// checkout's agent gets its certificate from replica A, frontend's from replica B; their Envoys talk mTLS (the
-// server requires a client certificate) while each Envoy's ROOTCA holds only the root. Then replica A restarts
+// checkout's agent gets its certificate from replica A, frontend's from replica B; their sidecars, configured by the
+// control service with PeerAuthentication STRICT, talk mTLS while each Envoy's ROOTCA holds only the root. Then replica A restarts
 // with a new intermediate of the same root, then switches to a third one in place (its watched key and chain files
 // replaced), and checkout's agent renews after each, all under 200 req/s: no request fails.
 import { after, before, describe, it } from "node:test";
@@ -10,12 +10,14 @@ import { X509Certificate } from "node:crypto";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type DetailedPeerCertificate } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { startEnvoy, type EnvoyInstance } from "../harness/envoy.ts";
-import { MeshFolder, freePort } from "../harness/control_mesh.ts";
+import type { EnvoyInstance } from "../harness/envoy.ts";
+import { MeshFolder, freePort, refreshListeners, startControlInProcess, startProxy } from "../harness/control_mesh.ts";
+import type { ControlService } from "../../control/server.ts";
 import { projectRoot } from "../../scripts/tools.ts";
 import { requestCertificate } from "../../control/ca/client.ts";
 import { startUpstream, type Upstream } from "../harness/upstream.ts";
@@ -24,14 +26,32 @@ import { MeshCa, createKeyAndCsr } from "../../control/ca/ca.ts";
 import { formatTokenFile, generateToken, type TokenEntry } from "../../control/ca/tokens.ts";
 import { startAgent, type WorkloadAgent } from "../../control/agent/agent.ts";
 import { runCaIntermediate, runCaRoot } from "../../control/commands/ca.ts";
-import {
-  FRONTEND, TRUST_DOMAIN, clientBootstrap, envoyCerts, fixedRateLoad, get, serverBootstrap,
-} from "../../control/agent/fixtures/mesh_pair.ts";
+import { FRONTEND, TRUST_DOMAIN, envoyCerts, fixedRateLoad, get } from "../../control/agent/fixtures/mesh_pair.ts";
 
 const logger = pino({ level: process.env.CONTROL_TEST_LOG_LEVEL ?? "silent" });
 const RATE = 200;
 const LOAD_SECONDS = 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const CHECKOUT_HOST = "checkout.shop.svc.cluster.local";
+/** checkout's sidecar binds its inbound port here; frontend's sidecar has its own address. */
+const CHECKOUT_IP = "127.0.13.1";
+const FRONTEND_IP = "127.0.13.2";
+
+const meshYaml = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: checkout, namespace: shop }
+spec:
+  hosts: [${CHECKOUT_HOST}]
+  ports: [{ number: 8080, name: http, protocol: HTTP }]
+  resolution: STATIC
+  workloadSelector: { labels: { app: checkout } }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: shop }
+spec: { mtls: { mode: STRICT } }
+`;
 
 async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -45,7 +65,7 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 /** The chain a TLS server sends, leaf first, as fingerprints (the handshake presents a client certificate). */
 function servedChain(port: number, client: { key: string; cert: string }): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: "127.0.0.1", port, ...client, rejectUnauthorized: false, servername: "checkout.shop.svc.cluster.local" }, () => {
+    const socket = tlsConnect({ host: CHECKOUT_IP, port, ...client, rejectUnauthorized: false, servername: "checkout.shop.svc.cluster.local" }, () => {
       const fingerprints: string[] = [];
       let certificate: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
       while (certificate?.fingerprint256 && !fingerprints.includes(certificate.fingerprint256)) {
@@ -64,6 +84,9 @@ const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 describe("control replicas with one intermediate CA each", { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "as-mesh-ca-replicas-"));
+  const folder = new MeshFolder();
+  let service: ControlService;
+  let outboundUrl = "";
   const print = () => {};
   const tokenFile = join(dir, "tokens.yaml");
   const replicas: Record<"a" | "b", CaService | null> = { a: null, b: null };
@@ -106,10 +129,21 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
       response.writeHead(200, { "content-type": "application/json" });
       response.end(JSON.stringify({ xfcc: request.headers["x-forwarded-client-cert"] ?? null }));
     });
-    serverEnvoy = await startEnvoy({ config: serverBootstrap(join(dir, "checkout.sock"), upstream.port) });
+    folder.write("mesh.yaml", meshYaml);
+    const started = await startControlInProcess(folder);
+    service = started.service;
+    serverEnvoy = await startProxy(started.endpoints, {
+      namespace: "shop", ip: CHECKOUT_IP, labels: { app: "checkout" }, serviceAccount: "checkout",
+      inboundPorts: { http: 8080 }, appPorts: { http: upstream.port }, sdsSocket: join(dir, "checkout.sock"),
+    });
     envoys.push(serverEnvoy);
-    clientEnvoy = await startEnvoy({ config: clientBootstrap(join(dir, "frontend.sock"), Number(new URL(serverEnvoy.url("inbound")).port)) });
+    clientEnvoy = await startProxy(started.endpoints, {
+      namespace: "shop", ip: FRONTEND_IP, labels: { app: "frontend" }, serviceAccount: "frontend",
+      listenPorts: { "8080": await freePort() }, sdsSocket: join(dir, "frontend.sock"),
+    });
     envoys.push(clientEnvoy);
+    await refreshListeners(clientEnvoy);
+    outboundUrl = clientEnvoy.url("127.0.0.1_8080");
   });
 
   after(async () => {
@@ -117,10 +151,12 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
     await Promise.all(agents.map((agent) => agent.close()));
     await upstream?.close();
     await Promise.all([replicas.a?.close(), replicas.b?.close()]);
+    await service?.stop();
+    folder.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const serverPort = () => Number(new URL(serverEnvoy.url("inbound")).port);
+  const call = (path: string) => get(outboundUrl + path, undefined, { host: CHECKOUT_HOST });
   /** A frontend certificate from replica B, for handshakes of our own against checkout's Envoy. */
   const frontendCredentials = async () => {
     const ca = await MeshCa.fromPem({
@@ -132,14 +168,24 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
   };
 
   it("workloads certified by different replicas' intermediates trust each other through the root alone", async () => {
-    await eventually(async () => (await get(clientEnvoy.url("outbound") + "/orders")).status === 200, "frontend reaches checkout");
-    const { xfcc } = JSON.parse((await get(clientEnvoy.url("outbound") + "/orders")).body) as { xfcc: string | null };
+    await eventually(async () => (await call("/orders")).status === 200, "frontend reaches checkout", 30_000);
+    const { xfcc } = JSON.parse((await call("/orders")).body) as { xfcc: string | null };
     assert.match(String(xfcc), new RegExp(`URI=${FRONTEND.replace(/[/.]/g, "\\$&")}`));
+    // STRICT: checkout's sidecar answers nothing to plain text.
+    const plain = await new Promise<string>((resolve) => {
+      let data = "";
+      const socket = netConnect(8080, CHECKOUT_IP, () => socket.write(`GET / HTTP/1.1\r\nhost: ${CHECKOUT_HOST}\r\n\r\n`));
+      socket.on("data", (chunk: Buffer) => { data += chunk.toString("latin1"); });
+      socket.on("close", () => resolve(data));
+      socket.on("error", () => resolve(data));
+      socket.setTimeout(3000, () => socket.destroy());
+    });
+    assert.ok(!plain.startsWith("HTTP/1.1 200"), `plain text got ${plain.slice(0, 40)}`);
     // Each Envoy trusts exactly one CA certificate, the root: the intermediates travel in the handshakes.
     const rootSerial = new X509Certificate(rootPem).serialNumber.toLowerCase().replace(/^0+/, "");
     for (const envoy of envoys) assert.deepEqual((await envoyCerts(envoy)).caSerials, [rootSerial]);
     // checkout's Envoy sends leaf + replica A's intermediate (SDS `default` carries it), never the root.
-    const chain = await servedChain(serverPort(), await frontendCredentials());
+    const chain = await servedChain(8080, await frontendCredentials());
     assert.deepEqual(chain.slice(1), [fingerprintOf(intermediatePem("a1"))]);
     assert.equal(checkoutAgent.current()?.certChain.length, 3);
   });
@@ -154,11 +200,11 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
       served.push(current.serialNumber);
       assert.equal(fingerprintOf(current.certChain[1]!), fingerprintOf(intermediatePem(intermediate)));
       await eventually(async () => (await envoyCerts(serverEnvoy)).leafSerials.includes(current.serialNumber.replace(/^0+/, "")), `checkout's Envoy serves the ${intermediate} certificate`);
-      // New connections (50 requests each) meet the new chain, trusted through the root alone.
-      await eventually(async () => (await servedChain(serverPort(), await frontendCredentials()))[1] === fingerprintOf(intermediatePem(intermediate)), `checkout's Envoy sends ${intermediate}`);
+      // A new connection meets the new chain, trusted through the root alone.
+      await eventually(async () => (await servedChain(8080, await frontendCredentials()))[1] === fingerprintOf(intermediatePem(intermediate)), `checkout's Envoy sends ${intermediate}`);
     };
     let loadRunning = true;
-    const load = fixedRateLoad(clientEnvoy.url("outbound") + "/load", RATE, LOAD_SECONDS).finally(() => { loadRunning = false; });
+    const load = fixedRateLoad(outboundUrl + "/load", RATE, LOAD_SECONDS, { host: CHECKOUT_HOST }).finally(() => { loadRunning = false; });
     await sleep(1500);
     // checkout's bootstrap token is gone by now (tokens are for the first certificate), so replica A must accept
     // checkout's current certificate as its credential each time: its chain meets the new one's at the root.
@@ -184,7 +230,7 @@ describe("control replicas with one intermediate CA each", { timeout: 120_000 },
     t.diagnostic(`${result.total} requests in ${result.seconds.toFixed(1)} s, ${result.failures.length} failed; checkout certificates: ${served.length}`);
     assert.deepEqual(result.failures.slice(0, 5), [], `${result.failures.length} of ${result.total} requests failed`);
     assert.ok(result.total / result.seconds >= RATE * 0.9, `achieved ${(result.total / result.seconds).toFixed(0)} req/s`);
-    assert.equal((await get(clientEnvoy.url("outbound") + "/orders")).status, 200);
+    assert.equal((await call("/orders")).status, 200);
   });
 });
 
