@@ -26,12 +26,20 @@ async function send(url: string, token: string): Promise<Answer> {
   return { status: response.status, body: await response.text(), elapsedMs: Date.now() - started };
 }
 
-function jwtAuthConfig(timeout: string): Json {
+/**
+ * The provider in jwt_authn's words. jwt-auth refreshes in the background (async_fetch); jwt_authn gets no
+ * async_fetch, because with it Envoy holds the listener back until the fetch is done, and here it must fetch when
+ * the first request needs the keys, as jwt-auth has to.
+ */
+function jwtAuthConfig(timeout: string, asyncFetch = true): Json {
   return {
     providers: {
       idp: {
         issuer: ISSUER,
-        remote_jwks: { http_uri: { uri: "http://jwks.example/keys.json", cluster: "jwks", timeout }, async_fetch: { failed_refetch_duration: "1s" } },
+        remote_jwks: {
+          http_uri: { uri: "http://jwks.example/keys.json", cluster: "jwks", timeout },
+          ...(asyncFetch ? { async_fetch: { failed_refetch_duration: "1s" } } : {}),
+        },
         claim_to_headers: [{ header_name: "x-jwt-sub", claim_name: "sub" }],
       },
     },
@@ -39,11 +47,22 @@ function jwtAuthConfig(timeout: string): Json {
   };
 }
 
-/** An Envoy with `filter` before the router, its JWKS cluster pointing at `jwks`. */
-function startMeshEnvoy(filter: Json, jwks: Upstream, upstream: Upstream): Promise<EnvoyInstance> {
+const jwtAuthnFilter = (timeout: string): Json => ({
+  name: "envoy.filters.http.jwt_authn",
+  typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication", ...jwtAuthConfig(timeout, false) },
+});
+
+/**
+ * An Envoy with `filter` before the router on listener "main" (and with `native`, jwt_authn on listener
+ * "native"), its JWKS cluster pointing at `jwks`.
+ */
+function startMeshEnvoy(filter: Json, jwks: Upstream, upstream: Upstream, native?: Json): Promise<EnvoyInstance> {
+  const routes = [{ prefix: "/", action: { cluster: "echo" } }];
+  const listeners = [httpListener({ name: "main", httpFilters: [filter], routes })];
+  if (native) listeners.push(httpListener({ name: "native", httpFilters: [native], routes }));
   return startEnvoy({
     config: bootstrap({
-      listeners: [httpListener({ name: "main", httpFilters: [filter], routes: [{ prefix: "/", action: { cluster: "echo" } }] })],
+      listeners,
       clusters: [staticCluster("echo", "127.0.0.1", upstream.port), staticCluster("jwks", "127.0.0.1", jwks.port)],
     }),
     concurrency: 2,
@@ -76,18 +95,21 @@ describe("jwt-auth in real Envoy while the remote JWKS is unknown", () => {
     });
   }
 
-  test("answers valid tokens 200 from the first request on, with fresh Envoys each time", async () => {
+  test("answers valid tokens 200 from the first request on, with fresh Envoys each time, as jwt_authn does", async () => {
     const key = await generateSigningKey("ES256", "startup");
     const token = await signToken(key, { iss: ISSUER, sub: "first" });
     const upstream = await server();
+    const summary = (answers: Answer[]) => answers.map((answer) => `${answer.status} ${answer.status === 200 ? "" : answer.body}`);
     // Once with the keys answered at once, twice with them held back 300 ms: either way no request is refused.
     for (const delayMs of [0, 300, 300]) {
       const jwks = await slowJwks(key, delayMs);
-      envoy = await startMeshEnvoy(wasmFilter({ name: "jwt-auth", wasmPath: jwtAuthWasm, configuration: jwtAuthConfig("5s") }), jwks, upstream);
-      const answers = await Promise.all([0, 1, 2, 3].map(() => send(envoy!.url() + "/api", token)));
-      assert.deepEqual(answers.map((answer) => `${answer.status} ${answer.status === 200 ? "" : answer.body}`), Array(4).fill("200 "),
-        `answers right after /ready (JWKS delayed ${delayMs} ms)`);
-      if (delayMs > 0) assert.ok(answers.some((answer) => answer.elapsedMs >= delayMs - 50), "the requests waited for the JWKS");
+      envoy = await startMeshEnvoy(wasmFilter({ name: "jwt-auth", wasmPath: jwtAuthWasm, configuration: jwtAuthConfig("5s") }), jwks, upstream,
+        jwtAuthnFilter("5s"));
+      const [ours, native] = await Promise.all(["main", "native"].map((listener) =>
+        Promise.all([0, 1, 2, 3].map(() => send(envoy!.url(listener) + "/api", token)))));
+      assert.deepEqual(summary(ours), Array(4).fill("200 "), `jwt-auth's answers right after /ready (JWKS delayed ${delayMs} ms)`);
+      assert.deepEqual(summary(native), Array(4).fill("200 "), `jwt_authn's answers right after /ready (JWKS delayed ${delayMs} ms)`);
+      if (delayMs > 0) assert.ok(ours.some((answer) => answer.elapsedMs >= delayMs - 50), "the requests waited for the JWKS");
       const stats = await envoy.stats("jwt_auth");
       assert.equal(stats.get("wasmcustom.jwt_auth.denied") ?? 0, 0);
       await envoy.stop();
@@ -123,13 +145,17 @@ describe("jwt-auth in real Envoy while the remote JWKS is unknown", () => {
     const key = await generateSigningKey("ES256", "silent");
     const silent = await server(() => { /* never answers: the fetch runs into its 1 s timeout */ });
     const upstream = await server();
-    envoy = await startMeshEnvoy(wasmFilter({ name: "jwt-auth", wasmPath: jwtAuthWasm, configuration: jwtAuthConfig("1s") }), silent, upstream);
+    envoy = await startMeshEnvoy(wasmFilter({ name: "jwt-auth", wasmPath: jwtAuthWasm, configuration: jwtAuthConfig("1s") }), silent, upstream,
+      jwtAuthnFilter("1s"));
     await sleep(100);
-    const answer = await send(envoy.url() + "/api", await signToken(key, { iss: ISSUER }));
+    const token = await signToken(key, { iss: ISSUER });
+    const [answer, native] = await Promise.all([send(envoy.url("main") + "/api", token), send(envoy.url("native") + "/api", token)]);
     assert.equal(answer.status, 401);
     assert.equal(answer.body, "Jwks remote fetch is failed");
     assert.ok(answer.elapsedMs >= 500, `answered after ${answer.elapsedMs} ms: it should have waited for the fetch`);
     assert.ok(answer.elapsedMs < 3_000, `answered after ${answer.elapsedMs} ms: the wait is bounded by the 1 s timeout`);
+    assert.deepEqual([native.status, native.body], [401, "Jwks remote fetch is failed"], "jwt_authn's answer to the same request");
+    assert.ok(native.elapsedMs >= 500, `jwt_authn answered after ${native.elapsedMs} ms`);
     await envoy.stop();
     envoy = undefined;
   });
