@@ -73,6 +73,7 @@ test("as-mesh ca root and ca intermediate write the files a replica needs, keys 
   await assert.rejects(runCaIntermediate({ rootDir: join(dir, "root"), out: join(dir, "a"), print }), /already exists/);
   await assert.rejects(runCaIntermediate({ rootDir: join(dir, "missing"), out: join(dir, "b"), print }), /does not exist; create the root/);
   await assert.rejects(runCaIntermediate({ rootDir: join(dir, "root"), out: join(dir, "b"), ttl: "a year", print }), /not a duration/);
+  await assert.rejects(runCaIntermediate({ rootDir: join(dir, "root"), out: join(dir, "root", "."), print }), /must not be the --root-dir/);
   assert.match(printed.join(""), /--ca-key .*ca-key\.pem --ca-cert-chain .*ca-cert-chain\.pem/);
   assert.equal(statSync(join(dir, "root", "root-key.pem")).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir, "root")).mode & 0o777, 0o700);

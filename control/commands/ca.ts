@@ -2,7 +2,7 @@
 // replicas. The root is made once and its key stays where the operator keeps it; each replica gets an intermediate
 // (its own key + the chain intermediate → root) and runs `as-mesh control --ca-key --ca-cert-chain` with it.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { CA_CERT_CHAIN_FILE, CA_KEY_FILE, MeshCa } from "../ca/ca.ts";
 import { createIntermediate } from "../ca/intermediate.ts";
@@ -90,6 +90,8 @@ export interface CaIntermediateOptions {
  */
 export async function runCaIntermediate(options: CaIntermediateOptions): Promise<number> {
   const ttlSeconds = ttlOption(options.ttl);
+  // The replica's folder is copied to the replica: it must never hold the root key.
+  if (resolve(options.out) === resolve(options.rootDir)) throw new Error("--out must not be the --root-dir: the intermediate's folder goes to a replica, the root key must not");
   const read = (file: string) => {
     const path = join(options.rootDir, file);
     if (!existsSync(path)) throw new Error(`${path} does not exist; create the root with "as-mesh ca root --out ${options.rootDir}"`);
