@@ -35,6 +35,7 @@ export async function runControl(options: ControlCommandOptions): Promise<void> 
   const ca = new ControlCa({
     ...options, caKeyFile: options.caKey ?? options.caKeyFile, caCertChainFile: options.caCertChain ?? options.caCertChainFile,
     caAddress: options.caAddress ?? "127.0.0.1:15012", trustDomain: options.trustDomain ?? "cluster.local",
+    sharedStore: Boolean(options.etcd),
   });
   const service = new ControlService({
     trustDomain: options.trustDomain,

@@ -17,6 +17,8 @@ export interface ControlCaOptions {
   caAddress: string;
   tokenFile?: string;
   trustDomain: string;
+  /** The config is in a store several replicas share (--etcd): each replica should sign with its own intermediate. */
+  sharedStore?: boolean;
   /** Default workload certificate lifetime in seconds (the CA's default, 24 h, when unset). */
   workloadTtl?: number;
 }
@@ -43,6 +45,10 @@ export class ControlCa implements CertificateRecords {
   async start(logger: Logger, registry: Registry): Promise<void> {
     if (!this.enabled) return;
     if (!this.options.tokenFile) logger.warn("the CA runs without --token-file: workloads without a certificate cannot get their first one");
+    if (this.options.sharedStore && !this.options.caKeyFile) {
+      // Replicas that each keep a root of their own in --ca-dir issue certificates the other replicas' workloads reject.
+      logger.warn("with several replicas, give each an intermediate of one mesh root (as-mesh ca intermediate; --ca-key, --ca-cert-chain) instead of a root in --ca-dir");
+    }
     this.service = await startCaService({
       trustDomain: this.options.trustDomain,
       caDir: this.options.caDir ?? ".",
