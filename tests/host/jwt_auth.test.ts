@@ -625,7 +625,7 @@ describe("jwt-auth configuration checks (host emulator)", () => {
       const flipped = rsaCert.replace(/\n(.)/, (_, c: string) => `\n${c === "M" ? "N" : "M"}`);
       await rejected(certs({ "flip-kid": flipped }), /"flip-kid": certificate/);
       // The good one loads (kid → certificate is jwt_authn's second form of a key set).
-      const host = await HostEmulator.load(wasm, { pluginConfiguration: certs({ "rsa-kid": rsaCert }) });
+      const host = await HostEmulator.load(wasm, { pluginConfiguration: certs({ "rsa-kid": rsaCert }), rootId: "jwt-auth" });
       assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -633,7 +633,7 @@ describe("jwt-auth configuration checks (host emulator)", () => {
   });
 
   it("accepts requirement_map without rules", async () => {
-    const host = await HostEmulator.load(wasm, { pluginConfiguration: { providers: { example: provider() }, requirement_map: { all: { provider_name: "example" } } } });
+    const host = await HostEmulator.load(wasm, { pluginConfiguration: { providers: { example: provider() }, requirement_map: { all: { provider_name: "example" } } }, rootId: "jwt-auth" });
     assert.equal(host.configure(), true, host.logs.map((entry) => entry.message).join("\n"));
   });
 
