@@ -9,6 +9,8 @@ import { ensureEnvoy, projectRoot, toolsDir } from "../tools.ts";
 import { ensurePrometheus } from "../../tests/harness/prometheus.ts";
 import { buildLocalImages } from "./images.ts";
 import { PUBLISHED } from "./compose.ts";
+import { COMPOSE_PATHS } from "./compose_layout.ts";
+import type { MeshFiles } from "./tour.ts";
 
 /** No engine can run here (no apt-get to install it, not root, dockerd refuses to start): the only reason to skip. */
 export class DockerUnavailableError extends Error {}
@@ -17,12 +19,13 @@ export class ComposeError extends Error {}
 export const PROJECT = "asm-demo";
 const DOCKERD_LOG = "/var/log/as-mesh-dockerd.log";
 
-function run(command: string, args: string[], env?: Record<string, string>): { ok: boolean; output: string } {
+function run(command: string, args: string[], env?: Record<string, string>, input?: string): { ok: boolean; output: string; stdout: string } {
   const result = spawnSync(command, args, {
+    input,
     encoding: "utf8", maxBuffer: 64 * 1024 * 1024, cwd: projectRoot,
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", ...env },
   });
-  return { ok: result.status === 0, output: `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ?? ""}` };
+  return { ok: result.status === 0, output: `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ?? ""}`, stdout: result.stdout ?? "" };
 }
 
 const has = (command: string) => run("sh", ["-c", `command -v ${command}`]).ok;
@@ -77,6 +80,10 @@ export interface ComposeMesh {
   gatewayUrl: string;
   issuerUrl: string;
   prometheusUrl: string;
+  /** The control service's admin (for `as-mesh proxy-status`). */
+  controlAdminUrl: string;
+  /** The mesh YAML the control service watches, in its container's mesh-config volume. */
+  meshFiles: MeshFiles;
   /** Logs of every container, for a failure report. */
   logs(): string;
   down(): void;
@@ -90,13 +97,14 @@ export interface ComposeUpOptions {
   log?: (line: string) => void;
 }
 
-/** Containers and networks of the demo's compose project that exist now (for leftovers checks). */
-export function projectResources(): { containers: string[]; networks: string[] } {
+/** Containers, networks and volumes of the demo's compose project that exist now (for leftovers checks). */
+export function projectResources(): { containers: string[]; networks: string[]; volumes: string[] } {
   const label = `label=com.docker.compose.project=${PROJECT}`;
   const lines = (output: string) => output.split("\n").map((line) => line.trim()).filter(Boolean);
   return {
     containers: lines(run("docker", ["ps", "-a", "--filter", label, "--format", "{{.Names}}"]).output),
     networks: lines(run("docker", ["network", "ls", "--filter", label, "--format", "{{.Name}}"]).output),
+    volumes: lines(run("docker", ["volume", "ls", "--filter", label, "--format", "{{.Name}}"]).output),
   };
 }
 
@@ -113,7 +121,21 @@ export async function composeUp(options: ComposeUpOptions = {}): Promise<Compose
     }));
   }
   if (options.ephemeralPorts) for (const variable of Object.keys(PUBLISHED)) env[variable] = "0";
-  const composeRun = (args: string[]) => run(compose[0], [...compose.slice(1), "-p", PROJECT, ...args], env);
+  const composeRun = (args: string[], input?: string) => run(compose[0], [...compose.slice(1), "-p", PROJECT, ...args], env, input);
+  // The scratch images have no shell: node reads or writes the file (exec works in Compose v1 and v2 alike).
+  const meshPath = (file: string) => `${COMPOSE_PATHS.meshConfig}/${file}`;
+  const meshFiles: MeshFiles = {
+    describe: (file) => `control:${meshPath(file)}`,
+    read(file) {
+      const answer = composeRun(["exec", "-T", "control", "node", "-e", "process.stdout.write(require('fs').readFileSync(process.argv[1]))", meshPath(file)]);
+      if (!answer.ok) throw new ComposeError(`reading ${meshPath(file)} in the control container failed: ${tail(answer.output)}`);
+      return answer.stdout;
+    },
+    write(file, text) {
+      const answer = composeRun(["exec", "-T", "control", "node", "-e", "require('fs').writeFileSync(process.argv[1], require('fs').readFileSync(0))", meshPath(file)], text);
+      if (!answer.ok) throw new ComposeError(`writing ${meshPath(file)} in the control container failed: ${tail(answer.output)}`);
+    },
+  };
   const down = () => {
     composeRun(["--profile", "load", "down", "--volumes", "--remove-orphans", "--timeout", "5"]);
   };
@@ -137,6 +159,8 @@ export async function composeUp(options: ComposeUpOptions = {}): Promise<Compose
       gatewayUrl: published("GATEWAY_PORT"),
       issuerUrl: published("ISSUER_PORT"),
       prometheusUrl: published("PROMETHEUS_PORT"),
+      controlAdminUrl: published("CONTROL_PORT"),
+      meshFiles,
       logs,
       down,
     };

@@ -26,6 +26,28 @@ export interface MeshTourOptions {
 
 const write = (text: string) => process.stdout.write(text);
 
+/**
+ * Compose starts the containers in dependency order only: an agent retries until the control container has minted
+ * its token, and its Envoy waits for the certificate. Waits (bounded) until a request through the gateway walks the
+ * whole chain; returns how long that took.
+ */
+async function waitForFirstAnswer(target: TourTarget, timeoutMs = 90_000): Promise<number> {
+  const started = Date.now();
+  const token = await mintToken(target, "readiness");
+  let last = "";
+  while (Date.now() - started < timeoutMs) {
+    try {
+      const response = await fetch(`${target.gatewayUrl}/rides`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+      if (response.status === 200) return Date.now() - started;
+      last = `${response.status} ${(await response.text()).slice(0, 120)}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`the gateway did not answer 200 within ${timeoutMs} ms: ${last}`);
+}
+
 export async function runMeshTour(options: MeshTourOptions): Promise<number> {
   const modules = ["metrics", "jwt-auth", "rate-limit"];
   if (options.build ?? true) await buildAll(modules);
@@ -68,14 +90,26 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
     const mesh: ComposeMesh = await composeUp({ ephemeralPorts: options.once });
     teardown = async () => mesh.down();
     target = mesh;
-    // The Compose mesh still runs static bootstraps (no control service yet): the steps those can show.
-    steps = [firstRequest, rateLimited, canarySplit(100, [0.2, 0.8]), successRateQuery];
-    describe = "docker-compose mesh (project asm-demo; `docker-compose -p asm-demo ps`)\n";
+    // The same mesh as the local runner's, on the control service: the same steps but the one timed at the
+    // gateway's readiness (compose starts the containers; the tour first waits for a 200, see waitForFirstAnswer).
+    steps = [
+      firstRequest, noToken, forgedToken, rateLimited,
+      canarySplit(500, [0.06, 0.14]),
+      canaryShift(mesh.meshFiles, [50, 50], 200, [0.38, 0.62]),
+      faultInjected, rbacDenied, mtlsIdentityInMetrics,
+      proxyStatus(envoyNames()),
+      successRateQuery,
+    ];
+    describe = "docker-compose mesh on the control service (project asm-demo; `docker-compose -p asm-demo ps`)\n" +
+      `  control     ${mesh.controlAdminUrl}   (as-mesh proxy-status --admin ${mesh.controlAdminUrl})\n` +
+      `  mesh YAML   ${mesh.meshFiles.describe("")}   (the control container's copy: edits apply live)\n`;
   }
   if (interrupted) return 130;
 
   try {
-    await waitForMesh(target, envoyNames().length);
+    // Every Envoy and the control service scraped healthy (Prometheus reaches each at its fixed address).
+    await waitForMesh(target, envoyNames().length + (options.runner === "compose" ? 1 : 0));
+    if (options.runner === "compose") write(`the mesh answered its first request ${await waitForFirstAnswer(target)} ms after every Envoy was up\n`);
     const token = await mintToken(target, "alice");
     write(`
 as-mesh demo mesh: ${describe}

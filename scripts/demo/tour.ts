@@ -22,6 +22,22 @@ export interface TourTarget {
   meshDir?: string;
 }
 
+/** Reads and writes a file of the mesh YAML the control service watches (a folder here, or inside a container). */
+export interface MeshFiles {
+  describe(file: string): string;
+  read(file: string): string;
+  write(file: string, text: string): void;
+}
+
+/** The mesh YAML in a folder on this machine. */
+export function meshFolder(dir: string): MeshFiles {
+  return {
+    describe: (file) => join(dir, file),
+    read: (file) => readFileSync(join(dir, file), "utf8"),
+    write: (file, text) => writeFileSync(join(dir, file), text),
+  };
+}
+
 export interface StepResult { title: string; ok: boolean; evidence: string }
 
 interface ChainAnswer { service?: string; version?: string; status?: number; chain?: Array<{ service: string; version?: string }> }
@@ -233,15 +249,16 @@ export const mtlsIdentityInMetrics: Step = async (target, token) => {
  * Rewrites the ride canary's weights in the mesh YAML the control service watches (comments and layout kept), then
  * measures until the split follows (the push is live: no restart).
  */
-export function canaryShift(meshDir: string, weights: [number, number], n: number, expectV2Share: [number, number]): Step {
+export function canaryShift(mesh: string | MeshFiles, weights: [number, number], n: number, expectV2Share: [number, number]): Step {
+  const files = typeof mesh === "string" ? meshFolder(mesh) : mesh;
   return async (target, token) => {
-    const path = join(meshDir, "traffic.yaml");
-    const documents = parseAllDocuments(readFileSync(path, "utf8"));
+    const path = files.describe("traffic.yaml");
+    const documents = parseAllDocuments(files.read("traffic.yaml"));
     const ride = documents.find((doc) => doc.getIn(["kind"]) === "VirtualService" && doc.getIn(["metadata", "name"]) === "ride");
     if (!ride) throw new Error(`${path} has no VirtualService ride`);
     ride.setIn(["spec", "http", 0, "route", 0, "weight"], weights[0]);
     ride.setIn(["spec", "http", 0, "route", 1, "weight"], weights[1]);
-    writeFileSync(path, documents.map((doc) => doc.toString({ lineWidth: 0 })).join(""));
+    files.write("traffic.yaml", documents.map((doc) => doc.toString({ lineWidth: 0 })).join(""));
     // The control service notices the file, debounces (100 ms) and pushes; give it a moment, then measure.
     await sleep(3000);
     const measured = await canarySplit(n, expectV2Share)(target, token);

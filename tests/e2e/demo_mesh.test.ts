@@ -74,10 +74,11 @@ async function checkFirstRequest(t: TestContext, output: string): Promise<void> 
   });
 }
 
-function assertTourPassed(output: string, runner: "local" | "compose" = "local"): void {
+/** Every step of the tour, the same for both runners: both run the mesh on the control service. */
+function assertTourPassed(output: string): void {
   assert.match(output, /ok {3}GET \/rides through the gateway with a token\n\s+200, call chain: ride v\d → driver v1 → payment v1/);
   assert.match(output, /ok {3}8 × GET \/book as one user \(5 per 10 s\)\n\s+200 200 200 200 200 429 429 429/);
-  if (runner === "local") {
+  {
     assert.match(output, /ok {3}GET \/rides without a token \(edge-require-jwt\)\n\s+403 RBAC: access denied/);
     assert.match(output, /ok {3}GET \/rides with a forged token \(edge-jwt\)\n\s+401/);
     assert.match(output, /ok {3}500 × GET \/rides: ride v2's share in \[0\.06, 0\.14\]\n\s+v\d=\d+ v\d=\d+ \(v2 \d+\.\d %\)/);
@@ -87,7 +88,9 @@ function assertTourPassed(output: string, runner: "local" | "compose" = "local")
     assert.match(output, /ok {3}source_principal in driver's and payment's metrics \(mTLS identity\)\n\s+driver ← spiffe:\/\/cluster\.local\/ns\/demo\/sa\/ride, payment ← spiffe:\/\/cluster\.local\/ns\/demo\/sa\/driver/);
     assert.match(output, /ok {3}as-mesh proxy-status --admin http:\/\/\S+\n\s+NAME .*\n(\s+(router|sidecar)~.* SYNCED .*\n){5}/);
   }
-  assert.match(output, /ok {3}PromQL destination_service:istio_requests:success_rate1m .*\n\s+driver=1\.000 payment=1\.000 ride=1\.000/);
+  // The fault step's 503s come back through ride's app (its inbound reports them), never reach driver: the abort
+  // happens in ride's sidecar, on the way out.
+  assert.match(output, /ok {3}PromQL destination_service:istio_requests:success_rate1m .*\n\s+driver=1\.000 payment=1\.000 ride=(0\.9\d\d|1\.000)/);
   assert.deepEqual(badSteps(output).filter((title) => title !== FIRST_REQUEST_STEP), [], "no tour step but the very first request failed");
 }
 
@@ -179,7 +182,7 @@ describe("demo mesh", () => {
     assert.deepEqual(demoProcesses(), []);
   });
 
-  it("runs the tour against docker-compose.yml in a real Docker engine and leaves no container or network", { timeout: 600_000 }, async (t) => {
+  it("runs the tour against docker-compose.yml in a real Docker engine and leaves no container, network or volume", { timeout: 600_000 }, async (t) => {
     try {
       await ensureDockerEngine();
     } catch (error) {
@@ -193,9 +196,10 @@ describe("demo mesh", () => {
     const run = await runDemo(["--compose", "--once"], { timeoutMs: 480_000 });
     const leftovers = projectResources();
     assert.equal(run.status, 0, run.output.slice(-4000));
-    assert.match(run.output, /docker-compose mesh \(project asm-demo/);
+    assert.match(run.output, /docker-compose mesh on the control service \(project asm-demo/);
     assert.match(run.output, /gateway {5}http:\/\/127\.0\.0\.1:\d+/);
-    assertTourPassed(run.output, "compose");
-    assert.deepEqual(leftovers, { containers: [], networks: [] });
+    assert.match(run.output, /the mesh answered its first request \d+ ms after every Envoy was up/);
+    assertTourPassed(run.output);
+    assert.deepEqual(leftovers, { containers: [], networks: [], volumes: [] });
   });
 });
