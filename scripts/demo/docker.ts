@@ -1,7 +1,7 @@
 // Runs docker-compose.yml for real on this machine: makes sure a Docker engine runs (installs Debian's docker.io
 // and docker-compose when missing, starts dockerd when it is not running), builds the local stand-in images
 // (scripts/demo/images.ts) unless told to use the official ones, brings the mesh up under its own project name,
-// reports the published URLs, and brings it down again (containers and networks) however the run ends.
+// reports the published URLs, and brings it down again (containers, networks and volumes) however the run ends.
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
