@@ -1,15 +1,17 @@
-// k6 load against the demo mesh: public requests, authenticated requests for a few subjects (some get rate
-// limited), and requests without a token. Counts every status the mesh answers with.
-//   k6 run -e TARGET=http://127.0.0.1:10000 -e TOKEN_URL=http://127.0.0.1:10001/demo/token envoy/demo/demo-load.js
+// k6 load against the demo mesh's gateway: the call chain with a token for a few subjects (/rides), bookings
+// that the per-user rate limit cuts off (/book, 5 per 10 s per user), and requests without a token, which the
+// edge-require-jwt AuthorizationPolicy refuses. Every answer is checked against what the mesh promises.
+//   docker compose --profile load run --rm k6            (TARGET and TOKEN_URL come from docker-compose.yml)
+//   k6 run -e TARGET=http://127.0.0.1:8443 -e TOKEN_URL=http://127.0.0.1:8080/demo/token envoy/demo/demo-load.js
 import http from "k6/http";
 import { check } from "k6";
 
-const target = __ENV.TARGET || "http://127.0.0.1:10000";
-const tokenUrl = __ENV.TOKEN_URL || "http://127.0.0.1:10001/demo/token";
+const target = __ENV.TARGET || "http://127.0.0.1:8443";
+const tokenUrl = __ENV.TOKEN_URL || "http://127.0.0.1:8080/demo/token";
 
 export const options = {
   scenarios: {
-    mixed: { executor: "constant-arrival-rate", rate: Number(__ENV.RATE || 200), timeUnit: "1s",
+    mixed: { executor: "constant-arrival-rate", rate: Number(__ENV.RATE || 100), timeUnit: "1s",
       duration: __ENV.DURATION || "20s", preAllocatedVUs: 20 },
   },
   thresholds: { checks: ["rate>0.99"] },
@@ -23,15 +25,16 @@ export function setup() {
 
 export default function (data) {
   const roll = Math.random();
-  if (roll < 0.3) {
-    const response = http.get(`${target}/public/hello`);
-    check(response, { "public → 200": (r) => r.status === 200 });
-  } else if (roll < 0.4) {
-    const response = http.get(`${target}/api/items`);
-    check(response, { "no token → 401": (r) => r.status === 401 });
+  const token = data.tokens[Math.floor(Math.random() * data.tokens.length)];
+  const auth = { headers: { authorization: `Bearer ${token}` } };
+  if (roll < 0.1) {
+    const response = http.get(`${target}/rides`);
+    check(response, { "no token → 403 (edge-require-jwt)": (r) => r.status === 403 });
+  } else if (roll < 0.2) {
+    const response = http.get(`${target}/book`, auth);
+    check(response, { "book → 200 or 429 (per-user rate limit)": (r) => r.status === 200 || r.status === 429 });
   } else {
-    const token = data.tokens[Math.floor(Math.random() * data.tokens.length)];
-    const response = http.get(`${target}/api/items`, { headers: { authorization: `Bearer ${token}` } });
-    check(response, { "token → 200 or 429": (r) => r.status === 200 || r.status === 429 });
+    const response = http.get(`${target}/rides`, auth);
+    check(response, { "rides → 200 (ride → driver → payment)": (r) => r.status === 200 });
   }
 }
