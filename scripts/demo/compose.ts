@@ -142,6 +142,7 @@ function composeDocument(): Record<string, unknown> {
     volumes: [
       `.:${COMPOSE_PATHS.checkout}:ro`,
       `mesh-config:${COMPOSE_PATHS.meshConfig}`,
+      `control-state:${COMPOSE_PATHS.controlState}`,
       ...proxies.map((name) => `${podVolume(name)}:${COMPOSE_PATHS.pods}/${name}`),
     ],
     ports: [publish("CONTROL_PORT")],
@@ -208,7 +209,7 @@ function composeDocument(): Record<string, unknown> {
   return {
     services,
     networks: { [NETWORK]: { ipam: { config: [{ subnet: `${COMPOSE_SUBNET.prefix}.0/${COMPOSE_SUBNET.bits}` }] } } },
-    volumes: Object.fromEntries(["mesh-config", ...proxies.map(podVolume)].map((volume) => [volume, {}])),
+    volumes: Object.fromEntries(["mesh-config", "control-state", ...proxies.map(podVolume)].map((volume) => [volume, {}])),
   };
 }
 

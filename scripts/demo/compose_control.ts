@@ -28,8 +28,9 @@ function copyMeshYaml(): void {
 
 async function main(): Promise<void> {
   copyMeshYaml();
+  // The CA folder is in the control-state volume: a restarted control container keeps its root, so the running
+  // pods' certificates and trust bundles stay valid. The tokens are minted afresh (only their hashes are kept).
   const caState = join(COMPOSE_PATHS.controlState, "mesh-ca");
-  rmSync(caState, { recursive: true, force: true });
   rmSync(COMPOSE_PATHS.tokensMinted, { force: true });
   const proxies = [
     { name: topology.gateway.name, namespace: topology.gateway.namespace, serviceAccount: topology.gateway.serviceAccount },
@@ -43,7 +44,9 @@ async function main(): Promise<void> {
     "--xds", `${self}:${PORTS.controlXds}`, "--admin", `${self}:${PORTS.controlHttp}`,
     "--wasm-dir", join(projectRoot, "build"),
     "--ca-dir", files.caDir, "--ca-address", `${self}:${PORTS.controlCa}`, "--token-file", files.tokenFile,
-    "--trust-domain", TRUST_DOMAIN, "--startup-grace", "0", "--log-level", "info",
+    // The default startup grace: after `docker compose restart control` the proxies reconnect and re-register
+    // within it, so no endpoint set goes out missing the workloads not yet back.
+    "--trust-domain", TRUST_DOMAIN, "--log-level", "info",
   ], { stdio: "inherit" });
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

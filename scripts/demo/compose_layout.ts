@@ -21,7 +21,7 @@ export const COMPOSE_PATHS = {
   checkout: "/as-mesh",
   /** The writable copy of the mesh YAML the control service watches. */
   meshConfig: "/var/lib/as-mesh/mesh",
-  /** The control's own state (CA root, token hashes). */
+  /** The control's own state (CA root, token hashes): the control-state volume. */
   controlState: "/var/lib/as-mesh/control",
   /** In the control container: one pod volume per proxy, at pods/<name>. */
   pods: "/var/lib/as-mesh/pods",
