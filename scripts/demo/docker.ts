@@ -2,7 +2,8 @@
 // and docker-compose when missing, starts dockerd when it is not running), builds the local stand-in images
 // (scripts/demo/images.ts) unless told to use the official ones, brings the mesh up under its own project name,
 // reports the published URLs, and brings it down again (containers, networks and volumes) however the run ends.
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { ensureEnvoy, projectRoot, toolsDir } from "../tools.ts";
@@ -84,6 +85,8 @@ export interface ComposeMesh {
   controlAdminUrl: string;
   /** The mesh YAML the control service watches, in its container's mesh-config volume. */
   meshFiles: MeshFiles;
+  /** Restarts one service's containers without blocking (requests keep flowing meanwhile). */
+  restart(service: string): Promise<void>;
   /** Logs of every container, for a failure report. */
   logs(): string;
   down(): void;
@@ -155,15 +158,30 @@ export async function composeUp(options: ComposeUpOptions = {}): Promise<Compose
     return `http://${address.replace(/^0\.0\.0\.0:/, "127.0.0.1:")}`;
   };
   try {
-    return {
+    const mesh: ComposeMesh = {
       gatewayUrl: published("GATEWAY_PORT"),
       issuerUrl: published("ISSUER_PORT"),
       prometheusUrl: published("PROMETHEUS_PORT"),
       controlAdminUrl: published("CONTROL_PORT"),
       meshFiles,
+      async restart(service) {
+        await promisify(execFile)(compose[0], [...compose.slice(1), "-p", PROJECT, "restart", "--timeout", "5", service], {
+          cwd: projectRoot, env: { ...process.env, ...env }, timeout: 120_000,
+        });
+        // A port Docker chose (ephemeralPorts) is chosen again when the container restarts.
+        for (const variable of Object.keys(PUBLISHED) as Array<keyof typeof PUBLISHED>) {
+          if (PUBLISHED[variable].service !== service) continue;
+          const url = published(variable);
+          if (variable === "GATEWAY_PORT") mesh.gatewayUrl = url;
+          if (variable === "ISSUER_PORT") mesh.issuerUrl = url;
+          if (variable === "PROMETHEUS_PORT") mesh.prometheusUrl = url;
+          if (variable === "CONTROL_PORT") mesh.controlAdminUrl = url;
+        }
+      },
       logs,
       down,
     };
+    return mesh;
   } catch (error) {
     down();
     throw error;

@@ -6,7 +6,7 @@ import { startLocalMesh, type LocalMesh } from "./local_mesh.ts";
 import { controlConfigSource } from "./control_source.ts";
 import { RECORDED } from "./prometheus_config.ts";
 import {
-  canaryShift, canarySplit, faultInjected, firstRequest, firstRequestAtReady, forgedToken, mintToken, mtlsIdentityInMetrics, noToken, proxyStatus, rateLimited,
+  canaryShift, canarySplit, controlRestart, faultInjected, firstRequest, firstRequestAtReady, forgedToken, mintToken, mtlsIdentityInMetrics, noToken, proxyStatus, rateLimited,
   rbacDenied, runSteps, successRateQuery, waitForMesh, type Step, type TourTarget,
 } from "./tour.ts";
 import { envoyNames } from "../../envoy/demo/topology.ts";
@@ -97,6 +97,7 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
       canarySplit(500, [0.06, 0.14]),
       canaryShift(mesh.meshFiles, [50, 50], 200, [0.38, 0.62]),
       faultInjected, rbacDenied, mtlsIdentityInMetrics,
+      controlRestart(() => mesh.restart("control"), envoyNames().length),
       proxyStatus(envoyNames()),
       successRateQuery,
     ];

@@ -279,3 +279,37 @@ export function proxyStatus(expectedProxies: string[]): Step {
     return { title: `as-mesh proxy-status --admin ${target.controlAdminUrl}`, ok, evidence: stdout.trimEnd().split("\n").join("\n       ") };
   };
 }
+
+/**
+ * Restarts the control service (its container) while a request goes through the gateway every 100 ms: the Envoys
+ * keep their last configuration and certificates, reconnect (their xDS streams retry at most 4 s apart), and no
+ * request fails meanwhile. Done once the restarted control sees `expectedProxies` connected again.
+ */
+export function controlRestart(restart: () => Promise<void>, expectedProxies: number): Step {
+  return async (target, token) => {
+    const statuses: Record<string, number> = {};
+    let restarted = false;
+    const restarting = restart().then(() => { restarted = true; });
+    const started = Date.now();
+    let connected = 0;
+    const deadline = started + 60_000;
+    while (Date.now() < deadline) {
+      const status = String((await get(`${target.gatewayUrl}/rides`, token).catch(() => ({ status: 0 }))).status);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (restarted && target.controlAdminUrl) {
+        const syncz = await fetch(`${target.controlAdminUrl}/debug/syncz`, { signal: AbortSignal.timeout(2000) })
+          .then(async (response) => (response.ok ? (await response.json()) as unknown[] : []), () => []);
+        connected = syncz.length;
+        if (connected >= expectedProxies) break;
+      }
+      await sleep(100);
+    }
+    await restarting;
+    const ok = connected >= expectedProxies && Object.keys(statuses).every((status) => status === "200");
+    return {
+      title: "restart the control service under traffic (every request answered 200)",
+      ok, evidence: `${Object.entries(statuses).map(([status, count]) => `${status}×${count}`).join(" ")} over ${Date.now() - started} ms; ` +
+        `${connected} of ${expectedProxies} proxies reconnected`,
+    };
+  };
+}

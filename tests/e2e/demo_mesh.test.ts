@@ -199,6 +199,7 @@ describe("demo mesh", () => {
     assert.match(run.output, /docker-compose mesh on the control service \(project asm-demo/);
     assert.match(run.output, /gateway {5}http:\/\/127\.0\.0\.1:\d+/);
     assert.match(run.output, /the mesh answered its first request \d+ ms after every Envoy was up/);
+    assert.match(run.output, /ok {3}restart the control service under traffic \(every request answered 200\)\n\s+200×\d+ over \d+ ms; 5 of 5 proxies reconnected/);
     assertTourPassed(run.output);
     assert.deepEqual(leftovers, { containers: [], networks: [], volumes: [] });
   });
