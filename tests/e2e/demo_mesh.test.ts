@@ -54,7 +54,6 @@ function runDemo(args: string[], options: { interruptWhen?: RegExp; timeoutMs: n
   });
 }
 
-const FIRST_REQUEST_STEP = "the very first GET /rides, sent when the gateway reported ready";
 
 /** Titles of the tour steps that printed BAD. */
 function badSteps(output: string): string[] {
@@ -62,14 +61,11 @@ function badSteps(output: string): string[] {
 }
 
 /**
- * The very first request, sent the moment the gateway's Envoy is ready. jwt-auth answers it 401 "Jwks remote fetch
- * is failed" when it arrives before the filter's first JWKS fetch (issue #11, item 5, fixed in filters/jwt-auth);
- * until that lands this is a todo check, reported but not failing the suite.
+ * The very first request, sent the moment the gateway's Envoy is ready: nothing may answer wrongly while the mesh
+ * comes up (jwt-auth holds requests until its first JWKS fetch completes, as jwt_authn does).
  */
 async function checkFirstRequest(t: TestContext, output: string): Promise<void> {
-  await t.test("answers the very first request through a fresh gateway", {
-    todo: badSteps(output).includes(FIRST_REQUEST_STEP) ? "jwt-auth answers 401 before its first JWKS fetch (filters/jwt-auth)" : false,
-  }, () => {
+  await t.test("answers the very first request through a fresh gateway", () => {
     assert.match(output, /The tour:\n {2}ok {3}the very first GET \/rides, sent when the gateway reported ready\n\s+200 after \d+ ms, call chain: ride v\d → driver v1 → payment v1/);
   });
 }
@@ -91,7 +87,7 @@ function assertTourPassed(output: string): void {
   // The fault step's 503s come back through ride's app (its inbound reports them), never reach driver: the abort
   // happens in ride's sidecar, on the way out.
   assert.match(output, /ok {3}PromQL destination_service:istio_requests:success_rate1m .*\n\s+driver=1\.000 payment=1\.000 ride=(0\.9\d\d|1\.000)/);
-  assert.deepEqual(badSteps(output).filter((title) => title !== FIRST_REQUEST_STEP), [], "no tour step but the very first request failed");
+  assert.deepEqual(badSteps(output), [], "every tour step passed");
 }
 
 describe("demo mesh", () => {
@@ -172,8 +168,8 @@ describe("demo mesh", () => {
   it("runs the tour on loopback ports (the runner without root) and exits zero with --once", { timeout: 300_000 }, async (t) => {
     const before = listNamespaces();
     const run = await runDemo(["--loopback", "--once"], { timeoutMs: 240_000 });
-    // --once exits non-zero when a step failed; only the first-request todo may have.
-    assert.equal(run.status, badSteps(run.output).length === 0 ? 0 : 1, run.output.slice(-4000));
+    // --once exits non-zero when a step failed.
+    assert.equal(run.status, 0, run.output.slice(-4000));
     assert.match(run.output, /local mesh \(loopback ports\)/);
     assert.match(run.output, /gateway {5}http:\/\/127\.0\.77\.10:\d+/);
     assertTourPassed(run.output);
