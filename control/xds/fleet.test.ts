@@ -17,7 +17,7 @@ for (const protocol of ["sotw", "delta"] as const) {
       await eventually(() => xds.server.status().length === 50 && xds.server.status().every((proxy) =>
         proxy.types.length === 5 && proxy.types.every((type) => type.state === "SYNCED")), "every proxy SYNCED on CDS, EDS, LDS, RDS and ECDS");
 
-      const result = await fleet.measureConvergence(() => xds.cache.setSnapshot("default", config(8001)), 200);
+      const result = await fleet.measureConvergence(() => xds.cache.setSnapshot("default", config(8001)), 200, 60_000, true);
       assert.equal(result.updated, 50);
       assert.equal(result.responses, 50, "one EDS response per proxy, nothing else");
       assert.ok(result.bytes > 0);
