@@ -11,7 +11,7 @@ import { stringify } from "yaml";
 import { projectRoot } from "../tools.ts";
 import { PORTS, TRUST_DOMAIN, envoyNames, serviceHost, topology } from "../../envoy/demo/topology.ts";
 import { servicesYaml } from "../../envoy/demo/mesh_services.ts";
-import { type StaticMeshPlacement } from "../../envoy/demo/static_mesh.ts";
+import type { MeshPlacement } from "../../envoy/demo/placement.ts";
 import { sidecarBootstrap } from "../../control/translate/index.ts";
 import { CA_SERVER_NAME } from "./mesh_ca.ts";
 import { COMPOSE_PATHS, COMPOSE_SUBNET, composeAddress } from "./compose_layout.ts";
@@ -46,7 +46,7 @@ const NETWORK = "mesh";
 const CONTROL = topology.control.name;
 
 /** The mesh registry's placement: every workload's sidecar inbound at its fixed address. */
-const placement: StaticMeshPlacement = {
+const placement: MeshPlacement = {
   bindAddress: "0.0.0.0",
   portsOf: () => ({ app: PORTS.app, inbound: PORTS.sidecarInbound, outbound: PORTS.sidecarOutbound, admin: PORTS.envoyAdmin }),
   inboundOf: (name) => ({ address: composeAddress(name), port: name === topology.issuer.name ? PORTS.app : PORTS.sidecarInbound }),

@@ -13,7 +13,7 @@ import { ensureEnvoy, projectRoot } from "../tools.ts";
 import { ensurePrometheus } from "../../tests/harness/prometheus.ts";
 import { PORTS, envoyNames, subnetAddress, topology, type Workload } from "../../envoy/demo/topology.ts";
 import { servicesYaml } from "../../envoy/demo/mesh_services.ts";
-import type { StaticMeshPlacement } from "../../envoy/demo/static_mesh.ts";
+import type { MeshPlacement } from "../../envoy/demo/placement.ts";
 import { prometheusConfigYaml, recordingRulesYaml } from "./prometheus_config.ts";
 import { answers, ProcessGroup } from "./processes.ts";
 import * as netns from "./netns.ts";
@@ -34,13 +34,13 @@ export interface ProxyPlan {
 }
 
 /**
- * Where the proxies' configuration comes from. The default serves static bootstraps; the control service plugs in
- * here: `start` runs it (in the root namespace, reachable from every namespace at `controlAddress`) before any
- * proxy starts, and `bootstrap` gives each Envoy its xDS bootstrap.
+ * Where the proxies' configuration comes from, the control service: `start` runs it (in the root namespace,
+ * reachable from every namespace at `controlAddress`) before any proxy starts, and `bootstrap` gives each Envoy its
+ * xDS bootstrap.
  */
 export interface ProxyConfigSource {
   start?(context: { group: ProcessGroup; runDir: string; meshDir: string; controlAddress: string; mode: "netns" | "loopback" }): Promise<{ metricsAddress?: string }>;
-  bootstrap(proxy: ProxyPlan, placement: StaticMeshPlacement): object | Promise<object>;
+  bootstrap(proxy: ProxyPlan, placement: MeshPlacement): object | Promise<object>;
   /** Runs what the proxy needs beside it before its Envoy starts (the workload's agent), in its namespace. */
   beforeProxy?(proxy: ProxyPlan, context: { group: ProcessGroup; spawn(command: string, args: string[]): { command: string; args: string[] } }): Promise<void>;
 }
@@ -156,7 +156,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     const portsOf = (name: string): Ports => ports.get(name) as Ports;
     const address = (name: string): string => addressOf.get(name) as string;
     const gatewayPort = mode === "netns" ? PORTS.gatewayHttp : await freePort();
-    const placement: StaticMeshPlacement = {
+    const placement: MeshPlacement = {
       bindAddress: mode === "netns" ? "0.0.0.0" : "127.0.0.1",
       portsOf,
       inboundOf: (name) => name === topology.issuer.name
