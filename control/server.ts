@@ -7,10 +7,10 @@ import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Issue, MeshConfig } from "./config/index.ts";
 import { validateStore, type ConfigStore } from "./store/index.ts";
 import {
-  parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, translateProxy, workloadInstanceOf,
+  parseNodeMetadata, partWarnings, proxyGroupKey, resourcesByTypeUrl, translateProxyParts, workloadInstanceOf,
   type ProxyInfo, type TranslateContext, type WorkloadInstance,
 } from "./translate/index.ts";
-import { Snapshot, SnapshotCache } from "./cache/index.ts";
+import { Snapshot, SnapshotCache, sharedLayer } from "./cache/index.ts";
 import { XdsServer, type ConnectedProxy } from "./xds/index.ts";
 import type { GatewayCredentials } from "./credentials.ts";
 import { Debouncer, ISTIO_DEBOUNCE, type DebounceOptions } from "./debounce.ts";
@@ -89,6 +89,8 @@ export class ControlService {
   private credentialTimer: NodeJS.Timeout | undefined;
   /** The context of the last push (what every group's snapshot was translated with). */
   private pushContext: TranslateContext | null = null;
+  /** The group of each stream, so a disconnect finds it without scanning every group. */
+  private readonly groupOfStream = new Map<number, string>();
   /** The proxy of each stream, for its identity in /debug/syncz. */
   private readonly proxyOfStream = new Map<number, ProxyInfo>();
   xdsPort = 0;
@@ -237,6 +239,7 @@ export class ControlService {
       this.groups.set(key, group);
     }
     group.members.add(connected.streamId);
+    this.groupOfStream.set(connected.streamId, key);
     this.proxyOfStream.set(connected.streamId, parsed);
     if (connected.service === "ads" && parsed.type === "sidecar") this.register(connected, parsed);
     await this.startupGraceOver;
@@ -266,12 +269,12 @@ export class ControlService {
 
   private leave(connected: ConnectedProxy): void {
     this.proxyOfStream.delete(connected.streamId);
-    for (const [key, group] of this.groups) {
-      if (!group.members.delete(connected.streamId)) continue;
-      if (group.members.size === 0) {
-        this.groups.delete(key);
-        this.cache.clearSnapshot(key);
-      }
+    const key = this.groupOfStream.get(connected.streamId);
+    this.groupOfStream.delete(connected.streamId);
+    const group = key === undefined ? undefined : this.groups.get(key);
+    if (key !== undefined && group?.members.delete(connected.streamId) && group.members.size === 0) {
+      this.groups.delete(key);
+      this.cache.clearSnapshot(key);
     }
     const registration = this.registered.get(connected.id);
     if (registration?.streams.delete(connected.streamId) && registration.streams.size === 0) {
@@ -285,9 +288,10 @@ export class ControlService {
 
   private pushGroup(key: string, proxy: ProxyInfo, context = this.context()): void {
     if (!this.mesh) return;
-    const resources = translateProxy(this.mesh, proxy, context);
-    for (const warning of resources.warnings) this.logger.debug({ group: key, path: warning.path }, warning.message);
-    this.cache.setSnapshot(key, new Snapshot(resourcesByTypeUrl(resources)));
+    const parts = translateProxyParts(this.mesh, proxy, context);
+    for (const warning of partWarnings(parts)) this.logger.debug({ group: key, path: warning.path }, warning.message);
+    const shared = parts.shared.map((part) => sharedLayer(part, () => resourcesByTypeUrl(part)));
+    this.cache.setSnapshot(key, new Snapshot(resourcesByTypeUrl(parts.own), shared));
   }
 
   /** Rebuilds every live group's snapshot; the cache sends only what changed. */

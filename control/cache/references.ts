@@ -20,12 +20,20 @@ const isAds = (source: unknown): boolean => isObject(source) && source.ads !== u
 export function findReferences(resources: SnapshotResources): Reference[] {
   const references: Reference[] = [];
   for (const [name, cluster] of resources[TypeUrl.cluster] ?? []) {
+    const known = endpointReferenceByJson.get(cluster);
+    if (known?.from === `cds ${name}`) {
+      if (known.reference) references.push(known.reference);
+      continue;
+    }
     const json = cluster as JsonObject;
     const eds = json.edsClusterConfig;
+    let reference: Reference | null = null;
     if (json.type === "EDS" && isObject(eds) && isAds(eds.edsConfig)) {
       const serviceName = typeof eds.serviceName === "string" && eds.serviceName !== "" ? eds.serviceName : name;
-      references.push({ typeUrl: TypeUrl.endpoint, name: serviceName, from: `cds ${name}` });
+      reference = { typeUrl: TypeUrl.endpoint, name: serviceName, from: `cds ${name}` };
+      references.push(reference);
     }
+    endpointReferenceByJson.set(cluster, { from: `cds ${name}`, reference });
   }
   const short: [ResourceTypeUrl, string][] = [
     [TypeUrl.cluster, "cds"], [TypeUrl.listener, "lds"], [TypeUrl.route, "rds"],
@@ -36,6 +44,9 @@ export function findReferences(resources: SnapshotResources): Reference[] {
   }
   return references;
 }
+
+/** The EDS name a cluster references (or none), by its JSON object, as referencesByJson below. */
+const endpointReferenceByJson = new WeakMap<object, { from: string; reference: Reference | null }>();
 
 /** What one resource references, by its JSON object: groups share their outbound resources, so each is walked once. */
 const referencesByJson = new WeakMap<object, { from: string; references: Reference[] }>();

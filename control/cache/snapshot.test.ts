@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TypeUrl } from "../api/index.ts";
 import { abortFilter, edsCluster, meshResources } from "../xds/fixtures.ts";
-import { InconsistentSnapshotError, Snapshot, SnapshotCache, type GroupSnapshot } from "./index.ts";
+import { InconsistentSnapshotError, ResourceLayer, Snapshot, SnapshotCache, sharedLayer, versionOfSet, type GroupSnapshot, type SnapshotResources } from "./index.ts";
 
 test("a consistent listener → route → cluster → endpoints snapshot has no consistency errors", () => {
   const snapshot = new Snapshot(meshResources({ filters: [abortFilter("fault", 503, 100)] }));
@@ -125,4 +125,66 @@ test("equal resources built as separate objects are encoded once", () => {
   assert.equal(a.resources(TypeUrl.listener).get("ingress"), b.resources(TypeUrl.listener).get("ingress"));
   assert.equal(a.resources(TypeUrl.endpoint).get("backend"), b.resources(TypeUrl.endpoint).get("backend"));
   assert.notEqual(a.resources(TypeUrl.endpoint).get("backend"), c.resources(TypeUrl.endpoint).get("backend"));
+});
+
+test("a set's version does not depend on order, and changes with any name or version in it", () => {
+  const set = [{ name: "a", version: "1" }, { name: "b", version: "2" }, { name: "c", version: "3" }];
+  assert.equal(versionOfSet(set), versionOfSet([...set].reverse()));
+  assert.equal(versionOfSet(set), versionOfSet(set.map((entry) => ({ ...entry }))));
+  assert.notEqual(versionOfSet(set), versionOfSet([...set.slice(0, 2), { name: "c", version: "4" }]));
+  assert.notEqual(versionOfSet(set), versionOfSet([...set.slice(0, 2), { name: "d", version: "3" }]));
+  assert.notEqual(versionOfSet(set), versionOfSet(set.slice(0, 2)));
+  assert.equal(versionOfSet([]), "empty");
+});
+
+/** Splits resources into a shared part (everything but `own` names of each type) and the group's own part. */
+function split(resources: SnapshotResources, own: Partial<Record<string, string[]>>): { shared: SnapshotResources; mine: SnapshotResources } {
+  const shared: SnapshotResources = {};
+  const mine: SnapshotResources = {};
+  for (const [typeUrl, byName] of Object.entries(resources) as [keyof SnapshotResources, Map<string, object>][]) {
+    shared[typeUrl] = new Map([...byName].filter(([name]) => !own[typeUrl]?.includes(name)));
+    mine[typeUrl] = new Map([...byName].filter(([name]) => own[typeUrl]?.includes(name)));
+  }
+  return { shared, mine };
+}
+
+test("a snapshot over shared layers equals the flat snapshot of the merged resources", () => {
+  const resources = meshResources({ filters: [abortFilter("fault", 503, 100)], upstreamPort: 4000 });
+  const flat = new Snapshot(resources);
+  const { shared, mine } = split(resources, { [TypeUrl.listener]: ["ingress"], [TypeUrl.extensionConfig]: ["fault"] });
+  const layered = new Snapshot(mine, [new ResourceLayer(shared)]);
+  assert.deepEqual(layered.consistencyErrors(), []);
+  assert.equal(layered.version, flat.version);
+  for (const typeUrl of Object.values(TypeUrl)) {
+    assert.equal(layered.typeVersion(typeUrl), flat.typeVersion(typeUrl), typeUrl);
+    assert.deepEqual([...layered.resources(typeUrl).keys()].sort(), [...flat.resources(typeUrl).keys()].sort(), typeUrl);
+    assert.deepEqual([...layered.resourceJson(typeUrl).keys()].sort(), [...flat.resourceJson(typeUrl).keys()].sort(), typeUrl);
+  }
+});
+
+test("the group's own resources win over a shared layer's, and the versions follow the merged content", () => {
+  const base = meshResources({ upstreamPort: 5000 });
+  const changed = meshResources({ upstreamPort: 5001 });
+  const layered = new Snapshot({ [TypeUrl.endpoint]: changed[TypeUrl.endpoint] }, [new ResourceLayer(base)]);
+  assert.equal(layered.resources(TypeUrl.endpoint).size, 1);
+  assert.equal(layered.typeVersion(TypeUrl.endpoint), new Snapshot(changed).typeVersion(TypeUrl.endpoint));
+  assert.equal(layered.version, new Snapshot(changed).version);
+  assert.equal(layered.resourceJson(TypeUrl.endpoint).get("backend"), changed[TypeUrl.endpoint]!.get("backend"));
+});
+
+test("a reference a shared layer leaves open must be met by the snapshot holding it", () => {
+  const resources = meshResources({ upstreamPort: 6000 });
+  const { shared, mine } = split(resources, { [TypeUrl.route]: ["routes"] });
+  const layer = new ResourceLayer(shared);
+  assert.deepEqual(layer.openReferences.map((reference) => reference.name), ["routes"]);
+  assert.deepEqual(new Snapshot(mine, [layer]).consistencyErrors(), []);
+  assert.match(new Snapshot({}, [layer]).consistencyErrors().join("\n"), /lds ingress references rds "routes"/);
+});
+
+test("a shared layer is packed once per key object", () => {
+  const key = {};
+  let built = 0;
+  const build = () => (built++, meshResources({ upstreamPort: 7000 }));
+  assert.equal(sharedLayer(key, build), sharedLayer(key, build));
+  assert.equal(built, 1);
 });

@@ -2,11 +2,11 @@
 // and packed into a google.protobuf.Any once, here; every stream serving the group shares those Any messages, so
 // memory grows with the number of distinct configurations, not with the number of proxies (go-control-plane's
 // one-snapshot-per-node layout is what cost its users gigabytes).
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { create, fromJson, toBinary, type JsonValue } from "@bufbuild/protobuf";
 import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 import { messageType, registry, TypeUrl, type ResourceTypeUrl } from "../api/index.ts";
-import { findReferences } from "./references.ts";
+import { findReferences, type Reference } from "./references.ts";
 
 /** Types in the order a push sends them: secrets and extension configs before the listeners and clusters that use them, then CDS → EDS → LDS → RDS. */
 export const PUSH_ORDER: readonly ResourceTypeUrl[] = [
@@ -72,13 +72,37 @@ export type SnapshotResources = Partial<Record<ResourceTypeUrl, Map<string, obje
 
 /** Short, stable hash used for resource and type versions. */
 export function shortHash(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("base64url").slice(0, 16);
+  return hash("sha256", data, "base64url").slice(0, 16);
 }
 
-/** The version of a set of resources: a hash over their names and versions, independent of insertion order. */
+/** Each resource's name and version hashed once, as eight 32-bit words (see versionOfSet). */
+const setTerms = new WeakMap<{ name: string; version: string }, Uint32Array>();
+
+function setTerm(resource: { name: string; version: string }): Uint32Array {
+  let term = setTerms.get(resource);
+  if (!term) {
+    const digest = hash("sha256", `${resource.name}\u0000${resource.version}`, "buffer");
+    term = new Uint32Array(8);
+    for (let word = 0; word < 8; word++) term[word] = digest.readUInt32LE(word * 4);
+    setTerms.set(resource, term);
+  }
+  return term;
+}
+
+/**
+ * The version of a set of resources (names are unique within a set), independent of order: the per-word sum of
+ * each resource's hashed name and version, hashed with the count. Summing instead of sorting and hashing the whole
+ * list makes a snapshot's type versions cost one addition per resource, since a resource's term is computed once
+ * and groups share most of their resources.
+ */
 export function versionOfSet(resources: Iterable<{ name: string; version: string }>): string {
-  const parts = [...resources].map((resource) => `${resource.name}\u0000${resource.version}`).sort();
-  return parts.length === 0 ? "empty" : shortHash(parts.join("\u0001"));
+  const sum = new Uint32Array(9);
+  for (const resource of resources) {
+    const term = setTerm(resource);
+    for (let word = 0; word < 8; word++) sum[word] = (sum[word]! + term[word]!) >>> 0;
+    sum[8]!++;
+  }
+  return sum[8] === 0 ? "empty" : shortHash(new Uint8Array(sum.buffer));
 }
 
 /**
@@ -118,74 +142,144 @@ function sharedSelection(typeUrl: string, candidate: Selection): Selection {
   return candidate;
 }
 
-export class Snapshot {
-  private readonly packed = new Map<ResourceTypeUrl, Map<string, PackedResource>>();
-  private readonly typeVersions = new Map<ResourceTypeUrl, string>();
-  private readonly packErrors: string[] = [];
-  /** Selections computed so far, by type and names: proxies of a group ask for the same names, so one is built per group. */
-  private readonly selections = new Map<string, Selection>();
-  private readonly json: SnapshotResources;
-  /** A version for the whole snapshot (hash of every type version). */
-  readonly version: string;
+/** Packs one resource, or records why it cannot be packed in `errors`. */
+function pack(typeUrl: ResourceTypeUrl, name: string, json: object, errors: string[]): PackedResource | undefined {
+  const declaredName = (json as { name?: unknown }).name;
+  // A Cluster/Listener/... carries its own name; a mismatch would make Envoy and this server disagree about it.
+  if (typeof declaredName === "string" && declaredName !== name) {
+    errors.push(`${shortTypeName(typeUrl)} ${name}: resource is named ${JSON.stringify(declaredName)}`);
+    return undefined;
+  }
+  const clusterName = (json as { clusterName?: unknown }).clusterName;
+  if (typeUrl === TypeUrl.endpoint && typeof clusterName === "string" && clusterName !== name) {
+    errors.push(`eds ${name}: clusterName is ${JSON.stringify(clusterName)}`);
+    return undefined;
+  }
+  const known = packedByJson.get(json);
+  if (known && known.typeUrl === typeUrl && known.packed.name === name) return known.packed;
+  let contentKey: string;
+  try {
+    // One-shot hashing: for the many small resources of a push, creating a Hash object costs more than hashing.
+    contentKey = hash("sha256", `${typeUrl}\u0000${name}\u0000${JSON.stringify(json)}`, "base64");
+  } catch (error) {
+    errors.push(`${shortTypeName(typeUrl)} ${name}: ${(error as Error).message}`);
+    return undefined;
+  }
+  const same = packedByContent.get(contentKey)?.deref();
+  if (same) {
+    packedByJson.set(json, { typeUrl, packed: same });
+    return same;
+  }
+  try {
+    const desc = messageType(typeUrl);
+    const value = toBinary(desc, fromJson(desc, json as JsonValue, { registry }));
+    const any = create(AnySchema, { typeUrl, value });
+    const packed: PackedResource = { name, version: shortHash(value), any, size: value.byteLength };
+    packedByJson.set(json, { typeUrl, packed });
+    packedByContent.set(contentKey, new WeakRef(packed));
+    forgetPacked.register(packed, contentKey);
+    return packed;
+  } catch (error) {
+    errors.push(`${shortTypeName(typeUrl)} ${name}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
 
-  constructor(resources: SnapshotResources) {
-    this.json = resources;
-    for (const [typeUrl, byName] of Object.entries(resources) as [string, Map<string, object> | undefined][]) {
+/** Adds (sign 1) or takes away (sign -1) a resource's term from a type's sum (see versionOfSet). */
+function addTerm(sum: Uint32Array, resource: PackedResource, sign: 1 | -1): void {
+  const term = setTerm(resource);
+  for (let word = 0; word < 8; word++) sum[word] = (sign === 1 ? sum[word]! + term[word]! : sum[word]! - term[word]!) >>> 0;
+  sum[8] = (sum[8]! + sign) >>> 0;
+}
+
+/**
+ * Resources packed together, with each type's sum (versionOfSet before the final hash) and the references they
+ * make that they do not satisfy themselves. A snapshot is its group's own resources over shared layers.
+ */
+export class ResourceLayer {
+  readonly packed = new Map<ResourceTypeUrl, Map<string, PackedResource>>();
+  readonly sums = new Map<ResourceTypeUrl, Uint32Array>();
+  readonly packErrors: string[] = [];
+  /** References to resources the layer does not hold: whatever holds the layer must supply them. */
+  readonly openReferences: Reference[];
+
+  constructor(readonly json: SnapshotResources) {
+    for (const [typeUrl, byName] of Object.entries(json) as [string, Map<string, object> | undefined][]) {
       if (!byName) continue;
       if (!isResourceTypeUrl(typeUrl)) {
         this.packErrors.push(`${typeUrl}: not a resource type this server serves`);
         continue;
       }
       const packed = new Map<string, PackedResource>();
-      for (const [name, json] of byName) {
-        const resource = this.pack(typeUrl, name, json);
-        if (resource) packed.set(name, resource);
+      const sum = new Uint32Array(9);
+      for (const [name, resource] of byName) {
+        const result = pack(typeUrl, name, resource, this.packErrors);
+        if (result) {
+          packed.set(name, result);
+          addTerm(sum, result, 1);
+        }
       }
       this.packed.set(typeUrl, packed);
-      this.typeVersions.set(typeUrl, versionOfSet(packed.values()));
+      this.sums.set(typeUrl, sum);
     }
-    this.version = shortHash(PUSH_ORDER.map((typeUrl) => this.typeVersion(typeUrl)).join("/"));
+    this.openReferences = findReferences(json).filter((reference) => !this.packed.get(reference.typeUrl)?.has(reference.name));
   }
+}
 
-  private pack(typeUrl: ResourceTypeUrl, name: string, json: object): PackedResource | undefined {
-    const declaredName = (json as { name?: unknown }).name;
-    // A Cluster/Listener/... carries its own name; a mismatch would make Envoy and this server disagree about it.
-    if (typeof declaredName === "string" && declaredName !== name) {
-      this.packErrors.push(`${shortTypeName(typeUrl)} ${name}: resource is named ${JSON.stringify(declaredName)}`);
-      return undefined;
+/**
+ * Layers by the object translation shares among groups (the outbound clusters of a namespace, the outbound
+ * listeners and routes of a deployment): packed, summed and searched for references once, however many groups
+ * hold them. A snapshot over them copies their maps (one native copy per type) and adds its own few resources.
+ */
+const sharedLayers = new WeakMap<object, ResourceLayer>();
+
+export function sharedLayer(key: object, resources: () => SnapshotResources): ResourceLayer {
+  let layer = sharedLayers.get(key);
+  if (!layer) sharedLayers.set(key, layer = new ResourceLayer(resources()));
+  return layer;
+}
+
+export class Snapshot {
+  private readonly packed = new Map<ResourceTypeUrl, Map<string, PackedResource>>();
+  private readonly typeVersions = new Map<ResourceTypeUrl, string>();
+  private readonly packErrors: string[];
+  private readonly openReferences: Reference[];
+  /** Selections computed so far, by type and names: proxies of a group ask for the same names, so one is built per group. */
+  private readonly selections = new Map<string, Selection>();
+  private readonly layers: readonly ResourceLayer[];
+  private mergedJson: SnapshotResources | undefined;
+  /** A version for the whole snapshot (hash of every type version). */
+  readonly version: string;
+
+  /**
+   * The group's resources over `shared` layers (first the lowest): where names collide, a later layer's resource
+   * and then the group's own win, as when the maps are merged in that order.
+   */
+  constructor(resources: SnapshotResources, shared: readonly ResourceLayer[] = []) {
+    this.layers = [...shared, new ResourceLayer(resources)];
+    const sums = new Map<ResourceTypeUrl, Uint32Array>();
+    for (const layer of this.layers) {
+      for (const [typeUrl, packed] of layer.packed) {
+        const merged = this.packed.get(typeUrl);
+        if (!merged) {
+          this.packed.set(typeUrl, this.layers.length === 1 ? packed : new Map(packed));
+          sums.set(typeUrl, layer.sums.get(typeUrl)!.slice());
+          continue;
+        }
+        const sum = sums.get(typeUrl)!;
+        for (const [name, resource] of packed) {
+          const replaced = merged.get(name);
+          if (replaced === resource) continue;
+          if (replaced) addTerm(sum, replaced, -1);
+          addTerm(sum, resource, 1);
+          merged.set(name, resource);
+        }
+      }
     }
-    const clusterName = (json as { clusterName?: unknown }).clusterName;
-    if (typeUrl === TypeUrl.endpoint && typeof clusterName === "string" && clusterName !== name) {
-      this.packErrors.push(`eds ${name}: clusterName is ${JSON.stringify(clusterName)}`);
-      return undefined;
-    }
-    const known = packedByJson.get(json);
-    if (known && known.typeUrl === typeUrl && known.packed.name === name) return known.packed;
-    let contentKey: string;
-    try {
-      contentKey = createHash("sha256").update(typeUrl).update("\u0000").update(name).update("\u0000").update(JSON.stringify(json)).digest("base64");
-    } catch (error) {
-      this.packErrors.push(`${shortTypeName(typeUrl)} ${name}: ${(error as Error).message}`);
-      return undefined;
-    }
-    const same = packedByContent.get(contentKey)?.deref();
-    if (same) {
-      packedByJson.set(json, { typeUrl, packed: same });
-      return same;
-    }
-    try {
-      const desc = messageType(typeUrl);
-      const value = toBinary(desc, fromJson(desc, json as JsonValue, { registry }));
-      const any = create(AnySchema, { typeUrl, value });
-      const packed: PackedResource = { name, version: shortHash(value), any, size: value.byteLength };
-      packedByJson.set(json, { typeUrl, packed });
-      packedByContent.set(contentKey, new WeakRef(packed));
-      forgetPacked.register(packed, contentKey);
-      return packed;
-    } catch (error) {
-      this.packErrors.push(`${shortTypeName(typeUrl)} ${name}: ${(error as Error).message}`);
-      return undefined;
-    }
+    for (const [typeUrl, sum] of sums) this.typeVersions.set(typeUrl, sum[8] === 0 ? "empty" : shortHash(new Uint8Array(sum.buffer)));
+    this.packErrors = this.layers.flatMap((layer) => layer.packErrors);
+    this.openReferences = this.layers.flatMap((layer) => layer.openReferences);
+    this.version = shortHash(PUSH_ORDER.map((typeUrl) => this.typeVersion(typeUrl)).join("/"));
   }
 
   /** The packed resources of one type (empty when the snapshot has none). */
@@ -195,7 +289,15 @@ export class Snapshot {
 
   /** The proto3 JSON the snapshot was built from (for debugging endpoints and config dumps). */
   resourceJson(typeUrl: ResourceTypeUrl): ReadonlyMap<string, object> {
-    return this.json[typeUrl] ?? new Map();
+    if (this.layers.length === 1) return this.layers[0]!.json[typeUrl] ?? new Map();
+    this.mergedJson ??= {};
+    let merged = this.mergedJson[typeUrl];
+    if (!merged) {
+      merged = new Map();
+      for (const layer of this.layers) for (const [name, json] of layer.json[typeUrl] ?? []) merged.set(name, json);
+      this.mergedJson[typeUrl] = merged;
+    }
+    return merged;
   }
 
   /**
@@ -203,10 +305,10 @@ export class Snapshot {
    * named that exist. Memoized per snapshot, so a thousand proxies asking for the same names cost one hash.
    */
   select(typeUrl: string, names: ReadonlySet<string> | null): Selection {
-    const sortedNames = names === null ? null : [...names].sort();
-    const key = `${typeUrl}\u0002${sortedNames === null ? "*" : sortedNames.join("\u0000")}`;
+    const key = `${typeUrl}\u0002${names === null ? "*" : namesKey(names)}`;
     let selection = this.selections.get(key);
     if (!selection) {
+      const sortedNames = names === null ? null : [...names].sort();
       const available = this.resources(typeUrl);
       const resources: PackedResource[] = [];
       if (sortedNames === null) resources.push(...available.values());
@@ -245,7 +347,7 @@ export class Snapshot {
    */
   consistencyErrors(): string[] {
     const errors = [...this.packErrors];
-    for (const reference of findReferences(this.json)) {
+    for (const reference of this.openReferences) {
       if (!this.resources(reference.typeUrl).has(reference.name)) {
         errors.push(`${reference.from} references ${shortTypeName(reference.typeUrl)} ${JSON.stringify(reference.name)}, which the snapshot does not contain`);
       }
@@ -255,3 +357,16 @@ export class Snapshot {
 }
 
 const EMPTY: ReadonlyMap<string, PackedResource> = new Map();
+
+/**
+ * The sorted names of a subscription as one string, by the set object: a stream keeps the set its last request
+ * made (and never changes it), so a push asks this once per stream, not once per snapshot, for an EDS
+ * subscription of hundreds of names.
+ */
+const namesKeys = new WeakMap<ReadonlySet<string>, string>();
+
+function namesKey(names: ReadonlySet<string>): string {
+  let key = namesKeys.get(names);
+  if (key === undefined) namesKeys.set(names, key = [...names].sort().join("\u0000"));
+  return key;
+}

@@ -3,9 +3,9 @@
 import { TypeUrl, type ResourceTypeUrl } from "../api/index.ts";
 import type { MeshConfig } from "../config/index.ts";
 import { outboundClusterSet, type ClusterSet } from "./clusters.ts";
-import { gatewayListeners, inboundListeners, outboundListeners } from "./listeners.ts";
+import { gatewayListeners, inboundListeners, outboundListeners, routeRelevantLabels } from "./listeners.ts";
 import { hasAgent, istioMutualContext, trustDomainOf } from "./mtls.ts";
-import { emptyResources, type EnvoyResources, type ProxyInfo, type TranslateContext, type WorkloadInstance } from "./types.ts";
+import { emptyResources, type EnvoyResources, type ProxyInfo, type TranslateContext, type TranslateIssue, type WorkloadInstance } from "./types.ts";
 
 export * from "./types.ts";
 export { parseNodeMetadata, proxyGroupKey, workloadInstanceOf, NodeMetadataKey, type EnvoyNode } from "./node.ts";
@@ -51,24 +51,103 @@ function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: Translate
   return entry.set;
 }
 
-export function translateProxy(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): EnvoyResources {
-  const resources = emptyResources();
-  const clusters = outboundClusters(mesh, proxy, context);
-  for (const [name, cluster] of clusters.clusters) resources.clusters.set(name, cluster);
-  for (const [name, endpoints] of clusters.endpoints) resources.endpoints.set(name, endpoints);
-  resources.warnings.push(...clusters.warnings);
-  if (proxy.type === "sidecar") {
-    outboundListeners(mesh, proxy, context, resources);
-    inboundListeners(mesh, proxy, context, resources);
-  } else {
-    gatewayListeners(mesh, proxy, context, resources);
+/** The context fields outbound listeners read (the modules their filters fetch), as a key; once per context object. */
+const outboundContextKeys = new WeakMap<TranslateContext, string>();
+
+function outboundContextKey(context: TranslateContext): string {
+  let key = outboundContextKeys.get(context);
+  if (key === undefined) {
+    key = JSON.stringify([context.wasmModules, context.controlHttpCluster ?? null, context.ecdsInitialFetchTimeoutMs ?? null]);
+    outboundContextKeys.set(context, key);
   }
-  // A plugin or route shared by several listeners reports its problem once.
+  return key;
+}
+
+/**
+ * A sidecar's outbound listeners, route tables and their filter configs depend on the mesh, the proxy's namespace
+ * and some of its labels (WasmPlugin selectors, sourceLabels), where its listeners bind, and the modules in the context — not on its own
+ * address or on the registered workloads. So the sidecars of one deployment get the very same objects, which the
+ * snapshot cache then encodes, hashes and walks once instead of once per proxy (the bulk of a push's cost).
+ */
+const outboundParts = new WeakMap<MeshConfig, Map<string, EnvoyResources>>();
+
+function outboundPart(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): EnvoyResources {
+  // The labels matter only through sourceLabels matches and the WasmPlugins that select the proxy.
+  const plugins = mesh.policiesFor("WasmPlugin", proxy).map((plugin) => `${plugin.metadata.namespace}/${plugin.metadata.name}`);
+  const key = JSON.stringify([
+    proxy.namespace, routeRelevantLabels(mesh, proxy), plugins, proxy.listenAddress, Object.entries(proxy.listenPorts).sort(),
+    outboundContextKey(context),
+  ]);
+  let parts = outboundParts.get(mesh);
+  if (!parts) outboundParts.set(mesh, parts = new Map());
+  let part = parts.get(key);
+  if (!part) {
+    part = emptyResources();
+    outboundListeners(mesh, proxy, context, part);
+    if (parts.size >= 1024) parts.delete(parts.keys().next().value!);
+    parts.set(key, part);
+  }
+  return part;
+}
+
+function copyInto(target: EnvoyResources, source: EnvoyResources): void {
+  for (const [name, value] of source.listeners) target.listeners.set(name, value);
+  for (const [name, value] of source.routes) target.routes.set(name, value);
+  for (const [name, value] of source.clusters) target.clusters.set(name, value);
+  for (const [name, value] of source.endpoints) target.endpoints.set(name, value);
+  for (const [name, value] of source.secrets) target.secrets.set(name, value);
+  for (const [name, value] of source.extensionConfigs) target.extensionConfigs.set(name, value);
+}
+
+/** The outbound clusters and endpoints as resources, once per cluster set (so they stay one shared object). */
+const clusterSetResources = new WeakMap<ClusterSet, EnvoyResources>();
+
+function clusterResources(set: ClusterSet): EnvoyResources {
+  let resources = clusterSetResources.get(set);
+  if (!resources) {
+    resources = { ...emptyResources(), clusters: set.clusters, endpoints: set.endpoints, warnings: [...set.warnings] };
+    clusterSetResources.set(set, resources);
+  }
+  return resources;
+}
+
+/**
+ * A proxy's resources in parts: `shared` are objects other proxies get too (read-only; the outbound clusters of
+ * its namespace, the outbound listeners and routes of its deployment), `own` what is built for it alone (inbound
+ * listeners and clusters, or a gateway's listeners). Merged in that order they are translateProxy's result; the
+ * control service keeps them apart so the snapshot cache packs each shared part once.
+ */
+export interface ProxyResourceParts {
+  shared: EnvoyResources[];
+  own: EnvoyResources;
+}
+
+export function translateProxyParts(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): ProxyResourceParts {
+  const shared = [clusterResources(outboundClusters(mesh, proxy, context))];
+  const own = emptyResources();
+  if (proxy.type === "sidecar") {
+    shared.push(outboundPart(mesh, proxy, context));
+    inboundListeners(mesh, proxy, context, own);
+  } else {
+    gatewayListeners(mesh, proxy, context, own);
+  }
+  return { shared, own };
+}
+
+/** The warnings of all parts, each once (a plugin or route shared by several listeners reports its problem once). */
+export function partWarnings(parts: ProxyResourceParts): TranslateIssue[] {
   const seen = new Set<string>();
-  resources.warnings = resources.warnings.filter((warning) => {
+  return [...parts.shared, parts.own].flatMap((part) => part.warnings).filter((warning) => {
     const key = `${warning.path}\n${warning.message}`;
     return seen.has(key) ? false : (seen.add(key), true);
   });
+}
+
+export function translateProxy(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): EnvoyResources {
+  const parts = translateProxyParts(mesh, proxy, context);
+  const resources = emptyResources();
+  for (const part of [...parts.shared, parts.own]) copyInto(resources, part);
+  resources.warnings = partWarnings(parts);
   return resources;
 }
 

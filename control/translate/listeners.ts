@@ -98,14 +98,35 @@ interface OutboundRoutes {
   warnings: TranslateIssue[];
 }
 
+/** The label keys that some VirtualService's `sourceLabels` names, once per mesh. */
+const sourceLabelKeysByMesh = new WeakMap<MeshConfig, ReadonlySet<string>>();
+
 /**
- * Outbound route tables depend on the mesh, the proxy's namespace (short names, DestinationRules) and its labels
- * (sourceLabels matches), nothing else; proxies that share those share the tables (computed once per mesh).
+ * The proxy's labels that outbound routes can depend on: those a `sourceLabels` match names. Most meshes use none,
+ * and then every sidecar of a namespace shares one set of route tables.
+ */
+export function routeRelevantLabels(mesh: MeshConfig, proxy: ProxyInfo): Array<[string, string]> {
+  let keys = sourceLabelKeysByMesh.get(mesh);
+  if (!keys) {
+    const found = new Set<string>();
+    for (const vs of mesh.list("VirtualService")) {
+      for (const http of vs.spec.http ?? []) {
+        for (const match of http.match ?? []) Object.keys(match.sourceLabels ?? {}).forEach((key) => found.add(key));
+      }
+    }
+    sourceLabelKeysByMesh.set(mesh, keys = found);
+  }
+  return Object.entries(proxy.labels).filter(([key]) => keys.has(key)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Outbound route tables depend on the mesh, the proxy's namespace (short names, DestinationRules) and the labels
+ * sourceLabels matches read, nothing else; proxies that share those share the tables (computed once per mesh).
  */
 const outboundRouteCache = new WeakMap<MeshConfig, Map<string, OutboundRoutes>>();
 
 function outboundRoutes(mesh: MeshConfig, proxy: ProxyInfo): OutboundRoutes {
-  const key = JSON.stringify([proxy.namespace, Object.entries(proxy.labels).sort()]);
+  const key = JSON.stringify([proxy.namespace, routeRelevantLabels(mesh, proxy)]);
   let cache = outboundRouteCache.get(mesh);
   if (!cache) outboundRouteCache.set(mesh, cache = new Map());
   const cached = cache.get(key);

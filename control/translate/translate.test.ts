@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { packResource, TypeUrl } from "../api/index.ts";
 import { parseYaml, validateMesh, type MeshConfig } from "../config/index.ts";
 import {
-  parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, sidecarBootstrap, translateProxy, workloadInstanceOf,
+  parseNodeMetadata, proxyGroupKey, resourcesByTypeUrl, sidecarBootstrap, translateProxy, translateProxyParts, workloadInstanceOf,
   type EnvoyResources, type ProxyInfo, type TranslateContext,
 } from "./index.ts";
 
@@ -998,3 +998,58 @@ describe("node metadata, groups and bootstrap", () => {
     assert.ok(TypeUrl.listener);
   });
 });
+
+describe("translateProxyParts: what sidecars share", () => {
+  const SOURCE_ROUTED = `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ sourceLabels: { app: productpage } }]
+    route: [{ destination: { host: reviews, subset: v1 } }]
+  - route: [{ destination: { host: reviews, subset: v2 } }]
+`;
+  const outboundOf = (mesh: MeshConfig, proxy: ProxyInfo) => translateProxyParts(mesh, proxy, context).shared;
+
+  it("gives sidecars of one deployment the same outbound objects, and each its own inbound listener", () => {
+    const mesh = meshOf(REVIEWS + REVIEWS_RULES);
+    const a = sidecar({ ip: "127.0.0.21", labels: { app: "productpage", version: "v1", "pod-template-hash": "a" } });
+    const b = sidecar({ ip: "127.0.0.22", labels: { app: "productpage", version: "v1", "pod-template-hash": "b" } });
+    const [clustersA, outboundA] = outboundOf(mesh, a);
+    const [clustersB, outboundB] = outboundOf(mesh, b);
+    assert.equal(clustersA, clustersB);
+    assert.equal(outboundA, outboundB, "labels nothing selects on do not split the outbound part");
+    assert.ok(outboundA!.listeners.size > 0 && outboundA!.routes.size > 0);
+    const merged = translateProxy(mesh, a, context);
+    for (const [name, listener] of outboundA!.listeners) assert.equal(merged.listeners.get(name), listener);
+  });
+
+  it("splits the outbound part by the labels a sourceLabels match or a WasmPlugin selector reads", () => {
+    const mesh = meshOf(REVIEWS + REVIEWS_RULES + "---" + SOURCE_ROUTED + `---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: limit, namespace: default }
+spec: { selector: { matchLabels: { tier: edge } }, url: as-mesh://rate-limit, phase: AUTHZ }
+`);
+    const productpage = sidecar();
+    const other = sidecar({ labels: { app: "other" } });
+    const edge = sidecar({ labels: { app: "productpage", tier: "edge" } });
+    assert.notEqual(outboundOf(mesh, productpage)[1], outboundOf(mesh, other)[1]);
+    assert.notEqual(outboundOf(mesh, productpage)[1], outboundOf(mesh, edge)[1]);
+    const route = (proxy: ProxyInfo) => ((virtualHostOf(translate(mesh, proxy), "reviews") as Node).routes as Node[])[0]!.route as Node;
+    assert.equal(route(productpage).cluster, "outbound|9080|v1|reviews.default.svc.cluster.local");
+    assert.equal(route(other).cluster, "outbound|9080|v2|reviews.default.svc.cluster.local");
+    assert.ok(translate(mesh, edge).extensionConfigs.has("default.limit"));
+    assert.ok(!translate(mesh, productpage).extensionConfigs.has("default.limit"));
+  });
+});
+
+function virtualHostOf(resources: EnvoyResources, host: string): Node | undefined {
+  for (const route of resources.routes.values()) {
+    const found = (route.virtualHosts ?? []).find((candidate) => candidate.name?.startsWith(`${host}.`));
+    if (found) return found as Node;
+  }
+  return undefined;
+}
