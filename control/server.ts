@@ -290,8 +290,9 @@ export class ControlService {
     if (!this.mesh) return;
     const parts = translateProxyParts(this.mesh, proxy, context);
     for (const warning of partWarnings(parts)) this.logger.debug({ group: key, path: warning.path }, warning.message);
-    const shared = parts.shared.map((part) => sharedLayer(part, () => resourcesByTypeUrl(part)));
-    this.cache.setSnapshot(key, new Snapshot(resourcesByTypeUrl(parts.own), shared));
+    // Every part is a layer packed once per object: translation hands back the same objects while they stay valid.
+    const layers = [...parts.shared, parts.own].map((part) => sharedLayer(part, () => resourcesByTypeUrl(part)));
+    this.cache.setSnapshot(key, new Snapshot({}, layers));
   }
 
   /** Rebuilds every live group's snapshot; the cache sends only what changed. */

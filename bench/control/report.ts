@@ -30,13 +30,13 @@ export function renderControlReport(result: ControlBenchResult, command: string)
     `| bytes pushed per change (resources received by the simulated proxies) | ${kib(summary.bytesPerChange)} KiB | |`,
     `| connect: all proxies synced / server CPU | ${ms(result.connect.ms)} ms / ${ms(result.connect.serverCpuMs)} ms | |`,
     "",
-    "| change | updated | p50 ms | p90 ms | p99 ms | max ms | SotW p99 | delta p99 | server p50 / p99 ms | real Envoys ms | server CPU ms | responses | KiB (client) | KiB (server, by type) |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| change | updated | p50 ms | p90 ms | p99 ms | max ms | SotW p99 | delta p99 | server p50 / p99 ms | real Envoys ms | server CPU ms | simulated proxies' CPU ms | responses | KiB (client) | KiB (server, by type) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...result.changes.map((change) => `| ${100 - change.canaryPercent}/${change.canaryPercent} | ${change.updated}/${change.expected} | ` +
       `${ms(change.convergenceMs.p50)} | ${ms(change.convergenceMs.p90)} | ${ms(change.convergenceMs.p99)} | ${ms(change.convergenceMs.max)} | ` +
       `${ms(change.byProtocol.sotw?.p99 ?? null)} | ${ms(change.byProtocol.delta?.p99 ?? null)} | ` +
       `${ms(change.serverConvergenceMs.p50)} / ${ms(change.serverConvergenceMs.p99)} | ${change.envoyConvergedMs.map(ms).join(", ") || "–"} | ` +
-      `${ms(change.serverCpuMs)} | ${change.responses} | ${kib(change.clientBytes)} | ` +
+      `${ms(change.serverCpuMs)} | ${ms(change.fleetCpuMs ?? null)} | ${change.responses} | ${kib(change.clientBytes)} | ` +
       `${Object.entries(change.serverBytesByType).map(([type, bytes]) => `${type} ${kib(bytes)}`).join(", ")} |`),
     "",
     `Extrapolated: ${proxiesPerGiB === null ? "–" : proxiesPerGiB.toLocaleString("en-US")} connected proxies per GiB of RSS; ` +

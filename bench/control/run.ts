@@ -51,6 +51,8 @@ export interface ChangeMeasurement {
   envoyConvergedMs: number[];
   /** Server CPU over the change (file write → fleet quiet), ms. */
   serverCpuMs: number;
+  /** CPU of the process simulating the proxies (decoding and ACKing what they were sent), same window. */
+  fleetCpuMs?: number;
   responses: number;
   /** Resource bytes the simulated proxies received. */
   clientBytes: number;
@@ -181,6 +183,7 @@ export async function runControlBench(options: ControlBenchOptions): Promise<Con
       const percent = change * 10;
       const before = parseSamples(await server.metrics());
       const cpuBefore = readCpuNanos(server.pid);
+      const fleetCpuBefore = readCpuNanos(fleet.pid);
       let envoyWatch: Promise<number[]> = Promise.resolve([]);
       const fleets = await fleet.measure(async () => {
         const writtenAt = performance.now();
@@ -188,6 +191,7 @@ export async function runControlBench(options: ControlBenchOptions): Promise<Con
         envoyWatch = Promise.all(envoys.map((envoy) => envoyConverged(envoy, percent, writtenAt, 60_000)));
       }, options.quietMs, 120_000);
       const serverCpuMs = (readCpuNanos(server.pid) - cpuBefore) / 1e6;
+      const fleetCpuMs = (readCpuNanos(fleet.pid) - fleetCpuBefore) / 1e6;
       const envoyConvergedMs = await envoyWatch;
       const after = parseSamples(await server.metrics());
       const convergence = bucketDelta(buckets(after, "pilot_proxy_convergence_time"), buckets(before, "pilot_proxy_convergence_time"));
@@ -206,13 +210,14 @@ export async function runControlBench(options: ControlBenchOptions): Promise<Con
         },
         envoyConvergedMs,
         serverCpuMs,
+        fleetCpuMs,
         responses: fleets.reduce((sum, { result }) => sum + result.responses, 0),
         clientBytes: fleets.reduce((sum, { result }) => sum + result.bytes, 0),
         serverBytesByType: byType(after, before, "pilot_xds_config_size_bytes_sum"),
         pushesByType: byType(after, before, "pilot_xds_pushes"),
       };
       changes.push(measurement);
-      logger.info({ change, p50: Math.round(measurement.convergenceMs.p50), p99: Math.round(measurement.convergenceMs.p99), updated: measurement.updated, serverCpuMs: Math.round(serverCpuMs), envoys: envoyConvergedMs.map(Math.round) }, "change converged");
+      logger.info({ change, p50: Math.round(measurement.convergenceMs.p50), p99: Math.round(measurement.convergenceMs.p99), updated: measurement.updated, serverCpuMs: Math.round(serverCpuMs), fleetCpuMs: Math.round(fleetCpuMs), envoys: envoyConvergedMs.map(Math.round) }, "change converged");
       await sleep(500);
     }
 

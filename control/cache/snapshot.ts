@@ -308,17 +308,18 @@ export class Snapshot {
     const key = `${typeUrl}\u0002${names === null ? "*" : namesKey(names)}`;
     let selection = this.selections.get(key);
     if (!selection) {
-      const sortedNames = names === null ? null : [...names].sort();
       const available = this.resources(typeUrl);
+      // Envoy usually subscribes to every EDS name the snapshot has: then the type's version is the selection's.
+      const everything = names === null || (names.size === available.size && [...names].every((name) => available.has(name)));
       const resources: PackedResource[] = [];
-      if (sortedNames === null) resources.push(...available.values());
+      if (everything) resources.push(...available.values());
       else {
-        for (const name of sortedNames) {
+        for (const name of [...names].sort()) {
           const resource = available.get(name);
           if (resource) resources.push(resource);
         }
       }
-      selection = sharedSelection(typeUrl, { resources, version: sortedNames === null ? this.typeVersion(typeUrl) : versionOfSet(resources) });
+      selection = sharedSelection(typeUrl, { resources, version: everything ? this.typeVersion(typeUrl) : versionOfSet(resources) });
       this.selections.set(key, selection);
     }
     return selection;

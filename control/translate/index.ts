@@ -1,5 +1,6 @@
 // Translation: mesh config + one proxy → the Envoy resources it gets (proto3 JSON, built with envoy/builders).
 // Pure: the same inputs always give the same resources, and nothing here does I/O.
+import { hash } from "node:crypto";
 import { TypeUrl, type ResourceTypeUrl } from "../api/index.ts";
 import type { MeshConfig } from "../config/index.ts";
 import { outboundClusterSet, type ClusterSet } from "./clusters.ts";
@@ -114,23 +115,66 @@ function clusterResources(set: ClusterSet): EnvoyResources {
 /**
  * A proxy's resources in parts: `shared` are objects other proxies get too (read-only; the outbound clusters of
  * its namespace, the outbound listeners and routes of its deployment), `own` what is built for it alone (inbound
- * listeners and clusters, or a gateway's listeners). Merged in that order they are translateProxy's result; the
- * control service keeps them apart so the snapshot cache packs each shared part once.
+ * listeners and clusters, or a gateway's listeners; read-only too, kept across pushes that do not change it).
+ * Merged in that order they are translateProxy's result; the control service keeps them apart so the snapshot
+ * cache packs each part once.
  */
 export interface ProxyResourceParts {
   shared: EnvoyResources[];
   own: EnvoyResources;
 }
 
+/** Kinds a sidecar's inbound side never reads: the routing kinds, which only shape its outbound side. */
+const NOT_READ_INBOUND: ReadonlySet<string> = new Set(["VirtualService", "DestinationRule", "Gateway"]);
+
+/** What a sidecar's inbound side can depend on, as a hash, once per mesh and context object. */
+const inboundMeshKeys = new WeakMap<MeshConfig, string>();
+const inboundContextKeys = new WeakMap<TranslateContext, string>();
+
+function inboundKey(mesh: MeshConfig, context: TranslateContext): string {
+  let meshKey = inboundMeshKeys.get(mesh);
+  if (meshKey === undefined) {
+    const read = mesh.resources.filter((resource) => !NOT_READ_INBOUND.has(resource.kind))
+      .map(({ apiVersion, kind, metadata, spec }) => ({ apiVersion, kind, metadata, spec }));
+    meshKey = hash("sha256", JSON.stringify([mesh.options, read]), "base64");
+    inboundMeshKeys.set(mesh, meshKey);
+  }
+  let contextKey = inboundContextKeys.get(context);
+  if (contextKey === undefined) {
+    contextKey = JSON.stringify([
+      context.wasmModules, context.controlHttpCluster ?? null, context.ecdsInitialFetchTimeoutMs ?? null,
+      context.inboundTls ?? null, context.trustDomain ?? null,
+    ]);
+    inboundContextKeys.set(context, contextKey);
+  }
+  return `${meshKey}\u0000${contextKey}`;
+}
+
+/**
+ * A sidecar's inbound listeners and clusters, by the proxy object: the control service keeps one per group, and a
+ * change that touches only routing (a canary edit of a VirtualService) leaves them as they were, so they are
+ * neither translated nor packed again.
+ */
+const inboundParts = new WeakMap<ProxyInfo, { key: string; part: EnvoyResources }>();
+
+function inboundPart(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): EnvoyResources {
+  const key = inboundKey(mesh, context);
+  const known = inboundParts.get(proxy);
+  if (known?.key === key) return known.part;
+  const part = emptyResources();
+  inboundListeners(mesh, proxy, context, part);
+  inboundParts.set(proxy, { key, part });
+  return part;
+}
+
 export function translateProxyParts(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): ProxyResourceParts {
   const shared = [clusterResources(outboundClusters(mesh, proxy, context))];
-  const own = emptyResources();
   if (proxy.type === "sidecar") {
     shared.push(outboundPart(mesh, proxy, context));
-    inboundListeners(mesh, proxy, context, own);
-  } else {
-    gatewayListeners(mesh, proxy, context, own);
+    return { shared, own: inboundPart(mesh, proxy, context) };
   }
+  const own = emptyResources();
+  gatewayListeners(mesh, proxy, context, own);
   return { shared, own };
 }
 

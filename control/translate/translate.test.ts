@@ -1044,6 +1044,35 @@ spec: { selector: { matchLabels: { tier: edge } }, url: as-mesh://rate-limit, ph
     assert.ok(translate(mesh, edge).extensionConfigs.has("default.limit"));
     assert.ok(!translate(mesh, productpage).extensionConfigs.has("default.limit"));
   });
+
+  it("keeps a sidecar's inbound part across routing changes, and rebuilds it when what it reads changes", () => {
+    const reviews = sidecar({ ip: "127.0.0.11", labels: { app: "reviews", version: "v1" }, inboundPorts: { http: 9080 }, appPorts: { http: 19081 } });
+    const security = `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: reviews, namespace: default }
+spec: { selector: { matchLabels: { app: reviews } }, rules: [{ from: [{ source: { namespaces: [default] } }] }] }
+`;
+    const before = meshOf(REVIEWS + security);
+    const routed = meshOf(REVIEWS + REVIEWS_RULES + "---" + SOURCE_ROUTED + security);
+    const peer = meshOf(REVIEWS + REVIEWS_RULES + "---" + SOURCE_ROUTED + security + `---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: strict, namespace: default }
+spec: { mtls: { mode: STRICT } }
+`);
+    const own = (mesh: MeshConfig) => translateProxyParts(mesh, reviews, context).own;
+    const first = own(before);
+    assert.ok(first.listeners.has("127.0.0.11_9080"));
+    assert.equal(own(routed), first, "VirtualService and DestinationRule changes leave the inbound part");
+    assert.notEqual(own(peer), first, "a PeerAuthentication change rebuilds it");
+    for (const mesh of [before, routed, peer]) {
+      // The same proxy as a new object is translated from scratch: the kept part must equal that.
+      assert.deepEqual(translateProxy(mesh, reviews, context), translateProxy(mesh, { ...reviews }, context));
+    }
+    assert.notEqual(own(peer), first);
+    assert.notEqual(translateProxyParts(peer, reviews, { ...context, wasmModules: {} }).own, own(peer), "a context change rebuilds it");
+  });
 });
 
 function virtualHostOf(resources: EnvoyResources, host: string): Node | undefined {
