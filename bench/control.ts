@@ -17,7 +17,7 @@ export const CONTROL_USAGE = `usage: npm run bench -- control [options]
   --changes N              VirtualService edits measured (default ${DEFAULT_CONTROL_BENCH.changes})
   --streams-per-channel N  simulated streams per gRPC channel (default ${DEFAULT_CONTROL_BENCH.streamsPerChannel})
   --quiet-ms N             silence that ends a change's measurement (default ${DEFAULT_CONTROL_BENCH.quietMs})
-  --cpu-prof               write the server's CPU profile (node --cpu-prof) next to the results
+  --cpu-prof               write the server's and the simulated proxies' CPU profiles (node --cpu-prof) next to the results
   --out DIR                where results go (default bench/results)
 `;
 
@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<void> {
   writeFileSync(`${base}.json`, JSON.stringify({ command, ...result }, null, 2) + "\n");
   const markdown = renderControlReport(result, command);
   writeFileSync(`${base}.md`, markdown);
-  process.stdout.write(`${markdown}\nresults: ${relative(process.cwd(), base)}.{json,md}${cpuProfileDir ? `\nserver CPU profile: ${relative(process.cwd(), cpuProfileDir)}/` : ""}\n`);
+  process.stdout.write(`${markdown}\nresults: ${relative(process.cwd(), base)}.{json,md}${cpuProfileDir ? `\nCPU profiles: ${relative(process.cwd(), cpuProfileDir)}/ (the server's; fleet/: the simulated proxies')` : ""}\n`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,5 +1,6 @@
 // The parent side of fleet_worker.ts: a child process holding N simulated ADS clients, and the messages between them.
 import { fork, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ConvergenceResult } from "../../control/xds/index.ts";
 
@@ -22,9 +23,11 @@ export class FleetProcess {
   private output = "";
   private exited = false;
 
-  constructor() {
+  /** `cpuProfileDir`: write the simulated proxies' CPU profile there when the process exits (node --cpu-prof). */
+  constructor(cpuProfileDir?: string) {
+    const profile = cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", join(cpuProfileDir, "fleet")] : [];
     this.child = fork(fileURLToPath(new URL("./fleet_worker.ts", import.meta.url)), [], {
-      execArgv: ["--import", "tsx"],
+      execArgv: ["--import", "tsx", ...profile],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     const collect = (chunk: Buffer) => { this.output = (this.output + chunk.toString("utf8")).slice(-20_000); };

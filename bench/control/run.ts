@@ -165,7 +165,7 @@ export async function runControlBench(options: ControlBenchOptions): Promise<Con
     }
 
     const connectCpu = readCpuNanos(server.pid);
-    fleet = new FleetProcess();
+    fleet = new FleetProcess(options.cpuProfileDir);
     const connectMs = await fleet.start({
       address: `127.0.0.1:${server.endpoints.xds.port}`, count: options.proxies, services: options.services,
       protocol: options.protocol, streamsPerChannel: options.streamsPerChannel, timeoutMs: 300_000,
