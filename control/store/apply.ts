@@ -5,7 +5,7 @@
 import {
   validateMesh, type Issue, type MeshOptions, type SourcedDocument,
 } from "../config/index.ts";
-import { RevisionConflictError, type ConfigStore, type ResourceKey, type StoredResource } from "./types.ts";
+import { RevisionConflictError, StaleBasisError, type ConfigStore, type ResourceKey, type StoredResource } from "./types.ts";
 
 export type ChangeAction = "added" | "changed" | "removed" | "unchanged";
 
@@ -20,14 +20,22 @@ export interface ResourceChange {
 
 export interface ApplyPlan {
   changes: ResourceChange[];
+  /** The store revision the plan was made and validated at (a transactional commit refuses a stale one). */
+  basis: number;
+  /** What was asked, to validate again when the mesh moved on before the commit. */
+  input: PlanInput;
   /** Errors of the mesh the change would produce, and of the input itself; non-empty means refused. */
   errors: Issue[];
   warnings: Issue[];
 }
 
-/** A store that commits a plan's changes all or nothing, each guarded by the revision it was planned against. */
+/**
+ * A store that commits a plan's changes all or nothing, each guarded by the revision it was planned against, and,
+ * given a basis, only if nothing else was committed after it (else StaleBasisError).
+ */
 export interface TransactionalStore extends ConfigStore {
-  commit(changes: readonly ResourceChange[]): Promise<number>;
+  commit(changes: readonly ResourceChange[], basis?: number): Promise<number>;
+  waitForRevision(revision: number, timeoutMs?: number): Promise<void>;
 }
 
 export function isTransactional(store: ConfigStore): store is TransactionalStore {
@@ -115,15 +123,30 @@ export function planApply(store: ConfigStore, input: PlanInput): ApplyPlan {
   const result = validateMesh([...kept, ...applied], input.meshOptions);
   errors.push(...readErrors, ...result.errors);
   const ordered = [...changes.values()].sort((a, b) => keyString(a.key).localeCompare(keyString(b.key)));
-  return { changes: ordered, errors, warnings: result.warnings };
+  return { changes: ordered, basis: store.revision(), input, errors, warnings: result.warnings };
 }
+
+/** How many times a commit is validated again because other resources were committed in between. */
+const STALE_BASIS_ATTEMPTS = 5;
 
 /** Stores a validated plan: one transaction where the store has them, else change by change with revision checks. */
 export async function commitPlan(store: ConfigStore, plan: ApplyPlan): Promise<number> {
   if (plan.errors.length > 0) throw new MeshValidationError(plan.errors);
   const effective = plan.changes.filter((change) => change.action !== "unchanged");
   if (effective.length === 0) return store.revision();
-  if (isTransactional(store)) return store.commit(effective);
+  if (isTransactional(store)) {
+    // Applies to different resources do not conflict, but each was validated without the other: the mesh both
+    // produce together is validated before the second commits (the resources it touches keep their guards).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await store.commit(effective, plan.basis);
+      } catch (error) {
+        if (!(error instanceof StaleBasisError) || attempt === STALE_BASIS_ATTEMPTS) throw error;
+        await store.waitForRevision(error.revision);
+        plan = revalidated(store, plan);
+      }
+    }
+  }
   let revision = store.revision();
   for (const change of effective) {
     if (change.action === "added") revision = await store.create(change.after!);
@@ -131,6 +154,17 @@ export async function commitPlan(store: ConfigStore, plan: ApplyPlan): Promise<n
     else revision = await store.delete(change.key, change.before!.revision);
   }
   return revision;
+}
+
+/** The plan validated again over the store's newer mesh; a resource it touches that moved meanwhile is a conflict. */
+function revalidated(store: ConfigStore, plan: ApplyPlan): ApplyPlan {
+  for (const change of plan.changes) {
+    const current = store.get(change.key.kind, change.key.namespace, change.key.name)?.revision;
+    if ((current ?? 0) !== (change.before?.revision ?? 0)) throw conflictOf(change, current);
+  }
+  const again = planApply(store, plan.input);
+  if (again.errors.length > 0) throw new MeshValidationError(again.errors);
+  return { ...plan, basis: again.basis, warnings: again.warnings };
 }
 
 /** The conflict a failed guarded write reports, from the revision now stored. */

@@ -100,6 +100,40 @@ test("two concurrent updates from the same revision: one wins, the other gets Re
   assert.equal(port, results[0]!.status === "fulfilled" ? 81 : 82);
 });
 
+test("concurrent applies to different resources both land, the later one validated over the mesh with the earlier", async () => {
+  const first = await openStore();
+  const second = await openStore(first.prefix);
+  const plans = [
+    planApply(first, { apply: [{ source: "a.yaml:1", document: serviceEntry("alpha") }] }),
+    planApply(second, { apply: [{ source: "b.yaml:1", document: serviceEntry("beta") }] }),
+  ];
+  assert.equal(plans[0]!.basis, plans[1]!.basis, "both planned over the same mesh");
+  const revisions = await Promise.all([commitPlan(first, plans[0]!), commitPlan(second, plans[1]!)]);
+  assert.notEqual(revisions[0], revisions[1]);
+  await first.waitForRevision(Math.max(...revisions));
+  assert.deepEqual(first.documents().map((document) => (document.document.metadata as { name: string }).name).sort(), ["alpha", "beta"]);
+  assert.deepEqual(first.errors(), [], "the commit marker is not read as config");
+});
+
+test("a plan whose basis went stale is validated again, and a resource it touches that moved is a conflict", async () => {
+  const first = await openStore();
+  const second = await openStore(first.prefix);
+  const created = await first.create(serviceEntry("gamma"));
+  await second.waitForRevision(created);
+  const stale = planApply(first, { apply: [{ source: "c.yaml:1", document: serviceEntry("gamma", 81) }] });
+  // Someone else changes another resource: the stale plan still commits, after validating again.
+  await second.create(serviceEntry("delta"));
+  const committed = await commitPlan(first, stale);
+  await first.waitForRevision(committed);
+  assert.equal(((first.get("ServiceEntry", "default", "gamma")!.document.spec as { ports: { number: number }[] }).ports[0]!.number), 81);
+  // Someone else changes the resource the plan touches: a conflict, not a lost update.
+  const outdated = planApply(first, { apply: [{ source: "c.yaml:1", document: serviceEntry("gamma", 82) }] });
+  const moved = await second.update(serviceEntry("gamma", 83));
+  await assert.rejects(commitPlan(first, outdated), RevisionConflictError);
+  await first.waitForRevision(moved);
+  assert.equal(((first.get("ServiceEntry", "default", "gamma")!.document.spec as { ports: { number: number }[] }).ports[0]!.number), 83);
+});
+
 test("an apply that would make the mesh invalid is refused with every error and stores nothing", async () => {
   const store = await openStore();
   const before = store.revision();

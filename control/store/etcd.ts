@@ -9,7 +9,10 @@
 //
 // Writes are validated against the whole mesh they would produce (planApply) and committed as one transaction that
 // compares each touched key's mod_revision with the revision the change was planned against (create: the key must
-// not exist). A failed compare is a RevisionConflictError: nothing of the apply is stored.
+// not exist). A failed compare is a RevisionConflictError: nothing of the apply is stored. The transaction also
+// checks that nothing else was committed since the revision the plan was validated at (a marker key every commit
+// writes); if something was, commitPlan validates the change again over the newer mesh before it commits, so two
+// applies to different resources never store a mesh that was validated only in halves.
 import {
   Etcd3, EtcdPermissionDeniedError, GRPCFailedPreconditionError, GRPCInvalidArgumentError, GRPCUnauthenticatedError,
   type IOptions, type IKeyValue,
@@ -19,7 +22,7 @@ import { stringify } from "yaml";
 import { parseYaml, type Issue, type MeshOptions, type SourcedDocument } from "../config/index.ts";
 import { commitPlan, conflictOf, keyString, planApply, resourceKeyOf, type ResourceChange, type TransactionalStore } from "./apply.ts";
 import {
-  RevisionCompactedError,
+  RevisionCompactedError, StaleBasisError,
   type ConfigEvent, type ResourceKey, type StoredResource, type WatchOptions,
 } from "./types.ts";
 
@@ -208,16 +211,22 @@ export class EtcdStore implements TransactionalStore {
    * Commits changes in one transaction, each guarded by the mod_revision it was planned against (absent for an
    * added resource). Callers validate first (commitPlan does). Returns the revision of the commit.
    */
-  async commit(changes: readonly ResourceChange[]): Promise<number> {
+  async commit(changes: readonly ResourceChange[], basis?: number): Promise<number> {
     const effective = changes.filter((change) => change.action !== "unchanged");
     if (effective.length === 0) return this.currentRevision;
     const [first, ...rest] = effective;
     const guard = (change: ResourceChange) => [this.etcdKey(change.key), "Mod", "==", change.before?.revision ?? 0] as const;
     let transaction = this.client.if(...guard(first!));
     for (const change of rest) transaction = transaction.and(...guard(change));
-    transaction = transaction.then(...effective.map((change) => change.action === "removed"
-      ? this.client.delete().key(this.etcdKey(change.key))
-      : this.client.put(this.etcdKey(change.key)).value(stringify(change.after))));
+    // Every commit also writes the marker, so its mod_revision is the last commit's: one after the basis means
+    // the mesh this change was validated against is no longer the stored one.
+    if (basis !== undefined) transaction = transaction.and(this.commitMarker, "Mod", "<", basis + 1);
+    transaction = transaction.then(
+      ...effective.map((change) => change.action === "removed"
+        ? this.client.delete().key(this.etcdKey(change.key))
+        : this.client.put(this.etcdKey(change.key)).value(stringify(change.after))),
+      this.client.put(this.commitMarker).value(String(effective.length)),
+    );
     let response;
     try {
       response = await transaction.commit();
@@ -232,6 +241,7 @@ export class EtcdStore implements TransactionalStore {
         const actual = current?.kvs[0] ? Number(current.kvs[0].mod_revision) : undefined;
         if ((actual ?? 0) !== (change.before?.revision ?? 0)) throw conflictOf(change, actual);
       }
+      if (basis !== undefined) throw new StaleBasisError(basis, revision);
       throw conflictOf(effective[0]!, undefined);
     }
     this.logger.info({ revision, changes: effective.map((change) => `${change.action} ${keyString(change.key)}`) }, "config committed to etcd");
@@ -245,6 +255,11 @@ export class EtcdStore implements TransactionalStore {
       if (Date.now() > deadline) throw new Error(`etcd store did not see revision ${revision} within ${timeoutMs} ms (at ${this.currentRevision})`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /** Written by every commit, beside the prefix (so the store never lists it as config). */
+  private get commitMarker(): string {
+    return `${this.prefix.replace(/\/+$/, "")}.committed`;
   }
 
   /** The etcd client, for the registry and tools that share this connection. */
@@ -310,7 +325,7 @@ export class EtcdStore implements TransactionalStore {
     }
     const revision = Number(listed.header.revision);
     const next = new Map<string, Entry>();
-    for (const kv of listed.kvs) next.set(kv.key.toString(), this.entryOf(kv));
+    for (const kv of listed.kvs) if (kv.key.toString() !== this.commitMarker) next.set(kv.key.toString(), this.entryOf(kv));
     const events: ConfigEvent[] = [];
     for (const [key, entry] of next) {
       const previous = this.entries.get(key);
@@ -335,7 +350,9 @@ export class EtcdStore implements TransactionalStore {
     this.watcher = watcher;
     watcher.on("data", (response) => {
       const changed: ConfigEvent[] = [];
-      for (const event of response.events) changed.push(this.applyEvent(event.type, event.kv));
+      for (const event of response.events) {
+        if (event.kv.key.toString() !== this.commitMarker) changed.push(this.applyEvent(event.type, event.kv));
+      }
       const headerRevision = Number(response.header.revision);
       if (changed.length > 0 || headerRevision > this.currentRevision) {
         this.currentRevision = Math.max(this.currentRevision, headerRevision, ...changed.map((event) => event.revision));

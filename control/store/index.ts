@@ -1,7 +1,7 @@
 // Config stores: where the mesh YAML comes from. FolderStore is the embedded default; EtcdStore (./etcd.ts, imported
 // directly so that folder users do not load the etcd client) keeps it in etcd for several control replicas.
 export {
-  RevisionCompactedError, RevisionConflictError,
+  RevisionCompactedError, RevisionConflictError, StaleBasisError,
   type ConfigEvent, type ConfigEventType, type ConfigStore, type ResourceKey, type StoredResource, type WatchOptions,
 } from "./types.ts";
 export { FolderStore, type FolderStoreOptions } from "./folder.ts";

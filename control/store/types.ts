@@ -50,6 +50,17 @@ export class RevisionConflictError extends Error {
   }
 }
 
+/**
+ * A transactional commit found that other resources were committed after the revision its plan was validated
+ * against: the plan is still its own, but must be validated again over the newer mesh (commitPlan does).
+ */
+export class StaleBasisError extends Error {
+  constructor(readonly basis: number, readonly revision: number) {
+    super(`the mesh changed after revision ${basis} (now ${revision}); validate the change again`);
+    this.name = "StaleBasisError";
+  }
+}
+
 export interface ConfigStore {
   /** Reads everything once (hasSynced() is true afterwards) and starts watching. */
   start(): Promise<void>;
