@@ -2,11 +2,12 @@
 // N simulated ADS clients (half SotW, half delta) spread over R `as-mesh control --etcd` replicas, each fleet in its
 // own process. A VirtualService edit applied to etcd is measured from the start of the apply to each proxy's last
 // response, per replica; memory per connected proxy is each replica's RSS growth over its share of the fleet.
-//   tsx bench/control_replicas.ts [--proxies 5000] [--services 100] [--replicas 1,2] [--changes 3]
+//   npm run bench -- control-replicas [--proxies 5000] [--services 100] [--replicas 1,2] [--changes 3]
 // With --replicas 1,2 it runs once per replica count, so the single-replica figures sit beside the replicated ones.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runApply } from "../control/commands/apply.ts";
 import { startEtcdCluster, type EtcdCluster } from "../scripts/etcd.ts";
@@ -156,31 +157,36 @@ function table(runs: readonly RunFigures[]): string {
   return lines.join("\n");
 }
 
-const { values } = parseArgs({
-  options: {
-    proxies: { type: "string", default: "5000" },
-    services: { type: "string", default: "100" },
-    replicas: { type: "string", default: "1,2" },
-    changes: { type: "string", default: "3" },
-  },
-});
-const proxies = Number(values.proxies);
-const services = Number(values.services);
-const changes = Number(values.changes);
-const counts = values.replicas.split(",").map(Number);
-if (![proxies, services, changes, ...counts].every((value) => Number.isInteger(value) && value > 0)) {
-  throw new Error("--proxies, --services, --changes and --replicas take positive integers");
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      proxies: { type: "string", default: "5000" },
+      services: { type: "string", default: "100" },
+      replicas: { type: "string", default: "1,2" },
+      changes: { type: "string", default: "3" },
+    },
+  });
+  const proxies = Number(values.proxies);
+  const services = Number(values.services);
+  const changes = Number(values.changes);
+  const counts = values.replicas.split(",").map(Number);
+  if (![proxies, services, changes, ...counts].every((value) => Number.isInteger(value) && value > 0)) {
+    throw new Error("--proxies, --services, --changes and --replicas take positive integers");
+  }
+  const runs: RunFigures[] = [];
+  for (const count of counts) {
+    process.stderr.write(`${proxies} simulated proxies over ${count} replica(s) on a 3-member etcd ...\n`);
+    const run = await runOnce(count, proxies, services, changes);
+    process.stderr.write(`  fleet connected in ${run.fleetStartMs} ms; applies took ${run.applyMs.join(", ")} ms; convergence p99 ${run.convergenceP99Ms} ms\n`);
+    runs.push(run);
+  }
+  process.stdout.write(`${table(runs)}\n`);
+  const resultsDir = join(projectRoot, "bench", "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `control-replicas-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify({ runs }, null, 2)}\n`);
+  process.stderr.write(`results: ${file}\n`);
 }
-const runs: RunFigures[] = [];
-for (const count of counts) {
-  process.stderr.write(`${proxies} simulated proxies over ${count} replica(s) on a 3-member etcd ...\n`);
-  const run = await runOnce(count, proxies, services, changes);
-  process.stderr.write(`  fleet connected in ${run.fleetStartMs} ms; applies took ${run.applyMs.join(", ")} ms; convergence p99 ${run.convergenceP99Ms} ms\n`);
-  runs.push(run);
-}
-process.stdout.write(`${table(runs)}\n`);
-const resultsDir = join(projectRoot, "bench", "results");
-mkdirSync(resultsDir, { recursive: true });
-const file = join(resultsDir, `control-replicas-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-writeFileSync(file, `${JSON.stringify({ runs }, null, 2)}\n`);
-process.stderr.write(`results: ${file}\n`);
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));

@@ -233,10 +233,12 @@ function profilesOf(runs: VariantRun[]): string | null {
     `${run.profile!.cpuUsPerRequest.toFixed(1)} µs Envoy CPU per request (perf report --sort dso) ===\n${run.profile!.report}\n`).join("\n");
 }
 
-const controlPlaneBench = process.argv[2] === "control";
+const controlPlaneBench = process.argv[2] === "control" || process.argv[2] === "control-replicas";
 if (controlPlaneBench && process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  // `npm run bench -- control …`: the control-plane benchmark, with its own options (bench/control.ts).
-  import("./control.ts").then((control) => control.main(process.argv.slice(3))).catch((error: unknown) => {
+  // `npm run bench -- control …`: the control-plane benchmark, with its own options (bench/control.ts);
+  // `npm run bench -- control-replicas …`: the same over etcd and several replicas (bench/control_replicas.ts).
+  const bench = process.argv[2] === "control" ? import("./control.ts") : import("./control_replicas.ts");
+  bench.then((module) => module.main(process.argv.slice(3))).catch((error: unknown) => {
     log(`error: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });

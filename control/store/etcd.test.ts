@@ -111,7 +111,7 @@ test("concurrent applies to different resources both land, the later one validat
   const revisions = await Promise.all([commitPlan(first, plans[0]!), commitPlan(second, plans[1]!)]);
   assert.notEqual(revisions[0], revisions[1]);
   await first.waitForRevision(Math.max(...revisions));
-  assert.deepEqual(first.documents().map((document) => (document.document.metadata as { name: string }).name).sort(), ["alpha", "beta"]);
+  assert.deepEqual(first.documents().map((document) => (document.document as { metadata: { name: string } }).metadata.name).sort(), ["alpha", "beta"]);
   assert.deepEqual(first.errors(), [], "the commit marker is not read as config");
 });
 
