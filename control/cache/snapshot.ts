@@ -239,8 +239,64 @@ export function sharedLayer(key: object, resources: () => SnapshotResources): Re
   return layer;
 }
 
+/**
+ * The resources of one type over several layers, later layers winning, without copying them into one map: most
+ * of a group's resources are its shared layers', and a copy per group per push was most of the garbage a push made.
+ */
+class LayeredResources implements ReadonlyMap<string, PackedResource> {
+  readonly size: number;
+
+  constructor(private readonly layers: readonly ReadonlyMap<string, PackedResource>[]) {
+    let size = 0;
+    this.layers.forEach((layer, index) => {
+      for (const name of layer.keys()) if (!this.overridden(name, index)) size++;
+    });
+    this.size = size;
+  }
+
+  /** Whether a layer after `index` holds `name`. */
+  private overridden(name: string, index: number): boolean {
+    for (let later = index + 1; later < this.layers.length; later++) if (this.layers[later]!.has(name)) return true;
+    return false;
+  }
+
+  get(name: string): PackedResource | undefined {
+    for (let index = this.layers.length - 1; index >= 0; index--) {
+      const resource = this.layers[index]!.get(name);
+      if (resource) return resource;
+    }
+    return undefined;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  *entries(): MapIterator<[string, PackedResource]> {
+    for (let index = 0; index < this.layers.length; index++) {
+      for (const entry of this.layers[index]!) if (!this.overridden(entry[0], index)) yield entry;
+    }
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [name] of this.entries()) yield name;
+  }
+
+  *values(): MapIterator<PackedResource> {
+    for (const [, resource] of this.entries()) yield resource;
+  }
+
+  forEach(callback: (value: PackedResource, key: string, map: ReadonlyMap<string, PackedResource>) => void): void {
+    for (const [name, resource] of this.entries()) callback(resource, name, this);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, PackedResource]> {
+    return this.entries();
+  }
+}
+
 export class Snapshot {
-  private readonly packed = new Map<ResourceTypeUrl, Map<string, PackedResource>>();
+  private readonly packed = new Map<ResourceTypeUrl, ReadonlyMap<string, PackedResource>>();
   private readonly typeVersions = new Map<ResourceTypeUrl, string>();
   private readonly packErrors: string[];
   private readonly openReferences: Reference[];
@@ -257,26 +313,37 @@ export class Snapshot {
    */
   constructor(resources: SnapshotResources, shared: readonly ResourceLayer[] = []) {
     this.layers = [...shared, new ResourceLayer(resources)];
-    const sums = new Map<ResourceTypeUrl, Uint32Array>();
+    const byType = new Map<ResourceTypeUrl, ReadonlyMap<string, PackedResource>[]>();
     for (const layer of this.layers) {
       for (const [typeUrl, packed] of layer.packed) {
-        const merged = this.packed.get(typeUrl);
-        if (!merged) {
-          this.packed.set(typeUrl, this.layers.length === 1 ? packed : new Map(packed));
-          sums.set(typeUrl, layer.sums.get(typeUrl)!.slice());
-          continue;
-        }
-        const sum = sums.get(typeUrl)!;
+        if (packed.size === 0) continue;
+        const layers = byType.get(typeUrl);
+        if (layers) layers.push(packed);
+        else byType.set(typeUrl, [packed]);
+      }
+    }
+    for (const layer of this.layers) for (const typeUrl of layer.packed.keys()) if (!byType.has(typeUrl)) byType.set(typeUrl, []);
+    for (const [typeUrl, layers] of byType) {
+      const [first, ...later] = layers;
+      if (!first) {
+        this.packed.set(typeUrl, EMPTY);
+        this.typeVersions.set(typeUrl, "empty");
+        continue;
+      }
+      const sum = this.layers.find((layer) => layer.packed.get(typeUrl) === first)!.sums.get(typeUrl)!.slice();
+      // The sum of the merged set: each later layer's resources in, what they replace out.
+      later.forEach((packed, index) => {
+        const below = new LayeredResources(layers.slice(0, index + 1));
         for (const [name, resource] of packed) {
-          const replaced = merged.get(name);
+          const replaced = below.get(name);
           if (replaced === resource) continue;
           if (replaced) addTerm(sum, replaced, -1);
           addTerm(sum, resource, 1);
-          merged.set(name, resource);
         }
-      }
+      });
+      this.packed.set(typeUrl, later.length === 0 ? first : new LayeredResources(layers));
+      this.typeVersions.set(typeUrl, sum[8] === 0 ? "empty" : shortHash(new Uint8Array(sum.buffer)));
     }
-    for (const [typeUrl, sum] of sums) this.typeVersions.set(typeUrl, sum[8] === 0 ? "empty" : shortHash(new Uint8Array(sum.buffer)));
     this.packErrors = this.layers.flatMap((layer) => layer.packErrors);
     this.openReferences = this.layers.flatMap((layer) => layer.openReferences);
     this.version = shortHash(PUSH_ORDER.map((typeUrl) => this.typeVersion(typeUrl)).join("/"));

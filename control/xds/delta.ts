@@ -29,6 +29,13 @@ interface DeltaTypeState {
   wildcard: boolean;
   /** name → version the proxy has or was sent (a NACKed version stays here so it is not resent unchanged). */
   sent: Map<string, string>;
+  /** The type version the last update pass compared `sent` against. */
+  diffedVersion?: string;
+  /**
+   * A type version the proxy is known to be up to date with (its updates and removals were all sent); a snapshot
+   * with the same type version needs no pass over hundreds of names. Forgotten on every request of the type.
+   */
+  upToDate?: string;
 }
 
 
@@ -69,6 +76,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedRespons
         if (!state.wildcard) state.sent.delete(name);
       }
     }
+    state.upToDate = undefined;
     this.dirty.add(typeUrl);
   }
 
@@ -80,6 +88,9 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedRespons
       this.dirty.delete(typeUrl);
       const state = this.types.get(typeUrl);
       if (!state) continue;
+      const typeVersion = entry.snapshot.typeVersion(typeUrl);
+      if (state.upToDate === typeVersion) continue;
+      state.diffedVersion = typeVersion;
       this.removalsDue.add(typeUrl);
       const available = entry.snapshot.resources(typeUrl);
       const names = state.wildcard ? available.keys() : state.subscribed.values();
@@ -93,6 +104,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedRespons
           // An updated EDS cluster warms until it gets its ClusterLoadAssignment again, even an unchanged one
           // (named like the cluster here); without the resend it would wait for its initial fetch timeout.
           endpoints.sent.delete(name);
+          endpoints.upToDate = undefined;
           this.dirty.add(TypeUrl.endpoint);
         }
         state.sent.set(name, resource.version);
@@ -111,6 +123,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedRespons
       if (!state) continue;
       const available = entry.snapshot.resources(typeUrl);
       const removedResources = [...state.sent.keys()].filter((name) => !available.has(name));
+      // Both passes ran against this type version: until a request or another version, there is nothing to do.
+      if (state.diffedVersion === entry.snapshot.typeVersion(typeUrl)) state.upToDate = state.diffedVersion;
       if (removedResources.length === 0) {
         const tracker = this.tracker(typeUrl);
         // Everything the proxy asked for it already had (e.g. a reconnect with initial_resource_versions).
