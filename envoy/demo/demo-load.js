@@ -1,12 +1,15 @@
 // k6 load against the demo mesh's gateway: the call chain with a token for a few subjects (/rides), bookings
 // that the per-user rate limit cuts off (/book, 5 per 10 s per user), and requests without a token, which the
-// edge-require-jwt AuthorizationPolicy refuses. Every answer is checked against what the mesh promises.
-//   docker compose --profile load run --rm k6            (TARGET and TOKEN_URL come from docker-compose.yml)
-//   k6 run -e TARGET=http://127.0.0.1:8443 -e TOKEN_URL=http://127.0.0.1:8080/demo/token envoy/demo/demo-load.js
+// edge-require-jwt AuthorizationPolicy refuses. Every answer is checked against what the mesh promises. The edge
+// serves HTTPS with a certificate from the mesh CA: k6 verifies it against the roots in SSL_CERT_FILE (the mesh
+// root) for the edge's name, so that name must resolve to the gateway (extra_hosts in compose, GATEWAY_ADDRESS here).
+//   docker compose --profile load run --rm k6            (the environment comes from docker-compose.yml)
+//   SSL_CERT_FILE=mesh-root.pem k6 run -e GATEWAY_ADDRESS=127.0.0.1 -e TOKEN_URL=http://127.0.0.1:8080/demo/token envoy/demo/demo-load.js
 import http from "k6/http";
 import { check } from "k6";
 
-const target = __ENV.TARGET || "http://127.0.0.1:8443";
+const edgeHost = "rides.demo.as-mesh";
+const target = __ENV.TARGET || `https://${edgeHost}:8443`;
 const tokenUrl = __ENV.TOKEN_URL || "http://127.0.0.1:8080/demo/token";
 
 export const options = {
@@ -15,6 +18,8 @@ export const options = {
       duration: __ENV.DURATION || "20s", preAllocatedVUs: 20 },
   },
   thresholds: { checks: ["rate>0.99"] },
+  // Like curl --resolve: the edge's name stands for this address, and the certificate is checked for the name.
+  ...(__ENV.GATEWAY_ADDRESS ? { hosts: { [edgeHost]: __ENV.GATEWAY_ADDRESS } } : {}),
 };
 
 export function setup() {

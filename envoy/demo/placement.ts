@@ -14,6 +14,6 @@ export interface MeshPlacement {
   appAddress: string;
   /** Directory holding the .wasm modules as the proxy sees it. */
   wasmDir: string;
-  /** The gateway's listener port. */
-  gatewayPort: number;
+  /** The port the gateway's HTTPS server (the Gateway's port 8443) binds. */
+  gatewayHttpsPort: number;
 }

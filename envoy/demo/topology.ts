@@ -14,6 +14,11 @@
 export const MESH_NAMESPACE = "demo";
 /** SPIFFE trust domain of the mesh CA, as istiod's default. */
 export const TRUST_DOMAIN = "cluster.local";
+/**
+ * The edge's DNS name: the Gateway's HTTPS server lists it as its host, so the mesh CA issues the gateway's
+ * certificate for it, and clients send it as SNI (the gateway's filter chain matches on it).
+ */
+export const EDGE_HOST = "rides.demo.as-mesh";
 
 /** Ports inside each workload's network namespace (or container); the numbers Istio uses where it has one. */
 export const PORTS = {
@@ -21,7 +26,7 @@ export const PORTS = {
   sidecarInbound: 15006,
   sidecarOutbound: 15001,
   envoyAdmin: 15000,
-  gatewayHttp: 8080,
+  /** The edge gateway's HTTPS server (the Gateway's port in envoy/demo/mesh/gateway.yaml). */
   gatewayHttps: 8443,
   controlXds: 15010,
   /** The mesh CA's issuance API (istiod's port for it). */

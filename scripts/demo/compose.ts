@@ -9,11 +9,11 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { projectRoot } from "../tools.ts";
-import { PORTS, TRUST_DOMAIN, envoyNames, serviceHost, topology } from "../../envoy/demo/topology.ts";
+import { EDGE_HOST, PORTS, TRUST_DOMAIN, envoyNames, serviceHost, topology } from "../../envoy/demo/topology.ts";
 import { servicesYaml } from "../../envoy/demo/mesh_services.ts";
 import type { MeshPlacement } from "../../envoy/demo/placement.ts";
 import { sidecarBootstrap } from "../../control/translate/index.ts";
-import { CA_SERVER_NAME } from "./mesh_ca.ts";
+import { CA_SERVER_NAME, meshRootFile } from "./mesh_ca.ts";
 import { COMPOSE_PATHS, COMPOSE_SUBNET, composeAddress } from "./compose_layout.ts";
 import { prometheusConfigYaml, recordingRulesYaml } from "./prometheus_config.ts";
 
@@ -30,7 +30,7 @@ export const IMAGE_DEFAULTS = {
 
 /** Host ports the mesh publishes (on DEMO_BIND, 127.0.0.1 by default); 0 lets Docker choose. */
 export const PUBLISHED = {
-  GATEWAY_PORT: { default: 8443, container: PORTS.gatewayHttps, service: "gateway" },
+  GATEWAY_HTTPS_PORT: { default: 8443, container: PORTS.gatewayHttps, service: "gateway" },
   ISSUER_PORT: { default: 8080, container: PORTS.app, service: "issuer" },
   PROMETHEUS_PORT: { default: 9090, container: PORTS.prometheus, service: "prometheus" },
   CONTROL_PORT: { default: 15014, container: PORTS.controlHttp, service: "control" },
@@ -44,6 +44,8 @@ const WASM_DIR = "/etc/envoy/wasm";
 const BOOTSTRAP_PATH = "/etc/envoy/bootstrap.json";
 const NETWORK = "mesh";
 const CONTROL = topology.control.name;
+/** In the control container: the mesh root, which the edge gateway's certificate chains to. */
+export const COMPOSE_MESH_ROOT = meshRootFile(COMPOSE_PATHS.meshCa);
 
 /** The mesh registry's placement: every workload's sidecar inbound at its fixed address. */
 const placement: MeshPlacement = {
@@ -52,7 +54,7 @@ const placement: MeshPlacement = {
   inboundOf: (name) => ({ address: composeAddress(name), port: name === topology.issuer.name ? PORTS.app : PORTS.sidecarInbound }),
   appAddress: "127.0.0.1",
   wasmDir: WASM_DIR,
-  gatewayPort: PORTS.gatewayHttps,
+  gatewayHttpsPort: PORTS.gatewayHttps,
 };
 
 /**
@@ -74,8 +76,8 @@ export function composeBootstrap(name: string): object {
     return sidecarBootstrap({
       ...common, type: "router", namespace: gateway.namespace, serviceAccount: gateway.serviceAccount,
       workloadName: gateway.name, labels: gateway.labels, listenAddress: "0.0.0.0",
-      // The Gateway's plain HTTP server (config port 8080) on the port the compose file publishes.
-      listenPorts: { [PORTS.gatewayHttp]: PORTS.gatewayHttps },
+      // The Gateway's HTTPS server on its own port 8443, which the compose file publishes.
+      listenPorts: { [PORTS.gatewayHttps]: PORTS.gatewayHttps },
     });
   }
   const workload = topology.workloads.find((w) => w.name === name);
@@ -178,7 +180,7 @@ function composeDocument(): Record<string, unknown> {
     });
   }
   services[topology.gateway.name] = envoyService(topology.gateway.name, {
-    ports: [publish("GATEWAY_PORT")],
+    ports: [publish("GATEWAY_HTTPS_PORT")],
     ...onMesh(topology.gateway.name),
     depends_on: {
       [`${topology.gateway.name}-agent`]: { condition: "service_healthy" },
@@ -199,10 +201,15 @@ function composeDocument(): Record<string, unknown> {
     profiles: ["load"],
     command: ["run", "/scripts/demo-load.js"],
     environment: {
-      TARGET: `http://${composeAddress(topology.gateway.name)}:${PORTS.gatewayHttps}`,
+      TARGET: `https://${EDGE_HOST}:${PORTS.gatewayHttps}`,
       TOKEN_URL: `http://${composeAddress(topology.issuer.name)}:${PORTS.app}/demo/token`,
+      // k6 verifies the edge's certificate against the mesh root alone (Go reads its roots from SSL_CERT_FILE).
+      SSL_CERT_FILE: `${COMPOSE_PATHS.pod}/root-cert.pem`,
     },
-    volumes: ["./envoy/demo:/scripts:ro"],
+    // The gateway's pod volume holds the mesh root the control container put there.
+    volumes: ["./envoy/demo:/scripts:ro", `${podVolume(topology.gateway.name)}:${COMPOSE_PATHS.pod}:ro`],
+    // The edge's name, as DNS would resolve it, so k6 sends it as SNI and checks the certificate for it.
+    extra_hosts: [`${EDGE_HOST}:${composeAddress(topology.gateway.name)}`],
     networks: [NETWORK],
     depends_on: [topology.gateway.name],
   };
@@ -220,15 +227,18 @@ const HEADER = `# The demo mesh in containers, configured by the as-mesh control
 #   npm ci && npm run build       # the control service runs from this checkout (mounted read-only): node_modules, build/*.wasm
 #   docker compose up             # or docker-compose up
 #   TOKEN=$(curl -s localhost:8080/demo/token?sub=alice)
-#   curl -H "Authorization: Bearer $TOKEN" localhost:8443/rides     # the call chain ride → driver → payment
+# The gateway serves HTTPS for ${EDGE_HOST} with a certificate from the mesh CA; verify it with the mesh root, taken
+# out of the control container (the call chain ride → driver → payment answers):
+#   docker compose exec -T control node -e 'process.stdout.write(require("fs").readFileSync(process.argv[1]))' ${COMPOSE_MESH_ROOT} > mesh-root.pem
+#   curl --cacert mesh-root.pem --resolve ${EDGE_HOST}:8443:127.0.0.1 -H "Authorization: Bearer $TOKEN" https://${EDGE_HOST}:8443/rides
 #   npx as-mesh proxy-status --admin http://127.0.0.1:15014
 #   open http://localhost:9090    # Prometheus (recording rules destination_service:istio_requests:*)
-#   docker compose --profile load run --rm k6
+#   docker compose --profile load run --rm k6   # over HTTPS too, verifying the gateway against the mesh root
 # The mesh YAML the control service watches is a copy in the mesh-config volume: edit it live with
 #   docker compose exec control node -e '...'   (the tour does so for the canary)
 # Bootstrap tokens are minted when the control container starts, one per pod volume; none is in the repository.
 # Images default to the official ones; override with ENVOY_IMAGE, NODE_IMAGE, PROMETHEUS_IMAGE, K6_IMAGE.
-# Published ports bind to DEMO_BIND (127.0.0.1); move them with GATEWAY_PORT, ISSUER_PORT, PROMETHEUS_PORT, CONTROL_PORT.
+# Published ports bind to DEMO_BIND (127.0.0.1); move them with GATEWAY_HTTPS_PORT, ISSUER_PORT, PROMETHEUS_PORT, CONTROL_PORT.
 `;
 
 const generatedNote = (what: string) => `# Generated from envoy/demo/topology.ts by scripts/demo/compose.ts (${what}); do not edit by hand.\n`;

@@ -1,8 +1,8 @@
 // The Compose mesh's control container: what an operator's init step would do before istiod starts. It copies the
 // mesh YAML from the checkout into the writable config volume (the tour edits it live there), mints a bootstrap
 // token per proxy into that proxy's pod volume (the CA's token file keeps only their hashes; nothing is committed),
-// starts `as-mesh control` with its CA, and once the CA has written its root, puts the root beside each token so
-// the agents can verify the CA endpoint. SIGTERM/SIGINT are passed on to the control service.
+// starts `as-mesh control` with its CA (which also issues the edge gateway's certificate, sent over SDS), and once
+// the CA has written its root, puts the root beside each token so the agents can verify the CA endpoint. SIGTERM/SIGINT are passed on to the control service.
 //   node --import tsx scripts/demo/compose_control.ts   (the compose file's control command)
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -30,13 +30,12 @@ async function main(): Promise<void> {
   copyMeshYaml();
   // The CA folder is in the control-state volume: a restarted control container keeps its root, so the running
   // pods' certificates and trust bundles stay valid. The tokens are minted afresh (only their hashes are kept).
-  const caState = join(COMPOSE_PATHS.controlState, "mesh-ca");
   rmSync(COMPOSE_PATHS.tokensMinted, { force: true });
   const proxies = [
     { name: topology.gateway.name, namespace: topology.gateway.namespace, serviceAccount: topology.gateway.serviceAccount },
     ...topology.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount })),
   ];
-  const files = prepareCaFiles(caState, proxies);
+  const files = prepareCaFiles(COMPOSE_PATHS.meshCa, proxies);
   const self = composeAddress(topology.control.name);
   const child = spawn(process.execPath, [
     join(projectRoot, "control", "as-mesh.mjs"), "control", "--config", COMPOSE_PATHS.meshConfig,

@@ -23,6 +23,8 @@ export const COMPOSE_PATHS = {
   meshConfig: "/var/lib/as-mesh/mesh",
   /** The control's own state (CA root, token hashes): the control-state volume. */
   controlState: "/var/lib/as-mesh/control",
+  /** In the control container: the CA material (scripts/demo/mesh_ca.ts lays it out), in the control-state volume. */
+  meshCa: "/var/lib/as-mesh/control/mesh-ca",
   /** In the control container: one pod volume per proxy, at pods/<name>. */
   pods: "/var/lib/as-mesh/pods",
   /** Written by the control container once every pod volume has its token and the root (its healthcheck). */

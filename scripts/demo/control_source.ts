@@ -2,8 +2,9 @@
 // edit it live) and serves ADS and the .wasm modules; each Envoy starts from what `as-mesh bootstrap` writes for
 // it, the real command an operator would run. Each proxy has its `as-mesh agent` (key, certificate from the mesh
 // CA, SDS on a Unix socket), so the mesh runs mTLS with SPIFFE identities and the AuthorizationPolicies can name
-// them. The control service (its CA included) runs in the root namespace, on the bridge address in netns mode
-// (every namespace routes to it) or on loopback.
+// them. The same CA issues the edge gateway's serving certificate (the Gateway's credentialName edge-cert), which
+// the control service sends the gateway over SDS on its ADS stream. The control service (its CA included) runs in
+// the root namespace, on the bridge address in netns mode (every namespace routes to it) or on loopback.
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -51,8 +52,8 @@ export function bootstrapArgs(proxy: ProxyPlan, control: ControlAddresses, mode:
       ...common, "--type", "router", "--namespace", gateway.namespace, "--service-account", gateway.serviceAccount,
       "--workload-name", gateway.name, "--labels", Object.entries(gateway.labels).map(([k, v]) => `${k}=${v}`).join(","),
       "--ip", proxy.address, "--listen-address", mode === "netns" ? "0.0.0.0" : proxy.address,
-      // The Gateway's plain HTTP server (config port 8080) on the port the runner gave the gateway.
-      "--listen-ports", `${PORTS.gatewayHttp}=${proxy.gatewayPort ?? PORTS.gatewayHttp}`,
+      // The Gateway's HTTPS server (port 8443 in the mesh config) on the port the runner gave the gateway.
+      "--listen-ports", `${PORTS.gatewayHttps}=${proxy.gatewayHttpsPort ?? PORTS.gatewayHttps}`,
     ];
   }
   const workload = proxy.workload;
@@ -114,7 +115,8 @@ export function controlConfigSource(): ControlConfigSource {
         name: "control", ...command, timeoutMs: 60_000,
         ready: async () => existsSync(rootFile) && await answers(`${started.adminUrl}/ready`, 200),
       });
-      return { metricsAddress: control.http };
+      // The root the gateway's certificate (edge-cert, issued by this CA) chains to.
+      return { metricsAddress: control.http, meshRootFile: rootFile };
     },
     async beforeProxy(proxy, context) {
       const files = caFiles;

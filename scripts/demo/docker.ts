@@ -4,14 +4,16 @@
 // reports the published URLs, and brings it down again (containers, networks and volumes) however the run ends.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
-import { closeSync, existsSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureEnvoy, projectRoot, toolsDir } from "../tools.ts";
 import { ensurePrometheus } from "../../tests/harness/prometheus.ts";
 import { buildLocalImages } from "./images.ts";
-import { PUBLISHED } from "./compose.ts";
+import { COMPOSE_MESH_ROOT, PUBLISHED } from "./compose.ts";
 import { COMPOSE_PATHS } from "./compose_layout.ts";
 import type { MeshFiles } from "./tour.ts";
+import { gatewayEndpoint, type GatewayEndpoint } from "./gateway_client.ts";
 
 /** No engine can run here (no apt-get to install it, not root, dockerd refuses to start): the only reason to skip. */
 export class DockerUnavailableError extends Error {}
@@ -78,7 +80,8 @@ export async function ensureDockerEngine(log: (line: string) => void = (line) =>
 }
 
 export interface ComposeMesh {
-  gatewayUrl: string;
+  /** The edge gateway's HTTPS server as published, with a copy of the mesh root taken from the control container. */
+  gateway: GatewayEndpoint;
   issuerUrl: string;
   prometheusUrl: string;
   /** The control service's admin (for `as-mesh proxy-status`). */
@@ -139,8 +142,11 @@ export async function composeUp(options: ComposeUpOptions = {}): Promise<Compose
       if (!answer.ok) throw new ComposeError(`writing ${meshPath(file)} in the control container failed: ${tail(answer.output)}`);
     },
   };
+  // Where the mesh root copied out of the control container goes, for this machine's clients of the edge.
+  let rootDir: string | undefined;
   const down = () => {
     composeRun(["--profile", "load", "down", "--volumes", "--remove-orphans", "--timeout", "5"]);
+    if (rootDir) rmSync(rootDir, { recursive: true, force: true });
   };
   const logs = () => tail(composeRun(["logs", "--no-color", "--tail", "20"]).output, 200);
   down(); // a crashed run's containers
@@ -150,19 +156,35 @@ export async function composeUp(options: ComposeUpOptions = {}): Promise<Compose
     down();
     throw new ComposeError(`compose up failed:\n${tail(up.output)}\n${shown}`);
   }
-  const published = (variable: keyof typeof PUBLISHED): string => {
+  /** host:port on this machine where a service's container port is published. */
+  const published = (variable: keyof typeof PUBLISHED): { host: string; port: number } => {
     const { service, container } = PUBLISHED[variable];
     const answer = composeRun(["port", service, String(container)]);
     const address = answer.output.trim().split("\n").pop() ?? "";
-    if (!answer.ok || !/:\d+$/.test(address)) throw new ComposeError(`no published port for ${service}:${container}: ${answer.output.trim()}`);
-    return `http://${address.replace(/^0\.0\.0\.0:/, "127.0.0.1:")}`;
+    const match = /^(.*):(\d+)$/.exec(address);
+    if (!answer.ok || !match) throw new ComposeError(`no published port for ${service}:${container}: ${answer.output.trim()}`);
+    return { host: match[1] === "0.0.0.0" ? "127.0.0.1" : match[1], port: Number(match[2]) };
+  };
+  const httpUrl = (variable: keyof typeof PUBLISHED) => {
+    const { host, port } = published(variable);
+    return `http://${host}:${port}`;
   };
   try {
+    // The control container is healthy once `up` returns (every proxy depends on it), so its CA has written the root.
+    const root = composeRun(["exec", "-T", "control", "node", "-e", "process.stdout.write(require('fs').readFileSync(process.argv[1]))", COMPOSE_MESH_ROOT]);
+    if (!root.ok || !root.stdout.includes("BEGIN CERTIFICATE")) throw new ComposeError(`reading the mesh root ${COMPOSE_MESH_ROOT} in the control container failed: ${tail(root.output)}`);
+    rootDir = mkdtempSync(join(tmpdir(), "as-mesh-compose-"));
+    const rootFile = join(rootDir, "mesh-root.pem");
+    writeFileSync(rootFile, root.stdout);
+    const gateway = () => {
+      const { host, port } = published("GATEWAY_HTTPS_PORT");
+      return gatewayEndpoint(host, port, rootFile);
+    };
     const mesh: ComposeMesh = {
-      gatewayUrl: published("GATEWAY_PORT"),
-      issuerUrl: published("ISSUER_PORT"),
-      prometheusUrl: published("PROMETHEUS_PORT"),
-      controlAdminUrl: published("CONTROL_PORT"),
+      gateway: gateway(),
+      issuerUrl: httpUrl("ISSUER_PORT"),
+      prometheusUrl: httpUrl("PROMETHEUS_PORT"),
+      controlAdminUrl: httpUrl("CONTROL_PORT"),
       meshFiles,
       async restart(service) {
         await promisify(execFile)(compose[0], [...compose.slice(1), "-p", PROJECT, "restart", "--timeout", "5", service], {
@@ -171,11 +193,10 @@ export async function composeUp(options: ComposeUpOptions = {}): Promise<Compose
         // A port Docker chose (ephemeralPorts) is chosen again when the container restarts.
         for (const variable of Object.keys(PUBLISHED) as Array<keyof typeof PUBLISHED>) {
           if (PUBLISHED[variable].service !== service) continue;
-          const url = published(variable);
-          if (variable === "GATEWAY_PORT") mesh.gatewayUrl = url;
-          if (variable === "ISSUER_PORT") mesh.issuerUrl = url;
-          if (variable === "PROMETHEUS_PORT") mesh.prometheusUrl = url;
-          if (variable === "CONTROL_PORT") mesh.controlAdminUrl = url;
+          if (variable === "GATEWAY_HTTPS_PORT") mesh.gateway = gateway();
+          if (variable === "ISSUER_PORT") mesh.issuerUrl = httpUrl(variable);
+          if (variable === "PROMETHEUS_PORT") mesh.prometheusUrl = httpUrl(variable);
+          if (variable === "CONTROL_PORT") mesh.controlAdminUrl = httpUrl(variable);
         }
       },
       logs,

@@ -16,6 +16,7 @@ import { servicesYaml } from "../../envoy/demo/mesh_services.ts";
 import type { MeshPlacement } from "../../envoy/demo/placement.ts";
 import { prometheusConfigYaml, recordingRulesYaml } from "./prometheus_config.ts";
 import { answers, ProcessGroup } from "./processes.ts";
+import { gatewayEndpoint, gatewayGet, type GatewayEndpoint } from "./gateway_client.ts";
 import * as netns from "./netns.ts";
 
 export const MESH_DIR = join(projectRoot, "envoy", "demo", "mesh");
@@ -29,8 +30,8 @@ export interface ProxyPlan {
   /** Its address as the others reach it (the namespace's IP, or its loopback address). */
   address: string;
   ports: Ports;
-  /** The gateway's listener port (router only). */
-  gatewayPort?: number;
+  /** The port the gateway's HTTPS server binds (router only). */
+  gatewayHttpsPort?: number;
 }
 
 /**
@@ -39,10 +40,17 @@ export interface ProxyPlan {
  * xDS bootstrap.
  */
 export interface ProxyConfigSource {
-  start?(context: { group: ProcessGroup; runDir: string; meshDir: string; controlAddress: string; mode: "netns" | "loopback" }): Promise<{ metricsAddress?: string }>;
+  start(context: { group: ProcessGroup; runDir: string; meshDir: string; controlAddress: string; mode: "netns" | "loopback" }): Promise<ControlStarted>;
   bootstrap(proxy: ProxyPlan, placement: MeshPlacement): object | Promise<object>;
   /** Runs what the proxy needs beside it before its Envoy starts (the workload's agent), in its namespace. */
   beforeProxy?(proxy: ProxyPlan, context: { group: ProcessGroup; spawn(command: string, args: string[]): { command: string; args: string[] } }): Promise<void>;
+}
+
+/** What the started control service tells the runner. */
+export interface ControlStarted {
+  metricsAddress: string;
+  /** The mesh root (PEM), which the gateway's certificate chains to. */
+  meshRootFile: string;
 }
 
 export interface LocalMeshOptions {
@@ -54,7 +62,8 @@ export interface LocalMeshOptions {
 
 export interface LocalMesh {
   mode: "netns" | "loopback";
-  gatewayUrl: string;
+  /** The edge gateway's HTTPS server. */
+  gateway: GatewayEndpoint;
   issuerUrl: string;
   prometheusUrl: string;
   /** proxy name → admin URL */
@@ -112,11 +121,11 @@ export function loopbackAddress(host: number): string {
 export interface FirstAnswer { status: number; body: string; afterReadyMs: number }
 
 /** One request as soon as the gateway is ready: nothing may answer wrongly while the mesh comes up. */
-async function firstRequest(gatewayUrl: string, token: string): Promise<FirstAnswer> {
+async function firstRequest(gateway: GatewayEndpoint, token: string): Promise<FirstAnswer> {
   const readyAt = Date.now();
   try {
-    const response = await fetch(gatewayUrl, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
-    return { status: response.status, body: await response.text(), afterReadyMs: Date.now() - readyAt };
+    const response = await gatewayGet(gateway, "/rides", { authorization: `Bearer ${token}` }, 15_000);
+    return { status: response.status, body: response.body, afterReadyMs: Date.now() - readyAt };
   } catch (error) {
     return { status: 0, body: error instanceof Error ? error.message : String(error), afterReadyMs: Date.now() - readyAt };
   }
@@ -178,7 +187,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     }
     const portsOf = (name: string): Ports => ports.get(name) as Ports;
     const address = (name: string): string => addressOf.get(name) as string;
-    const gatewayPort = mode === "netns" ? PORTS.gatewayHttp : await freePort();
+    const gatewayHttpsPort = mode === "netns" ? PORTS.gatewayHttps : await freePort();
     const placement: MeshPlacement = {
       bindAddress: mode === "netns" ? "0.0.0.0" : "127.0.0.1",
       portsOf,
@@ -187,7 +196,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
         : { address: address(name), port: portsOf(name).inbound },
       appAddress: "127.0.0.1",
       wasmDir: join(projectRoot, "build"),
-      gatewayPort,
+      gatewayHttpsPort,
     };
 
     // The mesh configuration as the control service will read it: the shared policies plus the registry with
@@ -202,7 +211,8 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
 
     const source = options.configSource;
     const controlAddress = mode === "netns" ? netns.bridgeAddress() : "127.0.0.1";
-    const control = source.start ? await source.start({ group, runDir, meshDir, controlAddress, mode }) : {};
+    const control = await source.start({ group, runDir, meshDir, controlAddress, mode });
+    const gateway = gatewayEndpoint(address("gateway"), gatewayHttpsPort, control.meshRootFile);
 
     const spawnIn = (name: string, command: string, args: string[]) =>
       mode === "netns" ? netns.inNamespace(name, command, args) : { command, args };
@@ -234,13 +244,13 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       await group.start({ name: `${w.name}-sidecar`, ...sidecar, ready: () => answers(url(w.name, p.admin, "/ready"), 200) });
     }
     const gatewayConfig = join(configDir, "gateway.json");
-    const gatewayPlan: ProxyPlan = { name: "gateway", type: "router", address: address("gateway"), ports: portsOf("gateway"), gatewayPort };
+    const gatewayPlan: ProxyPlan = { name: "gateway", type: "router", address: address("gateway"), ports: portsOf("gateway"), gatewayHttpsPort };
     await source.beforeProxy?.(gatewayPlan, { group, spawn: (command, args) => spawnIn("gateway", command, args) });
     writeFileSync(gatewayConfig, JSON.stringify(await source.bootstrap(gatewayPlan, placement), null, 2));
     // The token first, so the request can follow the gateway's readiness at once.
     const firstToken = (await (await fetch(url("issuer", portsOf("issuer").app, "/demo/token?sub=first"))).text()).trim();
     await group.start({ name: "gateway", ...spawnIn("gateway", envoy, envoyArgs(gatewayConfig)), ready: () => answers(url("gateway", portsOf("gateway").admin, "/ready"), 200) });
-    const firstAnswer = await firstRequest(url("gateway", gatewayPort, "/rides"), firstToken);
+    const firstAnswer = await firstRequest(gateway, firstToken);
 
     // Prometheus in the root namespace, where it reaches every namespace through the bridge.
     const promDir = join(runDir, "prometheus");
@@ -261,7 +271,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
 
     return {
       mode,
-      gatewayUrl: url("gateway", gatewayPort),
+      gateway,
       issuerUrl: url("issuer", portsOf("issuer").app),
       prometheusUrl,
       envoyAdmins: Object.fromEntries(Object.entries(envoyAdmins).map(([name, hostPort]) => [name, `http://${hostPort}`])),

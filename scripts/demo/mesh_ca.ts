@@ -16,6 +16,11 @@ export interface CaFiles {
   workloadTokens: Map<string, string>;
 }
 
+/** Where the CA, its folder under `dir`, writes the mesh root (the chain of a generated root is the root alone). */
+export function meshRootFile(dir: string): string {
+  return join(dir, "ca", CA_CERT_CHAIN_FILE);
+}
+
 /** Writes a bootstrap token for every proxy (one identity each) and the CA's token file of their hashes. */
 export function prepareCaFiles(dir: string, proxies: Array<{ name: string; namespace: string; serviceAccount: string }>): CaFiles {
   const caDir = join(dir, "ca");
@@ -33,5 +38,5 @@ export function prepareCaFiles(dir: string, proxies: Array<{ name: string; names
   }
   const tokenFile = join(dir, "ca-tokens.yaml");
   writeFileSync(tokenFile, formatTokenFile(entries), { mode: 0o600 });
-  return { caDir, tokenFile, rootFile: join(caDir, CA_CERT_CHAIN_FILE), workloadTokens };
+  return { caDir, tokenFile, rootFile: meshRootFile(dir), workloadTokens };
 }

@@ -6,14 +6,15 @@ import { startLocalMesh, type LocalMesh } from "./local_mesh.ts";
 import { controlConfigSource } from "./control_source.ts";
 import { RECORDED } from "./prometheus_config.ts";
 import {
-  canaryShift, canarySplit, controlRestart, faultInjected, firstRequest, firstRequestAtReady, forgedToken, mintToken, mtlsIdentityInMetrics, noToken, proxyStatus, rateLimited,
-  rbacDenied, runSteps, successRateQuery, waitForMesh, type Step, type TourTarget,
+  canaryShift, canarySplit, controlRestart, edgeTls, faultInjected, firstRequest, firstRequestAtReady, forgedToken, mintToken, mtlsIdentityInMetrics, noToken, proxyStatus,
+  rateLimited, rbacDenied, runSteps, successRateQuery, waitForMesh, type Step, type TourTarget,
 } from "./tour.ts";
 import { envoyNames } from "../../envoy/demo/topology.ts";
 import { buildAll } from "../build.ts";
 import { projectRoot } from "../tools.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { curlCommand, gatewayGet } from "./gateway_client.ts";
 
 export interface MeshTourOptions {
   runner: "local" | "compose";
@@ -37,9 +38,9 @@ async function waitForFirstAnswer(target: TourTarget, timeoutMs = 90_000): Promi
   let last = "";
   while (Date.now() - started < timeoutMs) {
     try {
-      const response = await fetch(`${target.gatewayUrl}/rides`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+      const response = await gatewayGet(target.gateway, "/rides", { authorization: `Bearer ${token}` }, 5000);
       if (response.status === 200) return Date.now() - started;
-      last = `${response.status} ${(await response.text()).slice(0, 120)}`;
+      last = `${response.status} ${response.body.slice(0, 120)}`;
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
@@ -74,7 +75,7 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
     teardown = mesh.stop;
     target = { ...mesh, controlAdminUrl: source.addresses().adminUrl };
     steps = [
-      firstRequestAtReady(mesh.firstAnswer), firstRequest, noToken, forgedToken, rateLimited,
+      firstRequestAtReady(mesh.firstAnswer), firstRequest, edgeTls, noToken, forgedToken, rateLimited,
       canarySplit(500, [0.06, 0.14]),
       canaryShift(mesh.meshDir, [50, 50], 200, [0.38, 0.62]),
       faultInjected, rbacDenied, mtlsIdentityInMetrics,
@@ -93,7 +94,7 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
     // The same mesh as the local runner's, on the control service: the same steps but the one timed at the
     // gateway's readiness (compose starts the containers; the tour first waits for a 200, see waitForFirstAnswer).
     steps = [
-      firstRequest, noToken, forgedToken, rateLimited,
+      firstRequest, edgeTls, noToken, forgedToken, rateLimited,
       canarySplit(500, [0.06, 0.14]),
       canaryShift(mesh.meshFiles, [50, 50], 200, [0.38, 0.62]),
       faultInjected, rbacDenied, mtlsIdentityInMetrics,
@@ -114,13 +115,14 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
     const token = await mintToken(target, "alice");
     write(`
 as-mesh demo mesh: ${describe}
-  gateway     ${target.gatewayUrl}      (edge: metrics → jwt-auth → rate-limit, then ride v1/v2 → driver → payment)
+  gateway     ${target.gateway.url}   (at ${target.gateway.address}; edge: TLS → metrics → jwt-auth → rate-limit, then ride v1/v2 → driver → payment)
+  mesh root   ${target.gateway.rootFile}   (the CA that issued the gateway's certificate)
   issuer      ${target.issuerUrl}       (the demo's identity provider: ${target.issuerUrl}/demo/token?sub=NAME)
   prometheus  ${target.prometheusUrl}   (try: ${RECORDED.successRate})
 
 A token for subject "alice" (valid 1 h):
   TOKEN=${token}
-  curl -H "Authorization: Bearer $TOKEN" ${target.gatewayUrl}/rides
+  ${curlCommand(target.gateway, "/rides", `-H "Authorization: Bearer $TOKEN"`)}
 
 The tour:
 `);

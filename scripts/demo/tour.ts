@@ -9,11 +9,13 @@ import { promisify } from "node:util";
 import { serviceHost, spiffeId } from "../../envoy/demo/topology.ts";
 import { projectRoot } from "../tools.ts";
 import { asMeshCommand } from "./control_source.ts";
+import { gatewayGet, gatewayHandshake, type GatewayEndpoint } from "./gateway_client.ts";
 
 const execFileAsync = promisify(execFile);
 
 export interface TourTarget {
-  gatewayUrl: string;
+  /** The edge gateway's HTTPS server and the mesh root its certificate chains to. */
+  gateway: GatewayEndpoint;
   issuerUrl: string;
   prometheusUrl: string;
   /** The control service's admin URL, for `as-mesh proxy-status`. */
@@ -48,6 +50,11 @@ async function get(url: string, token?: string, headers: Record<string, string> 
     signal: AbortSignal.timeout(10_000),
   });
   return { status: response.status, body: await response.text() };
+}
+
+/** A request through the edge gateway, over HTTPS verified against the mesh root. */
+function viaGateway(target: TourTarget, path: string, token?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return gatewayGet(target.gateway, path, { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) });
 }
 
 function parseChain(body: string): ChainAnswer {
@@ -103,7 +110,7 @@ export type Step = (target: TourTarget, token: string) => Promise<StepResult>;
 
 /** The first request with a valid token answers 200 with the whole call chain. */
 export const firstRequest: Step = async (target, token) => {
-  const response = await get(`${target.gatewayUrl}/rides`, token);
+  const response = await viaGateway(target, "/rides", token);
   const answer = parseChain(response.body);
   const chain = (answer.chain ?? []).map((hop) => `${hop.service}${hop.version ? ` ${hop.version}` : ""}`).join(" → ");
   const ok = response.status === 200 && /^ride v\d → driver v1 → payment v1$/.test(chain);
@@ -124,11 +131,31 @@ export function firstRequestAtReady(answer: { status: number; body: string; afte
 }
 
 /**
+ * The edge's certificate: the control service had the mesh CA issue it for the Gateway server's host and sent it
+ * over SDS. The handshake verifies for the edge's name against the mesh root alone, and not against the system's
+ * roots (no public CA vouches for it).
+ */
+export const edgeTls: Step = async (target) => {
+  const root = readFileSync(target.gateway.rootFile, "utf8");
+  const withRoot = await gatewayHandshake(target.gateway, root);
+  const withoutRoot = await gatewayHandshake(target.gateway);
+  const host = new URL(target.gateway.url).hostname;
+  const ok = withRoot.verified && withRoot.subjectAltName === `DNS:${host}` && !withoutRoot.verified;
+  return {
+    title: `TLS handshake with the gateway for ${host} (certificate edge-cert from the mesh CA, over SDS)`,
+    ok,
+    evidence: `${withRoot.protocol}, subject alt name ${withRoot.subjectAltName || "(none)"}, issuer ${withRoot.issuer}, valid to ${withRoot.validTo}\n` +
+      `       verified against the mesh root ${target.gateway.rootFile}: ${withRoot.verified ? "yes" : `no (${withRoot.error})`}; ` +
+      `against the system's roots: ${withoutRoot.verified ? "yes" : `no (${withoutRoot.error})`}`,
+  };
+};
+
+/**
  * No token: RequestAuthentication lets it through (Istio's semantics) and the edge-require-jwt AuthorizationPolicy
  * (requestPrincipals: ["*"]) refuses it, with Istio's answer: 403 RBAC: access denied.
  */
 export const noToken: Step = async (target) => {
-  const response = await get(`${target.gatewayUrl}/rides`);
+  const response = await viaGateway(target, "/rides");
   const ok = response.status === 403 && /RBAC: access denied/.test(response.body);
   return { title: "GET /rides without a token (edge-require-jwt)", ok, evidence: `${response.status} ${response.body.trim().slice(0, 80)}` };
 };
@@ -137,14 +164,14 @@ export const noToken: Step = async (target) => {
 export const forgedToken: Step = async (target, token) => {
   const [header, payload] = token.split(".");
   const forged = `${header}.${payload}.${"A".repeat(86)}`;
-  const response = await get(`${target.gatewayUrl}/rides`, forged);
+  const response = await viaGateway(target, "/rides", forged);
   return { title: "GET /rides with a forged token (edge-jwt)", ok: response.status === 401, evidence: `${response.status} ${response.body.trim().slice(0, 80)}` };
 };
 
 export const rateLimited: Step = async (target) => {
   const token = await mintToken(target, `booker-${Date.now()}`);
   const statuses: number[] = [];
-  for (let i = 0; i < 8; i++) statuses.push((await get(`${target.gatewayUrl}/book`, token)).status);
+  for (let i = 0; i < 8; i++) statuses.push((await viaGateway(target, "/book", token)).status);
   const ok = statuses.slice(0, 5).every((s) => s === 200) && statuses.slice(5).every((s) => s === 429);
   return { title: "8 × GET /book as one user (5 per 10 s)", ok, evidence: statuses.join(" ") };
 };
@@ -154,7 +181,7 @@ export function canarySplit(n: number, expectV2Share: [number, number]): Step {
   return async (target, token) => {
     const counts: Record<string, number> = {};
     for (let i = 0; i < n; i++) {
-      const response = await get(`${target.gatewayUrl}/rides`, token);
+      const response = await viaGateway(target, "/rides", token);
       const version = response.status === 200 ? parseChain(response.body).version ?? "?" : String(response.status);
       counts[version] = (counts[version] ?? 0) + 1;
     }
@@ -177,7 +204,7 @@ export const successRateQuery: Step = async (target, token) => {
   let samples: Awaited<ReturnType<typeof promQuery>> = [];
   const finite = () => new Set(samples.filter((s) => Number.isFinite(Number(s.value[1]))).map((s) => s.metric.destination_service_name));
   while (Date.now() < deadline) {
-    await get(`${target.gatewayUrl}/rides`, token);
+    await viaGateway(target, "/rides", token);
     samples = await promQuery(target.prometheusUrl, RECORDED.successRate);
     if (services.every((service) => finite().has(service))) break;
     await sleep(1000);
@@ -206,7 +233,7 @@ export async function runSteps(target: TourTarget, steps: Step[], write: (line: 
 
 /** ride calls payment directly: payment's sidecar lets only driver in, so RBAC answers 403 (passed on by ride). */
 export const rbacDenied: Step = async (target, token) => {
-  const response = await get(`${target.gatewayUrl}/call/${serviceHost("payment")}`, token);
+  const response = await viaGateway(target, `/call/${serviceHost("payment")}`, token);
   const answer = parseChain(response.body) as ChainAnswer & { answer?: { text?: string } };
   const ok = response.status === 403 && /RBAC: access denied/.test(answer.answer?.text ?? "");
   return { title: "ride → payment directly (only driver may call payment)", ok, evidence: `${response.status} ${answer.answer?.text ?? response.body.slice(0, 120)}` };
@@ -217,12 +244,12 @@ export const faultInjected: Step = async (target, token) => {
   const statuses: number[] = [];
   let evidence = "";
   for (let i = 0; i < 5; i++) {
-    const response = await get(`${target.gatewayUrl}/rides`, token, { "x-demo-fault": "abort" });
+    const response = await viaGateway(target, "/rides", token, { "x-demo-fault": "abort" });
     statuses.push(response.status);
     const chain = parseChain(response.body).chain ?? [];
     evidence = chain.map((hop) => `${hop.service}${"status" in hop ? ` (${String((hop as { status: unknown }).status)})` : ""}`).join(" → ");
   }
-  const clean = await get(`${target.gatewayUrl}/rides`, token);
+  const clean = await viaGateway(target, "/rides", token);
   const ok = statuses.every((s) => s === 503) && clean.status === 200;
   return { title: "5 × GET /rides with x-demo-fault: abort (fault rule on driver)", ok, evidence: `${statuses.join(" ")}; chain ${evidence}; without the header ${clean.status}` };
 };
@@ -236,7 +263,7 @@ export const mtlsIdentityInMetrics: Step = async (target, token) => {
   const matches = () => [...expected].every(([service, principal]) =>
     samples.some((s) => s.metric.destination_service_name === service && s.metric.source_principal === principal));
   while (Date.now() < deadline) {
-    await get(`${target.gatewayUrl}/rides`, token);
+    await viaGateway(target, "/rides", token);
     samples = await promQuery(target.prometheusUrl, query);
     if (matches()) break;
     await sleep(1000);
@@ -294,7 +321,7 @@ export function controlRestart(restart: () => Promise<void>, expectedProxies: nu
     let connected = 0;
     const deadline = started + 60_000;
     while (Date.now() < deadline) {
-      const status = String((await get(`${target.gatewayUrl}/rides`, token).catch(() => ({ status: 0 }))).status);
+      const status = String((await viaGateway(target, "/rides", token).catch(() => ({ status: 0 }))).status);
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (restarted && target.controlAdminUrl) {
         const syncz = await fetch(`${target.controlAdminUrl}/debug/syncz`, { signal: AbortSignal.timeout(2000) })

@@ -16,7 +16,7 @@ import { staleComposeFiles } from "../../scripts/demo/compose.ts";
 import { DockerUnavailableError, ensureDockerEngine, projectResources } from "../../scripts/demo/docker.ts";
 import { canUseNetns, listLinks, listNamespaces } from "../../scripts/demo/netns.ts";
 import { MESH_DIR } from "../../scripts/demo/local_mesh.ts";
-import { serviceHost, spiffeId, topology } from "../../envoy/demo/topology.ts";
+import { EDGE_HOST, PORTS, serviceHost, spiffeId, topology } from "../../envoy/demo/topology.ts";
 
 /** Processes a demo run starts (apps, the issuer, Envoys and Prometheus with configs in the run's directory). */
 function demoProcesses(): string[] {
@@ -73,6 +73,9 @@ async function checkFirstRequest(t: TestContext, output: string): Promise<void> 
 /** Every step of the tour, the same for both runners: both run the mesh on the control service. */
 function assertTourPassed(output: string): void {
   assert.match(output, /ok {3}GET \/rides through the gateway with a token\n\s+200, call chain: ride v\d → driver v1 → payment v1/);
+  // The edge terminates TLS with a certificate the mesh CA issued for its host; only the mesh root verifies it.
+  assert.match(output, /ok {3}TLS handshake with the gateway for rides\.demo\.as-mesh .*\n\s+TLSv1\.[23], subject alt name DNS:rides\.demo\.as-mesh, issuer O=cluster\.local.*\n\s+verified against the mesh root \S+: yes; against the system's roots: no/);
+  assert.match(output, /curl --cacert \S+ --resolve rides\.demo\.as-mesh:\d+:[\d.]+ -H "Authorization: Bearer \$TOKEN" https:\/\/rides\.demo\.as-mesh:\d+\/rides/);
   assert.match(output, /ok {3}8 × GET \/book as one user \(5 per 10 s\)\n\s+200 200 200 200 200 429 429 429/);
   {
     assert.match(output, /ok {3}GET \/rides without a token \(edge-require-jwt\)\n\s+403 RBAC: access denied/);
@@ -129,6 +132,9 @@ describe("demo mesh", () => {
     assert.equal(byKind("PeerAuthentication")[0]?.spec.mtls && (byKind("PeerAuthentication")[0].spec.mtls as { mode: string }).mode, "STRICT");
     const canary = byKind("VirtualService").find((doc) => doc.metadata.name === "ride")?.spec.http as Array<{ route: Array<{ weight: number }> }>;
     assert.deepEqual(canary[0].route.map((r) => r.weight), [90, 10]);
+    // The runners bind the Gateway's HTTPS port and clients ask for its host by name (the certificate's SAN).
+    const edge = byKind("Gateway").find((doc) => doc.metadata.name === "edge")?.spec.servers as Array<{ port: { number: number; protocol: string }; hosts: string[]; tls?: { mode: string } }>;
+    assert.deepEqual(edge.map((server) => [server.port.number, server.port.protocol, server.hosts, server.tls?.mode]), [[PORTS.gatewayHttps, "HTTPS", [EDGE_HOST], "SIMPLE"]]);
   });
 
   it("has mesh YAML (with the compose registry) that the control service validates without errors", async () => {
@@ -158,6 +164,7 @@ describe("demo mesh", () => {
 
     assert.match(run.output, /one network namespace per workload on bridge asm-br0/, run.output);
     assert.match(run.output, /envoy admin {2}payment-v1 {3}http:\/\/10\.77\.0\.14:15000/);
+    assert.match(run.output, /gateway {5}https:\/\/rides\.demo\.as-mesh:8443 +\(at 10\.77\.0\.10:8443;/);
     assertTourPassed(run.output);
     await checkFirstRequest(t, run.output);
     assert.match(run.output, /stopping the mesh/);
@@ -171,7 +178,7 @@ describe("demo mesh", () => {
     // --once exits non-zero when a step failed.
     assert.equal(run.status, 0, run.output.slice(-4000));
     assert.match(run.output, /local mesh \(loopback ports\)/);
-    assert.match(run.output, /gateway {5}http:\/\/127\.0\.77\.10:\d+/);
+    assert.match(run.output, /gateway {5}https:\/\/rides\.demo\.as-mesh:\d+ +\(at 127\.0\.77\.10:\d+;/);
     assertTourPassed(run.output);
     await checkFirstRequest(t, run.output);
     assert.deepEqual(listNamespaces(), before, "loopback mode makes no namespace");
@@ -193,7 +200,7 @@ describe("demo mesh", () => {
     const leftovers = projectResources();
     assert.equal(run.status, 0, run.output.slice(-4000));
     assert.match(run.output, /docker-compose mesh on the control service \(project asm-demo/);
-    assert.match(run.output, /gateway {5}http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(run.output, /gateway {5}https:\/\/rides\.demo\.as-mesh:\d+ +\(at 127\.0\.0\.1:\d+;/);
     assert.match(run.output, /the mesh answered its first request \d+ ms after every Envoy was up/);
     assert.match(run.output, /ok {3}restart the control service under traffic \(every request answered 200\)\n\s+200×\d+ over \d+ ms; 5 of 5 proxies reconnected/);
     assertTourPassed(run.output);
