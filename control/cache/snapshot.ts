@@ -376,10 +376,9 @@ export class Snapshot {
     let selection = this.selections.get(key);
     if (!selection) {
       const available = this.resources(typeUrl);
-      // Envoy usually subscribes to every EDS name the snapshot has: then the type's version is the selection's.
-      const everything = names === null || (names.size === available.size && [...names].every((name) => available.has(name)));
+      const everything = this.selectsEverything(typeUrl, names);
       const resources: PackedResource[] = [];
-      if (everything) resources.push(...available.values());
+      if (everything || names === null) resources.push(...available.values());
       else {
         for (const name of [...names].sort()) {
           const resource = available.get(name);
@@ -390,6 +389,23 @@ export class Snapshot {
       this.selections.set(key, selection);
     }
     return selection;
+  }
+
+  /**
+   * The version select() would give, without building the selection when it is the whole type: a stream compares it
+   * with what it last sent and, for a type the push did not change, needs no more.
+   */
+  selectionVersion(typeUrl: string, names: ReadonlySet<string> | null): string {
+    return this.selectsEverything(typeUrl, names) ? this.typeVersion(typeUrl) : this.select(typeUrl, names).version;
+  }
+
+  /** Whether `names` (null: a wildcard) is every resource of the type; Envoy usually subscribes to every EDS name. */
+  private selectsEverything(typeUrl: string, names: ReadonlySet<string> | null): boolean {
+    if (names === null) return true;
+    const available = this.resources(typeUrl);
+    if (names.size !== available.size) return false;
+    for (const name of names) if (!available.has(name)) return false;
+    return true;
   }
 
   /** Hash over every resource of the type. */

@@ -26,8 +26,9 @@ export function validateMesh(documents: readonly SourcedDocument[], options: Par
   const seen = new Map<string, AnyResource>();
   const origins = new Map<AnyResource, SourcedDocument>();
 
+  const optionsKey = JSON.stringify(meshOptions);
   for (const document of expandLists(documents)) {
-    const resource = validateDocument(document, meshOptions, errors, warnings);
+    const resource = validatedDocument(document, meshOptions, optionsKey, errors, warnings);
     if (!resource) continue;
     const key = `${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
     const previous = seen.get(key);
@@ -48,6 +49,27 @@ export function validateMesh(documents: readonly SourcedDocument[], options: Par
   const mesh = buildMesh(resources, meshOptions);
   warnings.push(...analyzeReferences(mesh, (resource, path) => origins.get(resource)?.locate?.(["spec", ...path]) ?? resource.source));
   return { mesh, errors, warnings };
+}
+
+/**
+ * Each document's own validation, by the document object: the stores hand back the same objects for files and keys
+ * that did not change, so a change validates only what changed, as istiod validates a resource when it is written
+ * (the whole-mesh checks — duplicates, references — still run over everything). Resources are never modified
+ * after validation, so meshes may share them.
+ */
+const validatedDocuments = new WeakMap<SourcedDocument, { optionsKey: string; resource: AnyResource | undefined; errors: Issue[]; warnings: Issue[] }>();
+
+function validatedDocument(document: SourcedDocument, options: MeshOptions, optionsKey: string, errors: Issue[], warnings: Issue[]): AnyResource | undefined {
+  let known = validatedDocuments.get(document);
+  if (known?.optionsKey !== optionsKey) {
+    const own = { errors: [] as Issue[], warnings: [] as Issue[] };
+    const resource = validateDocument(document, options, own.errors, own.warnings);
+    known = { optionsKey, resource, ...own };
+    validatedDocuments.set(document, known);
+  }
+  errors.push(...known.errors);
+  warnings.push(...known.warnings);
+  return known.resource;
 }
 
 /**

@@ -77,8 +77,9 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
       this.dirty.delete(typeUrl);
       const state = this.types.get(typeUrl);
       if (!state) continue;
-      const selection = entry.snapshot.select(typeUrl, state.wildcard ? null : state.names);
-      if (selection.version === state.lastVersion && !state.resend) continue;
+      const names = state.wildcard ? null : state.names;
+      if (!state.resend && entry.snapshot.selectionVersion(typeUrl, names) === state.lastVersion) continue;
+      const selection = entry.snapshot.select(typeUrl, names);
       state.resend = false;
       const tracker = this.tracker(typeUrl);
       if (state.lastVersion === undefined && selection.version === state.clientVersion) {
