@@ -1,6 +1,6 @@
 // The control-plane benchmark over etcd: the generated bench mesh applied to a 3-member etcd with `as-mesh apply`,
 // N simulated ADS clients (half SotW, half delta) spread over R `as-mesh control --etcd` replicas, each fleet in its
-// own process. A VirtualService edit applied to etcd is measured from the start of the apply to each proxy's last
+// own process, and 2 real Envoys whose bootstraps list every replica. A VirtualService edit applied to etcd is measured from the start of the apply to each proxy's last
 // response, per replica; memory per connected proxy is each replica's RSS growth over its share of the fleet.
 //   npm run bench -- control-replicas [--proxies 5000] [--services 100] [--replicas 1,2] [--changes 3]
 // With --replicas 1,2 it runs once per replica count, so the single-replica figures sit beside the replicated ones.
@@ -13,9 +13,14 @@ import { runApply } from "../control/commands/apply.ts";
 import { startEtcdCluster, type EtcdCluster } from "../scripts/etcd.ts";
 import { projectRoot } from "../scripts/tools.ts";
 import { MeshFolder, syncStatus } from "../tests/harness/control_mesh.ts";
-import { ControlReplica } from "../tests/harness/etcd.ts";
+import { ControlReplica, startReplicatedProxy } from "../tests/harness/etcd.ts";
+import type { EnvoyInstance } from "../tests/harness/envoy.ts";
 import { FleetProcess } from "./control/fleet_process.ts";
-import { CHANGED_SERVICE, virtualServiceYaml, writeBenchMesh } from "./control/mesh.ts";
+import { BENCH_NAMESPACE, CHANGED_SERVICE, serviceName, virtualServiceYaml, writeBenchMesh } from "./control/mesh.ts";
+import { envoyConverged } from "./control/run.ts";
+
+/** Real Envoys beside the simulated proxies. */
+const ENVOYS = 2;
 import { readCpuNanos, readMemory } from "./lib/process_stats.ts";
 
 interface ReplicaFigures {
@@ -31,6 +36,13 @@ interface ReplicaFigures {
   cpuMsPerChange: number;
 }
 
+/** A real Envoy whose bootstrap lists every replica (it is on whichever one its ADS connection reached). */
+interface EnvoyFigures {
+  name: string;
+  /** Per change: apply start → the Envoy's route config showing the new canary. */
+  convergedMs: number[];
+}
+
 interface RunFigures {
   replicas: number;
   proxies: number;
@@ -38,6 +50,7 @@ interface RunFigures {
   applyMs: number[];
   fleetStartMs: number;
   perReplica: ReplicaFigures[];
+  envoys: EnvoyFigures[];
   /** Over every proxy of every replica. */
   convergenceP99Ms: number;
 }
@@ -63,6 +76,7 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
   const scratch = mkdtempSync(join(tmpdir(), "as-mesh-bench-replicas-"));
   const replicas: ControlReplica[] = [];
   const fleets: FleetProcess[] = [];
+  const envoys: EnvoyInstance[] = [];
   try {
     writeBenchMesh(folder, services);
     // In batches: one etcd transaction takes at most --max-txn-ops (128) operations.
@@ -74,6 +88,13 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
       const replica = await ControlReplica.create(String.fromCharCode(65 + i), cluster.endpoints, ["--startup-grace", "0", "--log-level", "warn"]);
       replicas.push(replica);
       await replica.start();
+    }
+    // Real Envoys from the sidecar bootstrap, each listing every replica, as workloads of the changed service.
+    for (let index = 0; index < ENVOYS; index++) {
+      envoys.push(await startReplicatedProxy(index % 2 === 0 ? replicas : [...replicas].reverse(), {
+        namespace: BENCH_NAMESPACE, ip: `127.0.9.${index + 1}`, labels: { app: serviceName(CHANGED_SERVICE), version: "v1" },
+        serviceAccount: serviceName(CHANGED_SERVICE), delta: index % 2 === 1,
+      }));
     }
     const rssBefore = replicas.map((replica) => readMemory(replica.pid).rssBytes);
     const share = Math.floor(proxies / replicaCount);
@@ -93,22 +114,27 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
     const updated = replicas.map(() => 0);
     const cpu = replicas.map(() => 0);
     const applyMs: number[] = [];
+    const envoyConvergence: number[][] = envoys.map(() => []);
     for (let change = 1; change <= changes; change++) {
       // Every fleet starts its clocks, then the one apply runs: a barrier over the fleets' "change" requests.
       let arrived = 0;
       let release: () => void = () => {};
       const applied = new Promise<void>((resolve) => { release = resolve; });
       const cpuBefore = replicas.map((replica) => readCpuNanos(replica.pid));
+      const percent = (change * 10) % 100;
+      let envoyWatch: Promise<number[]> = Promise.resolve([]);
       const arrive = async () => {
         if (++arrived === fleets.length) {
           const at = performance.now();
-          await applyYaml(cluster, scratch, virtualServiceYaml(CHANGED_SERVICE, (change * 10) % 100));
+          envoyWatch = Promise.all(envoys.map((envoy) => envoyConverged(envoy, percent, at, 60_000)));
+          await applyYaml(cluster, scratch, virtualServiceYaml(CHANGED_SERVICE, percent));
           applyMs.push(performance.now() - at);
           release();
         }
         await applied;
       };
       const results = await Promise.all(fleets.map((fleet) => fleet.measure(arrive, 1500, 120_000)));
+      (await envoyWatch).forEach((ms, index) => envoyConvergence[index]!.push(Math.round(ms)));
       results.forEach((byProtocol, index) => {
         for (const { result } of byProtocol) {
           latencies[index]!.push(...result.latenciesMs);
@@ -135,9 +161,11 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
     const all = latencies.flat().sort((a, b) => a - b);
     return {
       replicas: replicaCount, proxies, services, applyMs: applyMs.map(Math.round), fleetStartMs: Math.round(fleetStartMs),
-      perReplica, convergenceP99Ms: Math.round(quantile(all, 0.99)),
+      perReplica, envoys: envoyConvergence.map((convergedMs, index) => ({ name: `envoy-${index + 1}`, convergedMs })),
+      convergenceP99Ms: Math.round(quantile(all, 0.99)),
     };
   } finally {
+    await Promise.all(envoys.map((envoy) => envoy.stop()));
     await Promise.all(fleets.map((fleet) => fleet.close()));
     await Promise.all(replicas.map((replica) => replica.kill()));
     await cluster.stop();
@@ -153,6 +181,10 @@ function table(runs: readonly RunFigures[]): string {
     for (const figures of run.perReplica) {
       lines.push(`| ${run.replicas} | ${figures.replica} | ${figures.proxies} | ${figures.rssBeforeMiB} → ${figures.rssAfterMiB} | ${figures.kibPerProxy} | ${figures.convergenceP50Ms} / ${figures.convergenceP99Ms} / ${figures.convergenceMaxMs} | ${figures.updated} | ${figures.cpuMsPerChange} |`);
     }
+  }
+  lines.push("", "Real Envoys (bootstrap lists every replica), apply start → new canary in their route config, per change:", "");
+  for (const run of runs) {
+    for (const envoy of run.envoys) lines.push(`- ${run.replicas} replica(s), ${envoy.name}: ${envoy.convergedMs.join(", ")} ms`);
   }
   return lines.join("\n");
 }

@@ -120,7 +120,8 @@ async function waitSettled(server: ServerProcess, proxies: number, timeoutMs: nu
 }
 
 /** Polls an Envoy's routes until the changed service's v2 subset carries `percent`. */
-async function envoyConverged(envoy: EnvoyInstance, percent: number, since: number, timeoutMs: number): Promise<number> {
+/** ms from `since` until the Envoy's route config shows the canary at `percent` (polling its admin config dump). */
+export async function envoyConverged(envoy: EnvoyInstance, percent: number, since: number, timeoutMs: number): Promise<number> {
   const v2 = `outbound|${servicePort(CHANGED_SERVICE)}|v2|${serviceHost(CHANGED_SERVICE)}`.replace(/[|.]/g, "\\$&");
   const pattern = new RegExp(`"${v2}",\\s*"weight":\\s*${percent}\\b`);
   const deadline = since + timeoutMs;
