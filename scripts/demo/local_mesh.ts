@@ -33,16 +33,24 @@ export interface ProxyPlan {
   gatewayPort?: number;
 }
 
+/** What runs beside a proxy is started with: the run's processes, and a command wrapped to run in its namespace. */
+export interface ProxyContext {
+  group: ProcessGroup;
+  spawn(command: string, args: string[]): { command: string; args: string[] };
+}
+
 /**
  * Where the proxies' configuration comes from, the control service: `start` runs it (in the root namespace,
  * reachable from every namespace at `controlAddress`) before any proxy starts, and `bootstrap` gives each Envoy its
  * xDS bootstrap.
  */
 export interface ProxyConfigSource {
-  start?(context: { group: ProcessGroup; runDir: string; meshDir: string; controlAddress: string; mode: "netns" | "loopback" }): Promise<{ metricsAddress?: string }>;
+  start?(context: { group: ProcessGroup; runDir: string; meshDir: string; controlAddress: string; mode: "netns" | "loopback" }): Promise<{ metricsAddress?: string | string[] }>;
   bootstrap(proxy: ProxyPlan, placement: MeshPlacement): object | Promise<object>;
   /** Runs what the proxy needs beside it before its Envoy starts (the workload's agent), in its namespace. */
-  beforeProxy?(proxy: ProxyPlan, context: { group: ProcessGroup; spawn(command: string, args: string[]): { command: string; args: string[] } }): Promise<void>;
+  beforeProxy?(proxy: ProxyPlan, context: ProxyContext): Promise<void>;
+  /** Stops what `start` ran outside the process group (an etcd cluster), after the group has stopped. */
+  stop?(): Promise<void>;
 }
 
 export interface LocalMeshOptions {
@@ -155,6 +163,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     if (stopped) return;
     stopped = true;
     await group.stopAll();
+    await options.configSource.stop?.();
     if (mode === "netns") netns.removeAll();
     process.removeListener("exit", killOnExit);
     rmSync(runDir, { recursive: true, force: true });
