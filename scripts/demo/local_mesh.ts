@@ -2,8 +2,8 @@
 // driver, payment) in its own network namespace on the bridge asm-br0, with fixed ports on its own address, like a
 // pod; otherwise each workload on its own loopback address (127.0.77.<host>, so addresses still tell workloads
 // apart, as the registry needs) with free ports. Where each Envoy's configuration comes from is a
-// ProxyConfigSource: the control service (scripts/demo/control_source.ts, what `npm run demo` uses). Prometheus
-// runs in the root namespace.
+// ProxyConfigSource: the control service (scripts/demo/control_source.ts, what `npm run demo` uses), or two control
+// replicas over etcd (scripts/demo/etcd_control_source.ts, with --etcd). Prometheus runs in the root namespace.
 // stop() removes every process, namespace, veth and the bridge; start() first removes what a crashed run left.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { createServer } from "node:net";
