@@ -95,7 +95,8 @@ export function etcdControlSource(): EtcdControlSource {
       runDir = context.runDir;
       etcdLog = createWriteStream(join(context.group.logDir, "etcd.log"));
       const log = etcdLog;
-      cluster = await startEtcdCluster({ members: 3, log: (member, line) => log.write(`${member}: ${line}\n`) });
+      // A member may still print a line as it exits, after stop() closed the log.
+      cluster = await startEtcdCluster({ members: 3, log: (member, line) => log.writableEnded || log.write(`${member}: ${line}\n`) });
       // The whole mesh in one apply: a few dozen resources, well within one etcd transaction's 128 operations.
       await applyToEtcd([context.meshDir], cluster.endpoints);
 

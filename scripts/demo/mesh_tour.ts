@@ -87,7 +87,7 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
       successRateQuery,
     ];
     const control = etcd
-      ? (replicaAdmins ?? []).map((url, index) => `  control ${"ab"[index]}   ${url}   (as-mesh proxy-status --admin ${url})\n`).join("") +
+      ? etcd.replicas().map(({ adminUrl }, index) => `  control ${"ab"[index]}   ${adminUrl}   (as-mesh proxy-status --admin ${adminUrl})\n`).join("") +
         `  etcd        ${etcd.etcdEndpoints()}   (3 members: the mesh config both replicas serve)\n` +
         `  mesh YAML   ${mesh.meshDir}   (edit a file, then: npx as-mesh apply -f <file> --etcd ${etcd.etcdEndpoints()})\n`
       : `  control     ${source.addresses().adminUrl}   (as-mesh proxy-status --admin ${source.addresses().adminUrl})\n` +

@@ -262,7 +262,8 @@ export function canaryShift(mesh: string | MeshFiles, weights: [number, number],
     ride.setIn(["spec", "http", 0, "route", 0, "weight"], weights[0]);
     ride.setIn(["spec", "http", 0, "route", 1, "weight"], weights[1]);
     await files.write("traffic.yaml", documents.map((doc) => doc.toString({ lineWidth: 0 })).join(""));
-    // The control service notices the file, debounces (100 ms) and pushes; give it a moment, then measure.
+    // The control service notices the change (the file, or etcd's watch), debounces (100 ms) and pushes; give it a
+    // moment, then measure.
     await sleep(3000);
     const measured = await canarySplit(n, expectV2Share)(target, token);
     return { ...measured, title: `canary edited to ${weights.join("/")} in ${path}, then ${measured.title}` };
