@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { projectRoot } from "../tools.ts";
 import { PORTS, TRUST_DOMAIN, topology } from "../../envoy/demo/topology.ts";
 import { CA_SERVER_NAME, prepareCaFiles, type CaFiles } from "./mesh_ca.ts";
-import { freePort, type ProxyConfigSource, type ProxyPlan } from "./local_mesh.ts";
+import { freePort, type ProxyConfigSource, type ProxyContext, type ProxyPlan } from "./local_mesh.ts";
 import { answers } from "./processes.ts";
 
 const run = promisify(execFile);
@@ -69,6 +69,40 @@ export function bootstrapArgs(proxy: ProxyPlan, control: ControlAddresses, mode:
   ];
 }
 
+/**
+ * Runs `as-mesh bootstrap` for a proxy into the run's folder and returns the bootstrap. With several control
+ * replicas each gets its own --xds, so the Envoy's ADS cluster holds them all.
+ */
+export async function bootstrapProxy(proxy: ProxyPlan, controls: ControlAddresses[], mode: "netns" | "loopback", runDir: string): Promise<object> {
+  const output = join(runDir, "envoy", `${proxy.name}.bootstrap.json`);
+  const args = bootstrapArgs(proxy, controls[0]!, mode, output, sdsSocketPath(runDir, proxy.name));
+  const command = asMeshCommand([...args, ...controls.slice(1).flatMap((control) => ["--xds", control.xds])]);
+  await run(command.command, command.args, { cwd: projectRoot, timeout: 60_000 });
+  return JSON.parse(readFileSync(output, "utf8")) as object;
+}
+
+/** Every proxy of the demo with the identity its bootstrap token grants. */
+export function proxyIdentities(): Array<{ name: string; namespace: string; serviceAccount: string }> {
+  return [
+    { name: topology.gateway.name, namespace: topology.gateway.namespace, serviceAccount: topology.gateway.serviceAccount },
+    ...topology.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount })),
+  ];
+}
+
+/**
+ * Starts a proxy's `as-mesh agent` (certificates from the CA at `ca`, tried in turn; the CA endpoint trusted with
+ * `rootFile`) in the proxy's namespace, as a pod's agent runs beside its Envoy; ready once it serves SDS.
+ */
+export async function startAgent(proxy: ProxyPlan, context: ProxyContext, options: { runDir: string; ca: string[]; rootFile: string; tokenFile: string }): Promise<void> {
+  const socket = sdsSocketPath(options.runDir, proxy.name);
+  mkdirSync(join(socket, ".."), { recursive: true, mode: 0o700 });
+  const agent = asMeshCommand([
+    "agent", ...options.ca.flatMap((address) => ["--ca", address]), "--ca-root", options.rootFile, "--ca-server-name", CA_SERVER_NAME,
+    "--token-file", options.tokenFile, "--sds-socket", socket, "--log-level", "info",
+  ]);
+  await context.group.start({ name: `${proxy.name}-agent`, ...context.spawn(agent.command, agent.args), ready: async () => existsSync(socket), timeoutMs: 60_000 });
+}
+
 export interface ControlConfigSource extends ProxyConfigSource {
   /** Set once `start` ran. */
   addresses(): ControlAddresses;
@@ -91,10 +125,7 @@ export function controlConfigSource(): ControlConfigSource {
       runDir = context.runDir;
       const host = context.controlAddress;
       // Every proxy's bootstrap token, before the CA reads the token file.
-      caFiles = prepareCaFiles(join(context.runDir, "mesh-ca"), [
-        { name: topology.gateway.name, namespace: topology.gateway.namespace, serviceAccount: topology.gateway.serviceAccount },
-        ...topology.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount })),
-      ]);
+      caFiles = prepareCaFiles(join(context.runDir, "mesh-ca"), proxyIdentities());
       const caPort = context.mode === "netns" ? PORTS.controlCa : await freePort(host);
       const ca = `${host}:${caPort}`;
       const xdsPort = context.mode === "netns" ? PORTS.controlXds : await freePort(host);
@@ -122,20 +153,8 @@ export function controlConfigSource(): ControlConfigSource {
       const files = caFiles;
       const token = files?.workloadTokens.get(proxy.name);
       if (!files || !token) throw new Error(`no bootstrap token for ${proxy.name}`);
-      const socket = sdsSocketPath(runDir, proxy.name);
-      mkdirSync(join(socket, ".."), { recursive: true, mode: 0o700 });
-      const agent = asMeshCommand([
-        "agent", "--ca", addresses().ca, "--ca-root", files.rootFile, "--ca-server-name", CA_SERVER_NAME,
-        "--token-file", token, "--sds-socket", socket, "--log-level", "info",
-      ]);
-      // In the proxy's namespace, as a pod's agent runs beside its Envoy; ready once it serves SDS.
-      await context.group.start({ name: `${proxy.name}-agent`, ...context.spawn(agent.command, agent.args), ready: async () => existsSync(socket), timeoutMs: 60_000 });
+      await startAgent(proxy, context, { runDir, ca: [addresses().ca], rootFile: files.rootFile, tokenFile: token });
     },
-    async bootstrap(proxy: ProxyPlan) {
-      const output = join(runDir, "envoy", `${proxy.name}.bootstrap.json`);
-      const command = asMeshCommand(bootstrapArgs(proxy, addresses(), mode, output, sdsSocketPath(runDir, proxy.name)));
-      await run(command.command, command.args, { cwd: projectRoot, timeout: 60_000 });
-      return JSON.parse(readFileSync(output, "utf8")) as object;
-    },
+    bootstrap: (proxy: ProxyPlan) => bootstrapProxy(proxy, [addresses()], mode, runDir),
   };
 }

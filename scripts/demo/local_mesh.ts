@@ -2,8 +2,8 @@
 // driver, payment) in its own network namespace on the bridge asm-br0, with fixed ports on its own address, like a
 // pod; otherwise each workload on its own loopback address (127.0.77.<host>, so addresses still tell workloads
 // apart, as the registry needs) with free ports. Where each Envoy's configuration comes from is a
-// ProxyConfigSource: the control service (scripts/demo/control_source.ts, what `npm run demo` uses). Prometheus
-// runs in the root namespace.
+// ProxyConfigSource: the control service (scripts/demo/control_source.ts, what `npm run demo` uses), or two control
+// replicas over etcd (scripts/demo/etcd_control_source.ts, with --etcd). Prometheus runs in the root namespace.
 // stop() removes every process, namespace, veth and the bridge; start() first removes what a crashed run left.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -34,6 +34,12 @@ export interface ProxyPlan {
   gatewayHttpsPort?: number;
 }
 
+/** What runs beside a proxy is started with: the run's processes, and a command wrapped to run in its namespace. */
+export interface ProxyContext {
+  group: ProcessGroup;
+  spawn(command: string, args: string[]): { command: string; args: string[] };
+}
+
 /**
  * Where the proxies' configuration comes from, the control service: `start` runs it (in the root namespace,
  * reachable from every namespace at `controlAddress`) before any proxy starts, and `bootstrap` gives each Envoy its
@@ -43,12 +49,15 @@ export interface ProxyConfigSource {
   start(context: { group: ProcessGroup; runDir: string; meshDir: string; controlAddress: string; mode: "netns" | "loopback" }): Promise<ControlStarted>;
   bootstrap(proxy: ProxyPlan, placement: MeshPlacement): object | Promise<object>;
   /** Runs what the proxy needs beside it before its Envoy starts (the workload's agent), in its namespace. */
-  beforeProxy?(proxy: ProxyPlan, context: { group: ProcessGroup; spawn(command: string, args: string[]): { command: string; args: string[] } }): Promise<void>;
+  beforeProxy?(proxy: ProxyPlan, context: ProxyContext): Promise<void>;
+  /** Stops what `start` ran outside the process group (an etcd cluster), after the group has stopped. */
+  stop?(): Promise<void>;
 }
 
 /** What the started control service tells the runner. */
 export interface ControlStarted {
-  metricsAddress: string;
+  /** Where Prometheus scrapes the control service (each replica's, when there are several). */
+  metricsAddress: string | string[];
   /** The mesh root (PEM), which the gateway's certificate chains to. */
   meshRootFile: string;
 }
@@ -164,6 +173,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     if (stopped) return;
     stopped = true;
     await group.stopAll();
+    await options.configSource.stop?.();
     if (mode === "netns") netns.removeAll();
     process.removeListener("exit", killOnExit);
     rmSync(runDir, { recursive: true, force: true });

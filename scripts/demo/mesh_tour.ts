@@ -3,7 +3,8 @@
 // happens (a failed step, an error, Ctrl-C half-way through start-up) it tears down what it started.
 import { composeUp, type ComposeMesh } from "./docker.ts";
 import { startLocalMesh, type LocalMesh } from "./local_mesh.ts";
-import { controlConfigSource } from "./control_source.ts";
+import { controlConfigSource, type ControlConfigSource } from "./control_source.ts";
+import { etcdControlSource } from "./etcd_control_source.ts";
 import { RECORDED } from "./prometheus_config.ts";
 import {
   canaryShift, canarySplit, controlRestart, edgeTls, faultInjected, firstRequest, firstRequestAtReady, forgedToken, mintToken, mtlsIdentityInMetrics, noToken, proxyStatus,
@@ -23,6 +24,8 @@ export interface MeshTourOptions {
   loopback?: boolean;
   /** Build the filters first (default); false uses build/*.wasm as they are. */
   build?: boolean;
+  /** Local runner: the mesh config in a 3-member etcd, served by two control replicas. */
+  etcd?: boolean;
 }
 
 const write = (text: string) => process.stdout.write(text);
@@ -70,22 +73,30 @@ export async function runMeshTour(options: MeshTourOptions): Promise<number> {
   let describe: string;
   let steps: Step[];
   if (options.runner === "local") {
-    const source = controlConfigSource();
+    const etcd = options.etcd ? etcdControlSource() : undefined;
+    const source: ControlConfigSource = etcd ?? controlConfigSource();
     const mesh: LocalMesh = await startLocalMesh({ loopback: options.loopback, configSource: source });
     teardown = mesh.stop;
     target = { ...mesh, controlAdminUrl: source.addresses().adminUrl };
+    const replicaAdmins = etcd?.replicas().map((replica) => replica.adminUrl);
     steps = [
       firstRequestAtReady(mesh.firstAnswer), firstRequest, edgeTls, noToken, forgedToken, rateLimited,
       canarySplit(500, [0.06, 0.14]),
-      canaryShift(mesh.meshDir, [50, 50], 200, [0.38, 0.62]),
+      canaryShift(etcd ? etcd.meshFiles(mesh.meshDir) : mesh.meshDir, [50, 50], 200, [0.38, 0.62]),
       faultInjected, rbacDenied, mtlsIdentityInMetrics,
-      proxyStatus(envoyNames()),
+      proxyStatus(envoyNames(), replicaAdmins),
       successRateQuery,
     ];
-    describe = `local mesh (${mesh.mode === "netns" ? "one network namespace per workload on bridge asm-br0" : "loopback ports"})\n` +
+    const control = etcd
+      ? etcd.replicas().map(({ adminUrl }, index) => `  control ${"ab"[index]}   ${adminUrl}   (as-mesh proxy-status --admin ${adminUrl})\n`).join("") +
+        `  etcd        ${etcd.etcdEndpoints()}   (3 members: the mesh config both replicas serve)\n` +
+        `  mesh YAML   ${mesh.meshDir}   (edit a file, then: npx as-mesh apply -f <file> --etcd ${etcd.etcdEndpoints()})\n`
+      : `  control     ${source.addresses().adminUrl}   (as-mesh proxy-status --admin ${source.addresses().adminUrl})\n` +
+        `  mesh YAML   ${mesh.meshDir}   (edit it: the control service pushes the change live)\n`;
+    describe = `local mesh (${mesh.mode === "netns" ? "one network namespace per workload on bridge asm-br0" : "loopback ports"}` +
+      `${etcd ? "; two control replicas on a 3-member etcd" : ""})\n` +
       Object.entries(mesh.envoyAdmins).map(([name, url]) => `  envoy admin  ${name.padEnd(12)} ${url}\n`).join("") +
-      `  control     ${source.addresses().adminUrl}   (as-mesh proxy-status --admin ${source.addresses().adminUrl})\n` +
-      `  mesh YAML   ${mesh.meshDir}   (edit it: the control service pushes the change live)\n` +
+      control +
       `  logs and generated config: ${mesh.runDir}\n`;
   } else {
     const mesh: ComposeMesh = await composeUp({ ephemeralPorts: options.once });

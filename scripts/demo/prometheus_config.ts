@@ -6,8 +6,8 @@ import { stringify } from "yaml";
 export interface PrometheusTargets {
   /** proxy name → host:port of its admin (where /stats/prometheus is). */
   envoys: Record<string, string>;
-  /** host:port of the control service's HTTP server (/metrics), when it runs. */
-  control?: string;
+  /** host:port of the control service's HTTP server (/metrics), when it runs: one per replica when several do. */
+  control?: string | string[];
   scrapeIntervalSeconds?: number;
 }
 
@@ -52,7 +52,7 @@ export function prometheusConfigYaml(targets: PrometheusTargets, rulesPath: stri
     static_configs: Object.entries(targets.envoys).map(([proxy, address]) => ({ targets: [address], labels: { proxy } })),
   }];
   if (targets.control) {
-    scrapeConfigs.push({ job_name: "control", metrics_path: "/metrics", static_configs: [{ targets: [targets.control] }] });
+    scrapeConfigs.push({ job_name: "control", metrics_path: "/metrics", static_configs: [{ targets: [targets.control].flat() }] });
   }
   return stringify({
     global: { scrape_interval: interval, evaluation_interval: interval },

@@ -24,11 +24,14 @@ export interface TourTarget {
   meshDir?: string;
 }
 
-/** Reads and writes a file of the mesh YAML the control service watches (a folder here, or inside a container). */
+/**
+ * Reads and writes a file of the mesh YAML the control service watches (a folder here, or inside a container), or
+ * that is applied to etcd once written.
+ */
 export interface MeshFiles {
   describe(file: string): string;
   read(file: string): string;
-  write(file: string, text: string): void;
+  write(file: string, text: string): void | Promise<void>;
 }
 
 /** The mesh YAML in a folder on this machine. */
@@ -285,25 +288,38 @@ export function canaryShift(mesh: string | MeshFiles, weights: [number, number],
     if (!ride) throw new Error(`${path} has no VirtualService ride`);
     ride.setIn(["spec", "http", 0, "route", 0, "weight"], weights[0]);
     ride.setIn(["spec", "http", 0, "route", 1, "weight"], weights[1]);
-    files.write("traffic.yaml", documents.map((doc) => doc.toString({ lineWidth: 0 })).join(""));
-    // The control service notices the file, debounces (100 ms) and pushes; give it a moment, then measure.
+    await files.write("traffic.yaml", documents.map((doc) => doc.toString({ lineWidth: 0 })).join(""));
+    // The control service notices the change (the file, or etcd's watch), debounces (100 ms) and pushes; give it a
+    // moment, then measure.
     await sleep(3000);
     const measured = await canarySplit(n, expectV2Share)(target, token);
     return { ...measured, title: `canary edited to ${weights.join("/")} in ${path}, then ${measured.title}` };
   };
 }
 
-/** `as-mesh proxy-status` against the control service: every proxy of the mesh connected and SYNCED. */
-export function proxyStatus(expectedProxies: string[]): Step {
+/**
+ * `as-mesh proxy-status` against the control service: every proxy of the mesh connected and SYNCED. With several
+ * replicas (`adminUrls`), each lists the proxies connected to it, so every proxy must be SYNCED in one of them.
+ */
+export function proxyStatus(expectedProxies: string[], adminUrls?: string[]): Step {
   return async (target) => {
-    if (!target.controlAdminUrl) throw new Error("no control service admin URL for this mesh");
-    const command = asMeshCommand(["proxy-status", "--admin", target.controlAdminUrl]);
-    const { stdout } = await execFileAsync(command.command, command.args, { cwd: projectRoot, timeout: 60_000 });
-    // The sync table comes first; the workload certificates' table follows after a blank line.
-    const rows = stdout.trim().split("\n\n")[0].split("\n").slice(1).filter((line) => line.trim() !== "");
+    const admins = adminUrls ?? (target.controlAdminUrl ? [target.controlAdminUrl] : []);
+    if (admins.length === 0) throw new Error("no control service admin URL for this mesh");
+    const outputs: string[] = [];
+    const rows: string[] = [];
+    for (const admin of admins) {
+      const command = asMeshCommand(["proxy-status", "--admin", admin]);
+      const { stdout } = await execFileAsync(command.command, command.args, { cwd: projectRoot, timeout: 60_000 });
+      outputs.push(stdout.trimEnd());
+      // The sync table comes first; the workload certificates' table follows after a blank line.
+      rows.push(...stdout.trim().split("\n\n")[0].split("\n").slice(1).filter((line) => line.trim() !== ""));
+    }
     const synced = (name: string) => rows.some((row) => row.includes(`~${name}.`) && !/STALE|NOT SENT|ERROR/.test(row));
     const ok = expectedProxies.every(synced) && rows.length >= expectedProxies.length;
-    return { title: `as-mesh proxy-status --admin ${target.controlAdminUrl}`, ok, evidence: stdout.trimEnd().split("\n").join("\n       ") };
+    return {
+      title: admins.map((admin) => `as-mesh proxy-status --admin ${admin}`).join(" and "),
+      ok, evidence: outputs.join("\n\n").split("\n").join("\n       "),
+    };
   };
 }
 

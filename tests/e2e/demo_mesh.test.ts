@@ -1,5 +1,6 @@
 // The demo mesh's runners, for real: the local runner (network namespaces as root) runs the tour, serves, and on
-// Ctrl-C removes every process, namespace and link it made, including a crashed run's leftovers; the Compose
+// Ctrl-C removes every process, namespace and link it made, including a crashed run's leftovers; with --etcd it runs
+// the tour on two control replicas over a 3-member etcd and stops every member and replica; the Compose
 // runner brings the generated docker-compose.yml up in a real Docker engine with locally built images, passes the
 // same tour and leaves no container or network behind. The generated files are checked against their generator
 // and the mesh YAML against the topology.
@@ -16,7 +17,7 @@ import { staleComposeFiles } from "../../scripts/demo/compose.ts";
 import { DockerUnavailableError, ensureDockerEngine, projectResources } from "../../scripts/demo/docker.ts";
 import { canUseNetns, listLinks, listNamespaces } from "../../scripts/demo/netns.ts";
 import { MESH_DIR } from "../../scripts/demo/local_mesh.ts";
-import { EDGE_HOST, PORTS, serviceHost, spiffeId, topology } from "../../envoy/demo/topology.ts";
+import { EDGE_HOST, PORTS, envoyNames, serviceHost, spiffeId, topology } from "../../envoy/demo/topology.ts";
 
 /** Processes a demo run starts (apps, the issuer, Envoys and Prometheus with configs in the run's directory). */
 function demoProcesses(): string[] {
@@ -70,8 +71,11 @@ async function checkFirstRequest(t: TestContext, output: string): Promise<void> 
   });
 }
 
-/** Every step of the tour, the same for both runners: both run the mesh on the control service. */
-function assertTourPassed(output: string): void {
+/**
+ * Every step of the tour, the same for both runners: both run the mesh on the control service. With two control
+ * replicas each proxy-status table lists the proxies connected to that replica, so together they list them all.
+ */
+function assertTourPassed(output: string, controlReplicas = 1): void {
   assert.match(output, /ok {3}GET \/rides through the gateway with a token\n\s+200, call chain: ride v\d → driver v1 → payment v1/);
   // The edge terminates TLS with a certificate the mesh CA issued for its host; only the mesh root verifies it.
   assert.match(output, /ok {3}TLS handshake with the gateway for rides\.demo\.as-mesh .*\n\s+TLSv1\.[23], subject alt name DNS:rides\.demo\.as-mesh, issuer O=cluster\.local.*\n\s+verified against the mesh root \S+: yes; against the system's roots: no/);
@@ -85,7 +89,13 @@ function assertTourPassed(output: string): void {
     assert.match(output, /ok {3}5 × GET \/rides with x-demo-fault: abort .*\n\s+503 503 503 503 503; .* without the header 200/);
     assert.match(output, /ok {3}ride → payment directly \(only driver may call payment\)\n\s+403 RBAC: access denied/);
     assert.match(output, /ok {3}source_principal in driver's and payment's metrics \(mTLS identity\)\n\s+driver ← spiffe:\/\/cluster\.local\/ns\/demo\/sa\/ride, payment ← spiffe:\/\/cluster\.local\/ns\/demo\/sa\/driver/);
-    assert.match(output, /ok {3}as-mesh proxy-status --admin http:\/\/\S+\n\s+NAME .*\n(\s+(router|sidecar)~.* SYNCED .*\n){5}/);
+    if (controlReplicas === 1) assert.match(output, /ok {3}as-mesh proxy-status --admin http:\/\/\S+\n\s+NAME .*\n(\s+(router|sidecar)~.* SYNCED .*\n){5}/);
+    else {
+      assert.match(output, /ok {3}as-mesh proxy-status --admin http:\/\/\S+ and as-mesh proxy-status --admin http:\/\/\S+\n/);
+      const tables = output.slice(output.indexOf("as-mesh proxy-status --admin"), output.indexOf("PromQL destination_service"));
+      const synced = new Set([...tables.matchAll(/^\s+(?:router|sidecar)~\S+~(\S+)\.demo~\S+ .* SYNCED .*$/gm)].map((match) => match[1]));
+      assert.deepEqual([...synced].sort(), [...envoyNames()].sort(), "every proxy SYNCED on one of the replicas");
+    }
   }
   // The fault step's 503s come back through ride's app (its inbound reports them), never reach driver: the abort
   // happens in ride's sidecar, on the way out.
@@ -183,6 +193,25 @@ describe("demo mesh", () => {
     await checkFirstRequest(t, run.output);
     assert.deepEqual(listNamespaces(), before, "loopback mode makes no namespace");
     assert.deepEqual(demoProcesses(), []);
+  });
+
+  it("runs the tour on two control replicas over a 3-member etcd with --etcd and leaves no process behind", { timeout: 240_000 }, async () => {
+    // Loopback: quicker than namespaces, and it leaves the bridge to a namespaced run elsewhere on the machine.
+    const before = listNamespaces();
+    const run = await runDemo(["--etcd", "--loopback", "--once"], { timeoutMs: 200_000 });
+    const endpoints = run.output.match(/^ {2}etcd {8}(\S+)/m)?.[1]?.split(",") ?? [];
+    // etcd members and control replicas name an endpoint in their arguments; agents and Envoys the run's directory.
+    const ps = spawnSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).stdout.split("\n");
+    const leftovers = [...demoProcesses(), ...ps.filter((line) => endpoints.some((url) => line.includes(url)))];
+    assert.equal(run.status, 0, run.output.slice(-4000));
+    assert.match(run.output, /local mesh \(loopback ports; two control replicas on a 3-member etcd\)/);
+    assert.match(run.output, /control a {3}http:\/\/127\.0\.0\.1:\d+ .*\n {2}control b {3}http:\/\/127\.0\.0\.1:\d+ /);
+    assert.equal(endpoints.length, 3, run.output.slice(0, 3000));
+    assert.match(run.output, /edit a file, then: npx as-mesh apply -f <file> --etcd http:\/\/127\.0\.0\.1:\d+,/);
+    // The replicas read no folder: the canary edit reached them only through `as-mesh apply` to etcd.
+    assertTourPassed(run.output, 2);
+    assert.deepEqual(listNamespaces(), before, "loopback mode makes no namespace");
+    assert.deepEqual(leftovers, [], "every etcd member, replica, agent and Envoy stopped");
   });
 
   it("runs the tour against docker-compose.yml in a real Docker engine and leaves no container, network or volume", { timeout: 600_000 }, async (t) => {
