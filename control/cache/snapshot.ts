@@ -244,14 +244,20 @@ export function sharedLayer(key: object, resources: () => SnapshotResources): Re
  * of a group's resources are its shared layers', and a copy per group per push was most of the garbage a push made.
  */
 class LayeredResources implements ReadonlyMap<string, PackedResource> {
-  readonly size: number;
+  private counted: number | undefined;
 
-  constructor(private readonly layers: readonly ReadonlyMap<string, PackedResource>[]) {
-    let size = 0;
-    this.layers.forEach((layer, index) => {
-      for (const name of layer.keys()) if (!this.overridden(name, index)) size++;
-    });
-    this.size = size;
+  constructor(private readonly layers: readonly ReadonlyMap<string, PackedResource>[]) {}
+
+  /** Counted when first asked (a pass over every layer), not for every snapshot built. */
+  get size(): number {
+    if (this.counted === undefined) {
+      let size = 0;
+      this.layers.forEach((layer, index) => {
+        for (const name of layer.keys()) if (!this.overridden(name, index)) size++;
+      });
+      this.counted = size;
+    }
+    return this.counted;
   }
 
   /** Whether a layer after `index` holds `name`. */

@@ -149,7 +149,7 @@ class MiniControl {
         this.proxies.set(group, proxy);
         // Auto-registration: a sidecar that serves something becomes an endpoint while it is connected.
         if (proxy.type === "sidecar" && Object.keys(proxy.inboundPorts).length > 0) {
-          this.context.registeredWorkloads.push(workloadInstanceOf(proxy));
+          this.context.registeredWorkloads = [...this.context.registeredWorkloads, workloadInstanceOf(proxy)];
           this.update(this.mesh);
         } else {
           this.push(group, proxy);

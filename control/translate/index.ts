@@ -27,7 +27,7 @@ export { JWT_AUTH_FILTER, METRICS_FILTER_PREFIX, WASM_TYPE_URL } from "./filters
  * older list is never asked for again, and keeping a few hundred of them (with the encodings the snapshot cache
  * keeps alongside) cost a large mesh hundreds of megabytes.
  */
-const clusterSets = new WeakMap<MeshConfig, Map<string, { list: WorkloadInstance[]; workloads: string; set: ClusterSet }>>();
+const clusterSets = new WeakMap<MeshConfig, Map<string, { given: readonly WorkloadInstance[]; list: WorkloadInstance[]; workloads: string; set: ClusterSet }>>();
 
 /** The same workload objects in the same order: a push hands every group one list, so this spares serializing it. */
 const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((item, index) => item === b[index]);
@@ -40,14 +40,21 @@ function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: Translate
   let sets = clusterSets.get(mesh);
   if (!sets) clusterSets.set(mesh, sets = new Map());
   let entry = sets.get(key);
-  if (entry && sameItems(entry.list, context.registeredWorkloads)) return entry.set;
+  // A push hands every group the same list object: comparing it item by item for each of thousands of groups
+  // made a push quadratic in the number of registered workloads.
+  if (entry && entry.given === context.registeredWorkloads) return entry.set;
+  if (entry && sameItems(entry.list, context.registeredWorkloads)) {
+    entry.given = context.registeredWorkloads;
+    return entry.set;
+  }
   const list = [...context.registeredWorkloads];
   const workloads = JSON.stringify(list);
   if (entry?.workloads === workloads) {
     entry.list = list;
+    entry.given = context.registeredWorkloads;
     return entry.set;
   }
-  entry = { list, workloads, set: outboundClusterSet(mesh, proxy.namespace, context, mtls) };
+  entry = { given: context.registeredWorkloads, list, workloads, set: outboundClusterSet(mesh, proxy.namespace, context, mtls) };
   sets.set(key, entry);
   return entry.set;
 }

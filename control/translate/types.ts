@@ -45,8 +45,11 @@ export interface WorkloadInstance {
 }
 
 export interface TranslateContext {
-  /** Sidecars registered while their ADS stream is up (Istio's auto-registration). */
-  registeredWorkloads: WorkloadInstance[];
+  /**
+   * Sidecars registered while their ADS stream is up (Istio's auto-registration). Never changed in place: a new
+   * list when registrations change (translation caches by the list object).
+   */
+  registeredWorkloads: readonly WorkloadInstance[];
   /** Modules the control service serves over HTTP, by name (`as-mesh://<name>` in a WasmPlugin url). */
   wasmModules: Record<string, { url: string; sha256: string }>;
   /** The bootstrap cluster that reaches the control service's HTTP port (default CONTROL_HTTP_CLUSTER). */
