@@ -5,7 +5,9 @@
 // buffer lives in StaticArrays owned by a Curve, allocated once, so verification allocates nothing per call and
 // the hot loops run on raw loads and stores. Field elements are kept fully reduced into [0, p) in plain (not
 // Montgomery) form; multiply, square, add and subtract are the curve-specific unrolled routines of
-// p256.ts/p384.ts/p521.ts (picked by limb count, a perfectly predicted branch). Scalars mod n use the generic limb loops
+// p256.ts/p384.ts/p521.ts (picked by limb count, a perfectly predicted branch). P-256's double-scalar
+// multiplication, nearly all of its verification time, runs instead in p256_montgomery.ts on a representation
+// made for Wasm's multiplier, and hands back its result in this one. Scalars mod n use the generic limb loops
 // below: a small Montgomery multiplier (only a handful of scalar products are needed per verification) and a
 // binary extended-Euclid inverse.
 //
@@ -14,6 +16,7 @@
 // branches on data freely; it is not meant for signing.
 
 import { p256Add, p256Mul, p256Sqr, p256Sub } from "./p256";
+import { p256Combine, p256SetBaseTable } from "./p256_montgomery";
 import { p384Add, p384Mul, p384Sqr, p384Sub } from "./p384";
 import { p521Add, p521Mul, p521Sqr, p521Sub } from "./p521";
 
@@ -358,6 +361,7 @@ export class Curve {
     for (let i = 0; i < 64 * L; i++) modAdd(this.nR2, this.nR2, this.nR2, this.n, L);
 
     this.buildBaseTable(gxHex, gyHex);
+    if (L == 8) p256SetBaseTable(changetype<usize>(this.gTable), G_TABLE);
   }
 
   // ---- field operations (mod p) ----
@@ -654,6 +658,13 @@ export class Curve {
    */
   private linearCombination(u1: usize, u2: usize, qx: usize, qy: usize): void {
     const L = this.limbs, bytes = <usize>L << 2, pointBytes: usize = 3 * bytes;
+    if (L == 8) {
+      // P-256 runs this part (nearly all of a verification) on its faster field representation.
+      const lenG = this.recode(this.digitsG, u1, G_WINDOW);
+      const lenQ = this.recode(this.digitsQ, u2, Q_WINDOW);
+      p256Combine(changetype<usize>(this.digitsG), changetype<usize>(this.digitsQ), max(lenG, lenQ), qx, qy, this.acc);
+      return;
+    }
     const qTable = changetype<usize>(this.qTable);
     // Q table: T[0] = Q, T[i] = T[i-1] + 2Q
     limbsCopy(qTable, qx, L);
