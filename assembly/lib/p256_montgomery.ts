@@ -11,10 +11,13 @@
 // shifted copies of m and clears the low one. Elements are kept in Montgomery form (x R mod p), so a product of two
 // of them is again one.
 //
-// Representation invariant ("loose"): digits 0..7 in [0, 2^29), digit 8 in [0, 2^25), so the value is below 2^257
-// but not necessarily below p. Sums and differences fold the bits above 2^256 back in (2^256 = 2^224 - 2^192 - 2^96
-// + 1 mod p) to stay inside it; products of two loose values are below 2^253 + p, inside it too. Zero tests and
-// conversions out reduce fully.
+// Representation invariant ("loose"): the value is in [0, 2^257), not necessarily below p, and its digits are signed
+// 32-bit numbers in [-2^22, 2^29 + 2^25), digit 8 in [0, 2^25). Products leave normalized digits ([0, 2^29)) and a
+// value below 2^253 + p. Sums, differences and small multiples are carried once and then fold the bits from 2^256 up
+// back in (2^256 = 2^224 - 2^192 - 2^96 + 1 mod p), which nudges digits 0, 3, 6 and 7 slightly out of [0, 2^29):
+// hence the signed range, which saves a second carry pass on the most frequent operations. Every product stays
+// far inside i64: |digit| < 2^29.1, so a column of nine products is below 2^61.4. Zero tests and conversions out
+// normalize and reduce fully.
 //
 // Everything here handles public data only (a signature check), so the code branches on values freely.
 
@@ -34,8 +37,9 @@ const ZERO: usize = memory.data(36);
 // A canonical copy for zero tests.
 const CANON: usize = memory.data(36);
 
+/** Digit i of a, sign-extended (loose digits may be slightly negative). */
 @inline function digit(a: usize, i: i32): i64 {
-  return <i64>load<u32>(a + (<usize>i << 2));
+  return <i64>load<i32>(a + (<usize>i << 2));
 }
 
 /** Carries the 64-bit column values c9..c16 into nine 29-bit digits at o (the value is known to be non-negative). */
@@ -64,12 +68,12 @@ const CANON: usize = memory.data(36);
 
 /** o = a b / R mod p (loose). o may alias a or b. */
 export function fieldMul(o: usize, a: usize, b: usize): void {
-  const a0 = <i64>load<u32>(a), a1 = <i64>load<u32>(a, 4), a2 = <i64>load<u32>(a, 8), a3 = <i64>load<u32>(a, 12);
-  const a4 = <i64>load<u32>(a, 16), a5 = <i64>load<u32>(a, 20), a6 = <i64>load<u32>(a, 24), a7 = <i64>load<u32>(a, 28);
-  const a8 = <i64>load<u32>(a, 32);
-  const b0 = <i64>load<u32>(b), b1 = <i64>load<u32>(b, 4), b2 = <i64>load<u32>(b, 8), b3 = <i64>load<u32>(b, 12);
-  const b4 = <i64>load<u32>(b, 16), b5 = <i64>load<u32>(b, 20), b6 = <i64>load<u32>(b, 24), b7 = <i64>load<u32>(b, 28);
-  const b8 = <i64>load<u32>(b, 32);
+  const a0 = <i64>load<i32>(a), a1 = <i64>load<i32>(a, 4), a2 = <i64>load<i32>(a, 8), a3 = <i64>load<i32>(a, 12);
+  const a4 = <i64>load<i32>(a, 16), a5 = <i64>load<i32>(a, 20), a6 = <i64>load<i32>(a, 24), a7 = <i64>load<i32>(a, 28);
+  const a8 = <i64>load<i32>(a, 32);
+  const b0 = <i64>load<i32>(b), b1 = <i64>load<i32>(b, 4), b2 = <i64>load<i32>(b, 8), b3 = <i64>load<i32>(b, 12);
+  const b4 = <i64>load<i32>(b, 16), b5 = <i64>load<i32>(b, 20), b6 = <i64>load<i32>(b, 24), b7 = <i64>load<i32>(b, 28);
+  const b8 = <i64>load<i32>(b, 32);
   const c0: i64 = a0 * b0;
   const c1: i64 = a0 * b1 + a1 * b0;
   const c2: i64 = a0 * b2 + a1 * b1 + a2 * b0;
@@ -92,9 +96,9 @@ export function fieldMul(o: usize, a: usize, b: usize): void {
 
 /** o = a^2 / R mod p (loose): each cross product once, against the doubled digit. o may alias a. */
 export function fieldSqr(o: usize, a: usize): void {
-  const a0 = <i64>load<u32>(a), a1 = <i64>load<u32>(a, 4), a2 = <i64>load<u32>(a, 8), a3 = <i64>load<u32>(a, 12);
-  const a4 = <i64>load<u32>(a, 16), a5 = <i64>load<u32>(a, 20), a6 = <i64>load<u32>(a, 24), a7 = <i64>load<u32>(a, 28);
-  const a8 = <i64>load<u32>(a, 32);
+  const a0 = <i64>load<i32>(a), a1 = <i64>load<i32>(a, 4), a2 = <i64>load<i32>(a, 8), a3 = <i64>load<i32>(a, 12);
+  const a4 = <i64>load<i32>(a, 16), a5 = <i64>load<i32>(a, 20), a6 = <i64>load<i32>(a, 24), a7 = <i64>load<i32>(a, 28);
+  const a8 = <i64>load<i32>(a, 32);
   const d0 = a0 << 1, d1 = a1 << 1, d2 = a2 << 1, d3 = a3 << 1, d4 = a4 << 1, d5 = a5 << 1, d6 = a6 << 1, d7 = a7 << 1;
   const c0: i64 = a0 * a0;
   const c1: i64 = d0 * a1;
@@ -117,16 +121,19 @@ export function fieldSqr(o: usize, a: usize): void {
 }
 
 /**
- * Signed digits s0..s8 (each well inside i64) of a non-negative value below 2^260 -> loose digits at o: carry, fold
- * the bits from 2^256 up back in, carry again. The fold leaves below 2^256 + 15 * 2^224, inside the invariant.
+ * Signed digits s0..s8 (each well inside i64) of a value in [0, 2^260) -> loose digits at o: one carry pass, then the
+ * multiple of 2^256 (top, at most 15) folds back in as top * (2^224 - 2^192 - 2^96 + 1), which leaves the value
+ * below 2^256 + 2^228 and digits 0, 3, 6, 7 within the loose range without another carry pass.
  */
 @inline function normalize(o: usize, s0: i64, s1: i64, s2: i64, s3: i64, s4: i64, s5: i64, s6: i64, s7: i64, s8: i64): void {
   s1 += s0 >> 29; s0 &= MASK; s2 += s1 >> 29; s1 &= MASK; s3 += s2 >> 29; s2 &= MASK; s4 += s3 >> 29; s3 &= MASK;
   s5 += s4 >> 29; s4 &= MASK; s6 += s5 >> 29; s5 &= MASK; s7 += s6 >> 29; s6 &= MASK; s8 += s7 >> 29; s7 &= MASK;
-  const top = s8 >> 24; // the multiple of 2^256
+  const top = s8 >> 24; // non-negative, as the value is
   s8 &= MASK24;
   s0 += top; s3 -= top << 9; s6 -= top << 18; s7 += top << 21;
-  storeCarried(o, s0, s1, s2, s3, s4, s5, s6, s7, s8);
+  store<i32>(o, <i32>s0); store<i32>(o, <i32>s1, 4); store<i32>(o, <i32>s2, 8); store<i32>(o, <i32>s3, 12);
+  store<i32>(o, <i32>s4, 16); store<i32>(o, <i32>s5, 20); store<i32>(o, <i32>s6, 24); store<i32>(o, <i32>s7, 28);
+  store<i32>(o, <i32>s8, 32);
 }
 
 /** o = a + b mod p (loose). */
@@ -147,6 +154,13 @@ export function fieldSub(o: usize, a: usize, b: usize): void {
     digit(a, 8) - digit(b, 8) + digit(P4, 8));
 }
 
+/** o = k a mod p (loose) for a small k (2 to 8): one pass instead of a chain of additions. */
+export function fieldMulSmall(o: usize, a: usize, k: i64): void {
+  normalize(o,
+    digit(a, 0) * k, digit(a, 1) * k, digit(a, 2) * k, digit(a, 3) * k, digit(a, 4) * k, digit(a, 5) * k,
+    digit(a, 6) * k, digit(a, 7) * k, digit(a, 8) * k);
+}
+
 /** x -= p in place when x >= p (digits normalized); returns whether it subtracted. */
 function subtractP(x: usize): bool {
   let borrow: i64 = 0;
@@ -160,15 +174,23 @@ function subtractP(x: usize): bool {
   return true;
 }
 
-/** a reduced into [0, p) in place: a loose value is below 2^257 < 3p, so at most two subtractions. */
+/** a reduced into [0, p) in place: digits carried into [0, 2^29), then p subtracted at most twice (2^257 < 3p). */
 function canonicalize(a: usize): void {
+  let carry: i64 = 0;
+  for (let i = 0; i < 8; i++) {
+    carry += digit(a, i);
+    store<i32>(a + (<usize>i << 2), <i32>(carry & MASK));
+    carry >>= 29;
+  }
+  store<i32>(a, <i32>(carry + digit(a, 8)), 32);
   if (subtractP(a)) subtractP(a);
 }
 
-/** Whether a = 0 mod p. A loose value is 0, p or 2p then; the low digit rules out nearly every other value. */
+/** Whether a = 0 mod p (a loose value is then 0, p or 2p). */
 export function fieldIsZero(a: usize): bool {
-  const low = digit(a, 0);
-  if (low != 0 && low != MASK && low != MASK - 1) return false; // p's low digit is 2^29-1, 2p's is 2^29-2
+  // The value's low 29 bits are those of 0, p (all ones) or 2p (ones then a zero); a cheap first filter.
+  const low = digit(a, 0) & MASK;
+  if (low != 0 && low != MASK && low != MASK - 1) return false;
   const copy = SPARE;
   memory.copy(copy, a, ELEMENT_BYTES);
   canonicalize(copy);
@@ -288,21 +310,17 @@ function pointDouble(pt: usize): void {
   fieldSub(u, X, delta);
   fieldAdd(v, X, delta);
   fieldMul(alpha, u, v);
-  fieldAdd(u, alpha, alpha);
-  fieldAdd(alpha, u, alpha);
+  fieldMulSmall(alpha, alpha, 3);
   fieldMul(u, Y, Z); // Z3 = 2 Y Z, while Y is still the input
-  fieldAdd(Z, u, u);
-  fieldAdd(beta, beta, beta);
-  fieldAdd(beta, beta, beta); // 4 beta
+  fieldMulSmall(Z, u, 2);
+  fieldMulSmall(beta, beta, 4);
   fieldSqr(u, alpha);
-  fieldAdd(v, beta, beta);
+  fieldMulSmall(v, beta, 2);
   fieldSub(X, u, v); // X3 = alpha^2 - 8 beta
   fieldSub(u, beta, X);
   fieldMul(u, alpha, u);
   fieldSqr(v, gamma);
-  fieldAdd(v, v, v);
-  fieldAdd(v, v, v);
-  fieldAdd(v, v, v);
+  fieldMulSmall(v, v, 8);
   fieldSub(Y, u, v); // Y3 = alpha (4 beta - X3) - 8 gamma^2
 }
 

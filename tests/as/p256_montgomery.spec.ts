@@ -1,7 +1,8 @@
 import { limbsCompare, limbsFromHex, limbsToBytes } from "../../assembly/lib/ec";
 import { p256Add, p256Mul, p256Sqr, p256Sub } from "../../assembly/lib/p256";
 import {
-  ELEMENT_BYTES, fieldAdd, fieldFromLimbs, fieldIsZero, fieldMul, fieldSqr, fieldSub, fieldToLimbs, p256FieldSetUp,
+  ELEMENT_BYTES, fieldAdd, fieldFromLimbs, fieldIsZero, fieldMul, fieldMulSmall, fieldSqr, fieldSub, fieldToLimbs,
+  p256FieldSetUp,
 } from "../../assembly/lib/p256_montgomery";
 import { bytesToHex } from "./helpers/hex";
 
@@ -50,6 +51,15 @@ function plusMultipleOfP(a: StaticArray<u32>, k: u32): StaticArray<u32> {
     carry >>= 29;
   }
   return out;
+}
+
+/** Whether the digits are within the representation's loose range (see p256_montgomery.ts). */
+function isLoose(a: StaticArray<u32>): bool {
+  for (let i = 0; i < 8; i++) {
+    const d = <i32>a[i];
+    if (d < -(1 << 22) || d >= (1 << 29) + (1 << 25)) return false;
+  }
+  return <i32>a[8] >= 0 && <i32>a[8] < (1 << 25);
 }
 
 let rngState: u64 = 0x243f6a8885a308d3;
@@ -107,7 +117,7 @@ describe("P-256 Montgomery field (29-bit digits)", () => {
     }
   });
 
-  it("matches p256.ts on products, squares, sums and differences, canonical and loose inputs", () => {
+  it("matches p256.ts on products, squares, sums, differences and small multiples, canonical and loose inputs", () => {
     const values = operands(120);
     const expected = new StaticArray<u32>(8);
     const a = element(), b = element(), o = element();
@@ -137,7 +147,13 @@ describe("P-256 Montgomery field (29-bit digits)", () => {
           p256Sub(ptr(expected), ptr(x), ptr(y));
           fieldSub(ptr(o), ptr(la), ptr(lb));
           if (plainOf(o) != hexOf(expected)) failures++;
-          if (o[8] >= (1 << 25)) failures++; // the output must be loose again
+          if (!isLoose(o)) failures++; // the output must be loose again
+          const k = 2 + <i32>(nextU32() % 7);
+          memory.copy(ptr(expected), ptr(x), 32);
+          for (let t = 1; t < k; t++) p256Add(ptr(expected), ptr(expected), ptr(x));
+          fieldMulSmall(ptr(o), ptr(la), k);
+          if (plainOf(o) != hexOf(expected)) failures++;
+          if (!isLoose(o)) failures++;
         }
       }
     }
@@ -157,13 +173,22 @@ describe("P-256 Montgomery field (29-bit digits)", () => {
     let failures = 0;
     for (let step = 0; step < 20000; step++) {
       const r = nextU32();
-      const o = <i32>(r & 3), x = <i32>((r >> 2) & 3), y = <i32>((r >> 4) & 3), op = (r >> 6) % 4;
+      const o = <i32>(r & 3), x = <i32>((r >> 2) & 3), y = <i32>((r >> 4) & 3), op = (r >> 6) % 5;
       if (op == 0) { p256Mul(ptr(plain[o]), ptr(plain[x]), ptr(plain[y])); fieldMul(ptr(mont[o]), ptr(mont[x]), ptr(mont[y])); }
       if (op == 1) { p256Sqr(ptr(plain[o]), ptr(plain[x])); fieldSqr(ptr(mont[o]), ptr(mont[x])); }
       if (op == 2) { p256Add(ptr(plain[o]), ptr(plain[x]), ptr(plain[y])); fieldAdd(ptr(mont[o]), ptr(mont[x]), ptr(mont[y])); }
       if (op == 3) { p256Sub(ptr(plain[o]), ptr(plain[x]), ptr(plain[y])); fieldSub(ptr(mont[o]), ptr(mont[x]), ptr(mont[y])); }
+      if (op == 4) {
+        // k x as k - 1 additions on the reference side
+        const k = 2 + (r >> 9) % 7;
+        const start = new StaticArray<u32>(8);
+        memory.copy(ptr(start), ptr(plain[x]), 32);
+        memory.copy(ptr(plain[o]), ptr(start), 32);
+        for (let i: u32 = 1; i < <u32>k; i++) p256Add(ptr(plain[o]), ptr(plain[o]), ptr(start));
+        fieldMulSmall(ptr(mont[o]), ptr(mont[x]), <i64>k);
+      }
       if (plainOf(mont[o]) != hexOf(plain[o])) failures++;
-      if (mont[o][8] >= (1 << 25)) failures++;
+      if (!isLoose(mont[o])) failures++;
       // Now and then restart a register from a fresh value, so the chain also visits edge values.
       if ((r >> 10) % 64 == 0) {
         const v = (r >> 16) % 2 == 0 ? randomBelowP() : limbs(EDGES[(r >> 17) % <u32>EDGES.length]);
