@@ -24,11 +24,11 @@
 /** Bits per digit, and the digit mask. */
 const DIGIT_BITS: u32 = 28;
 const DIGIT_MASK: u64 = (1 << DIGIT_BITS) - 1;
-/** Zero digits after each buffer's last digit (a v128 load reads up to three digits past the end of a run). */
-const PAD: i32 = 4;
+/** Zero digits after each buffer's last digit (loops read two vectors a step: up to seven digits past a run). */
+const PAD: i32 = 8;
 /**
  * Most digits supported: enough for 4096-bit moduli (147 digits). The lane bound above needs at most 255 products
- * per 64-bit lane; a column adds at most digits + 3 to each lane, well inside it.
+ * per 64-bit lane; a column adds at most digits + 7 to each lane, well inside it.
  */
 export const MAX_DIGITS: i32 = 147;
 
@@ -42,18 +42,20 @@ export const MAX_DIGITS: i32 = 147;
 
 /**
  * Dot products of the runs x[0..count) . y[0..count) plus m[0..count) . n[0..count), added into the two u64
- * lanes of acc (each lane gets a share of the products; the caller adds the lanes). Reads whole vectors, so up to
- * three digits past count, which the callers arrange to be zero in x or y and in m or n.
+ * lanes of acc (each lane gets a share of the products; the caller adds the lanes). Reads eight digits a step, so
+ * up to seven past count, which the callers arrange to be zero in x or y and in m or n.
  */
 @inline function dotTwo(acc: v128, x: usize, y: usize, m: usize, n: usize, count: i32): v128 {
   const bytes = <usize>count << 2;
-  for (let off: usize = 0; off < bytes; off += 16) {
+  for (let off: usize = 0; off < bytes; off += 32) {
     const vx = v128.load(x + off), vy = v128.load(y + off);
     const vm = v128.load(m + off), vn = v128.load(n + off);
-    acc = i64x2.add(acc, i64x2.extmul_low_i32x4_u(vx, vy));
-    acc = i64x2.add(acc, i64x2.extmul_high_i32x4_u(vx, vy));
-    acc = i64x2.add(acc, i64x2.extmul_low_i32x4_u(vm, vn));
-    acc = i64x2.add(acc, i64x2.extmul_high_i32x4_u(vm, vn));
+    const wx = v128.load(x + off, 16), wy = v128.load(y + off, 16);
+    const wm = v128.load(m + off, 16), wn = v128.load(n + off, 16);
+    acc = i64x2.add(acc, i64x2.add(i64x2.extmul_low_i32x4_u(vx, vy), i64x2.extmul_high_i32x4_u(vx, vy)));
+    acc = i64x2.add(acc, i64x2.add(i64x2.extmul_low_i32x4_u(vm, vn), i64x2.extmul_high_i32x4_u(vm, vn)));
+    acc = i64x2.add(acc, i64x2.add(i64x2.extmul_low_i32x4_u(wx, wy), i64x2.extmul_high_i32x4_u(wx, wy)));
+    acc = i64x2.add(acc, i64x2.add(i64x2.extmul_low_i32x4_u(wm, wn), i64x2.extmul_high_i32x4_u(wm, wn)));
   }
   return acc;
 }
@@ -168,6 +170,71 @@ export class Montgomery28 {
     memory.copy(out, product, <usize>L << 2);
   }
 
+  /**
+   * out = a^2 / R mod n, below 2n for a below 2n; out may alias a. The products a[j] a[k-j] of a column come in
+   * equal pairs, so each pair is formed once and doubled (plus the middle square of an even column): a quarter fewer
+   * products than mul, and RSA's exponentiation is almost all squarings. One loop takes the pairs, four at a time,
+   * together with as many quotient terms; a second finishes the quotient terms; up to three pairs are left to
+   * scalar code (the vector loop must not read past the pairs, as those digits are not zero).
+   */
+  private sqr(out: usize, a: usize): void {
+    const L = this.digits;
+    const reversed = changetype<usize>(this.reversed);
+    const quotient = changetype<usize>(this.quotient);
+    const nReversed = changetype<usize>(this.nReversed);
+    const product = changetype<usize>(this.product);
+    for (let i = 0; i < L; i++) setDigit(reversed, L - 1 - i, digitAt(a, i));
+    memory.fill(quotient, 0, <usize>L << 2);
+    const n0 = <u64>this.n0, n0inv = this.n0inv;
+
+    let carry: u64 = 0;
+    for (let k = 0; k < 2 * L - 1; k++) {
+      // Terms j = first .. with a[k-j] (and n[k-j]) at reversed index L-1-k+j.
+      const first = max(0, k - L + 1);
+      const pairs = ((k + 1) >> 1) - first; // the terms with j < k-j
+      const quotientTerms = min(k, L - 1) - first + 1; // m[k] itself is still zero
+      const x = a + (<usize>first << 2), y = reversed + (<usize>(L - 1 - k + first) << 2);
+      const m = quotient + (<usize>first << 2), n = nReversed + (<usize>(L - 1 - k + first) << 2);
+      const wholeBytes = <usize>(pairs & ~3) << 2;
+      let pairSum = i64x2.splat(0), quotientSum = i64x2.splat(0);
+      let off: usize = 0;
+      for (; off < wholeBytes; off += 16) {
+        const vx = v128.load(x + off), vy = v128.load(y + off);
+        const vm = v128.load(m + off), vn = v128.load(n + off);
+        pairSum = i64x2.add(pairSum, i64x2.add(i64x2.extmul_low_i32x4_u(vx, vy), i64x2.extmul_high_i32x4_u(vx, vy)));
+        quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(vm, vn), i64x2.extmul_high_i32x4_u(vm, vn)));
+      }
+      const quotientBytes = <usize>quotientTerms << 2;
+      for (; off < quotientBytes; off += 32) {
+        const vm = v128.load(m + off), vn = v128.load(n + off);
+        const wm = v128.load(m + off, 16), wn = v128.load(n + off, 16);
+        quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(vm, vn), i64x2.extmul_high_i32x4_u(vm, vn)));
+        quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(wm, wn), i64x2.extmul_high_i32x4_u(wm, wn)));
+      }
+      let extra: u64 = 0;
+      for (let t = pairs & ~3; t < pairs; t++) extra += <u64>digitAt(x, t) * <u64>digitAt(y, t);
+      extra <<= 1;
+      if ((k & 1) == 0) {
+        const d = <u64>digitAt(a, k >> 1);
+        extra += d * d;
+      }
+      const acc = i64x2.add(i64x2.shl(pairSum, 1), quotientSum);
+      const lane0 = <u64>i64x2.extract_lane(acc, 0), lane1 = <u64>i64x2.extract_lane(acc, 1);
+      let low = (lane0 & DIGIT_MASK) + (lane1 & DIGIT_MASK) + (carry & DIGIT_MASK) + (extra & DIGIT_MASK);
+      const high = (lane0 >> DIGIT_BITS) + (lane1 >> DIGIT_BITS) + (carry >> DIGIT_BITS) + (extra >> DIGIT_BITS);
+      if (k < L) {
+        const q = (<u32>low * n0inv) & <u32>DIGIT_MASK;
+        setDigit(quotient, k, q);
+        low += <u64>q * n0;
+      } else {
+        setDigit(product, k - L, <u32>(low & DIGIT_MASK));
+      }
+      carry = high + (low >> DIGIT_BITS);
+    }
+    setDigit(product, L - 1, <u32>carry);
+    memory.copy(out, product, <usize>L << 2);
+  }
+
   /** a -= n when a >= n, for a below 2n: the final step to the exact residue. */
   private reduceOnce(a: usize): void {
     const L = this.digits, n = changetype<usize>(this.n);
@@ -195,10 +262,10 @@ export class Montgomery28 {
     this.mul(base, plain, changetype<usize>(this.rr)); // x R mod n
     memory.copy(acc, base, <usize>L << 2);
     for (let bit = 30 - <i32>clz<u32>(e); bit >= 1; bit--) {
-      this.mul(acc, acc, acc);
+      this.sqr(acc, acc);
       if (((e >>> <u32>bit) & 1) != 0) this.mul(acc, acc, base);
     }
-    this.mul(acc, acc, acc);
+    this.sqr(acc, acc);
     if ((e & 1) == 0) {
       memory.fill(plain, 0, <usize>L << 2);
       setDigit(plain, 0, 1);
