@@ -96,8 +96,8 @@ export class Montgomery28 {
   }
 
   /**
-   * Takes the odd modulus n (limbs32 little-endian 32-bit limbs) and R^2 mod n given as `rrPlain`, already
-   * converted by the caller to a digits-long number (see MontgomeryModulus.setModulus).
+   * Takes the odd modulus n (limbs32 little-endian 32-bit limbs), -n^-1 mod 2^32, and R^2 mod n for this R,
+   * already in `digits` digits (MontgomeryModulus.setModulus derives it).
    */
   setModulus(n32: StaticArray<u32>, limbs32: i32, digits: i32, n0inv32: u32, rrDigits: StaticArray<u32>): void {
     assert(digits <= MAX_DIGITS, "Montgomery28: modulus too large");
@@ -127,7 +127,7 @@ export class Montgomery28 {
 
   /**
    * out = a * b / R mod n, below 2n for a, b below 2n (not fully reduced; see the lazy reduction note above).
-   * out may alias b but not a (a's digits are read until the last column).
+   * out may alias a and b: the product is formed in scratch space.
    */
   private mul(out: usize, a: usize, b: usize): void {
     const L = this.digits;
@@ -136,7 +136,7 @@ export class Montgomery28 {
     const nReversed = changetype<usize>(this.nReversed);
     const product = changetype<usize>(this.product);
     for (let i = 0; i < L; i++) setDigit(reversed, L - 1 - i, digitAt(b, i));
-    // The low columns read quotient digits up to three past the current one, which must still be zero.
+    // The low columns read quotient digits up to seven past the current one, which must still be zero.
     memory.fill(quotient, 0, <usize>L << 2);
     const n0 = <u64>this.n0, n0inv = this.n0inv;
 
@@ -291,7 +291,7 @@ export function limbsToDigits(src: usize, limbs: i32, dst: usize, digits: i32): 
 }
 
 /** Repacks `digits` 28-bit digits at src into `limbs` 32-bit limbs at dst (the value must fit). */
-export function digitsToLimbs(src: usize, digits: i32, dst: usize, limbs: i32): void {
+function digitsToLimbs(src: usize, digits: i32, dst: usize, limbs: i32): void {
   let buffer: u64 = 0, held: i32 = 0, next = 0;
   for (let i = 0; i < limbs; i++) {
     while (held < 32 && next < digits) {

@@ -34,7 +34,7 @@ const RR: usize = memory.data(36);
 const ONE_PLAIN: usize = memory.data(36);
 const ONE: usize = memory.data(36);
 const ZERO: usize = memory.data(36);
-// A canonical copy for zero tests.
+// Scratch for the trial subtraction of p (canonicalize).
 const CANON: usize = memory.data(36);
 
 /** Digit i of a, sign-extended (loose digits may be slightly negative). */
@@ -42,7 +42,7 @@ const CANON: usize = memory.data(36);
   return <i64>load<i32>(a + (<usize>i << 2));
 }
 
-/** Carries the 64-bit column values c9..c16 into nine 29-bit digits at o (the value is known to be non-negative). */
+/** Carries nine signed 64-bit column values into 29-bit digits at o (the value is known to be non-negative). */
 @inline function storeCarried(o: usize, c0: i64, c1: i64, c2: i64, c3: i64, c4: i64, c5: i64, c6: i64, c7: i64, c8: i64): void {
   c1 += c0 >> 29; c2 += c1 >> 29; c3 += c2 >> 29; c4 += c3 >> 29; c5 += c4 >> 29; c6 += c5 >> 29; c7 += c6 >> 29;
   c8 += c7 >> 29;
