@@ -16,7 +16,7 @@
 // branches on data freely; it is not meant for signing.
 
 import { p256Add, p256Mul, p256Sqr, p256Sub } from "./p256";
-import { p256Combine, p256SetBaseTable } from "./p256_montgomery";
+import { P256_Q_WINDOW, p256Combine, p256SetBaseTable } from "./p256_montgomery";
 import { p384Add, p384Mul, p384Sqr, p384Sub } from "./p384";
 import { p521Add, p521Mul, p521Sqr, p521Sub } from "./p521";
 
@@ -237,7 +237,10 @@ export function montgomeryMul(o: usize, a: usize, b: usize, m: usize, mInv: u32,
 // ---------------------------------------------------------------------------------------------------------------
 // Curves.
 
-/** Window of the signed-digit recoding of u2 (the public key's scalar): odd multiples up to 15Q, built per call. */
+/**
+ * Window of the signed-digit recoding of u2 (the public key's scalar): odd multiples up to 15Q, built per call
+ * (P-256 uses its own, cached per key: see p256_montgomery.ts).
+ */
 const Q_WINDOW: i32 = 5;
 const Q_TABLE: i32 = 1 << (Q_WINDOW - 2); // Q, 3Q, ..., 15Q
 /** Window for u1 (the base point's scalar): odd multiples up to 63G in affine form, built once per curve. */
@@ -661,7 +664,7 @@ export class Curve {
     if (L == 8) {
       // P-256 runs this part (nearly all of a verification) on its faster field representation.
       const lenG = this.recode(this.digitsG, u1, G_WINDOW);
-      const lenQ = this.recode(this.digitsQ, u2, Q_WINDOW);
+      const lenQ = this.recode(this.digitsQ, u2, P256_Q_WINDOW);
       p256Combine(changetype<usize>(this.digitsG), changetype<usize>(this.digitsQ), max(lenG, lenQ), qx, qy, this.acc);
       return;
     }

@@ -289,10 +289,24 @@ const T8: usize = memory.data(36);
 const SPARE: usize = memory.data(36);
 const SPARE_LIMBS: usize = memory.data(32);
 
-/** Odd multiples of Q (Q, 3Q, ..., 15Q), Jacobian, and 2Q while they are built. */
-const Q_ENTRIES: i32 = 8;
-const Q_TABLE: usize = memory.data(<i32>POINT_BYTES * Q_ENTRIES);
+/**
+ * Window of the signed-digit recoding of u2 (the public key's scalar). Q's odd multiples Q, 3Q, ..., 63Q are made
+ * affine (one shared inversion), so each addition in the main loop is a mixed one; that pays once a key is used
+ * more than once, and keys repeat across requests, so the tables of the last few keys are kept (KEY_SLOTS).
+ */
+export const P256_Q_WINDOW: i32 = 7;
+const Q_ENTRIES: i32 = 1 << (P256_Q_WINDOW - 2);
+const KEY_SLOTS: i32 = 4;
+/** A key slot: the key's x and y as given (8 u32 limbs each), then its affine table (x, y per entry). */
+const SLOT_BYTES: usize = 64 + <usize>Q_ENTRIES * 2 * ELEMENT_BYTES;
+const KEY_CACHE: usize = memory.data(<i32>SLOT_BYTES * KEY_SLOTS);
+let keySlotsUsed = 0;
+let nextKeySlot = 0;
+/** Scratch while a key's table is built: the Jacobian multiples, their running Z products, and 2Q. */
+const JACOBIAN_TABLE: usize = memory.data(<i32>POINT_BYTES * Q_ENTRIES);
+const Z_PRODUCTS: usize = memory.data(<i32>ELEMENT_BYTES * Q_ENTRIES);
 const TWO_Q: usize = memory.data(<i32>POINT_BYTES);
+const INVERSE: usize = memory.data(36);
 /** Odd multiples of G (G, 3G, ..., 63G), affine (x, y), converted once from ec.ts's table. */
 const G_ENTRIES: i32 = 32;
 const G_TABLE: usize = memory.data(<i32>ELEMENT_BYTES * 2 * G_ENTRIES);
@@ -413,6 +427,85 @@ function pointAdd(pt: usize, q: usize, negate: bool): void {
   fieldSub(Y1, v, hhh);
 }
 
+/** o = a^-1 mod p (Montgomery form in and out) as a^(p-2), bit by bit: only run when a key's table is built. */
+function fieldInvert(o: usize, a: usize): void {
+  // p - 2 in u32 limbs, high to low
+  const exponent: StaticArray<u32> = [0xffffffff, 1, 0, 0, 0, 0xffffffff, 0xffffffff, 0xfffffffd];
+  const acc = INVERSE;
+  memory.copy(acc, ONE, ELEMENT_BYTES);
+  for (let word = 0; word < 8; word++) {
+    const bits = unchecked(exponent[word]);
+    for (let bit = 31; bit >= 0; bit--) {
+      fieldSqr(acc, acc);
+      if (((bits >>> <u32>bit) & 1) != 0) fieldMul(acc, acc, a);
+    }
+  }
+  memory.copy(o, acc, ELEMENT_BYTES);
+}
+
+/** Whether the key slot at `slot` holds the key (qx, qy) (u32 limbs). */
+function slotHolds(slot: usize, qx32: usize, qy32: usize): bool {
+  for (let i: usize = 0; i < 32; i += 4) {
+    if (load<u32>(slot + i) != load<u32>(qx32 + i) || load<u32>(slot + 32 + i) != load<u32>(qy32 + i)) return false;
+  }
+  return true;
+}
+
+/**
+ * The affine odd multiples of Q = (qx, qy) (u32 limbs, a curve point): from the key cache, or built into the next
+ * slot. Building: the Jacobian multiples by repeated addition of 2Q, then all of them to affine with one inversion
+ * (Montgomery's trick: invert the product of the Z's, then peel off one Z at a time).
+ */
+function affineTableOf(qx32: usize, qy32: usize): usize {
+  for (let i = 0; i < keySlotsUsed; i++) {
+    const slot = KEY_CACHE + <usize>i * SLOT_BYTES;
+    if (slotHolds(slot, qx32, qy32)) return slot + 64;
+  }
+  const slot = KEY_CACHE + <usize>nextKeySlot * SLOT_BYTES;
+  nextKeySlot = (nextKeySlot + 1) % KEY_SLOTS;
+  if (keySlotsUsed < KEY_SLOTS) keySlotsUsed++;
+  memory.copy(slot, qx32, 32);
+  memory.copy(slot + 32, qy32, 32);
+
+  const jacobian = JACOBIAN_TABLE;
+  fieldFromLimbs(jacobian, qx32);
+  fieldFromLimbs(jacobian + ELEMENT_BYTES, qy32);
+  memory.copy(jacobian + 2 * ELEMENT_BYTES, ONE, ELEMENT_BYTES);
+  memory.copy(TWO_Q, jacobian, POINT_BYTES);
+  pointDouble(TWO_Q);
+  for (let i = 1; i < Q_ENTRIES; i++) {
+    const entry = jacobian + <usize>i * POINT_BYTES;
+    memory.copy(entry, entry - POINT_BYTES, POINT_BYTES);
+    pointAdd(entry, TWO_Q, false);
+  }
+  // No multiple kQ with k < 64 is infinity (Q is a curve point and the group order is prime and huge), so every
+  // Z is invertible.
+  const products = Z_PRODUCTS;
+  memory.copy(products, jacobian + 2 * ELEMENT_BYTES, ELEMENT_BYTES);
+  for (let i = 1; i < Q_ENTRIES; i++) {
+    const z = jacobian + <usize>i * POINT_BYTES + 2 * ELEMENT_BYTES;
+    fieldMul(products + <usize>i * ELEMENT_BYTES, products + <usize>(i - 1) * ELEMENT_BYTES, z);
+  }
+  const inverse = T0, zInverse = T1, zz = T2, zzz = T3;
+  fieldInvert(inverse, products + <usize>(Q_ENTRIES - 1) * ELEMENT_BYTES); // 1 / (Z_0 ... Z_last)
+  const table = slot + 64;
+  for (let i = Q_ENTRIES - 1; i >= 0; i--) {
+    const point = jacobian + <usize>i * POINT_BYTES;
+    if (i > 0) {
+      fieldMul(zInverse, inverse, products + <usize>(i - 1) * ELEMENT_BYTES); // 1 / Z_i
+      fieldMul(inverse, inverse, point + 2 * ELEMENT_BYTES); // 1 / (Z_0 ... Z_(i-1))
+    } else {
+      memory.copy(zInverse, inverse, ELEMENT_BYTES);
+    }
+    fieldSqr(zz, zInverse);
+    fieldMul(zzz, zz, zInverse);
+    const entry = table + <usize>i * 2 * ELEMENT_BYTES;
+    fieldMul(entry, point, zz);
+    fieldMul(entry + ELEMENT_BYTES, point + ELEMENT_BYTES, zzz);
+  }
+  return table;
+}
+
 /**
  * Takes P-256's base-point table from ec.ts (G, 3G, ..., 63G as affine x, y in u32 limbs, `entries` of them) into
  * this representation. Called once, when the curve is built.
@@ -428,23 +521,13 @@ export function p256SetBaseTable(table32: usize, entries: i32): void {
 }
 
 /**
- * out = u1 G + u2 Q as a Jacobian point in u32 limbs (X, Y, Z, 8 limbs each, fully reduced), given the width-7 and
- * width-5 signed-digit expansions of u1 and u2 (digitsG, digitsQ, `length` digits each, ec.ts's recoding) and the
- * affine Q in u32 limbs. Same interleaved ("Shamir") evaluation as ec.ts's generic code.
+ * out = u1 G + u2 Q as a Jacobian point in u32 limbs (X, Y, Z, 8 limbs each, fully reduced), given the signed-digit
+ * expansions of u1 (width 7) and u2 (width P256_Q_WINDOW) as digitsG, digitsQ (`length` digits each, ec.ts's
+ * recoding) and the affine Q in u32 limbs. Same interleaved ("Shamir") evaluation as ec.ts's generic code, with
+ * both tables affine.
  */
 export function p256Combine(digitsG: usize, digitsQ: usize, length: i32, qx32: usize, qy32: usize, out32: usize): void {
-  const table = Q_TABLE;
-  fieldFromLimbs(table, qx32);
-  fieldFromLimbs(table + ELEMENT_BYTES, qy32);
-  memory.copy(table + 2 * ELEMENT_BYTES, ONE, ELEMENT_BYTES);
-  memory.copy(TWO_Q, table, POINT_BYTES);
-  pointDouble(TWO_Q);
-  for (let i = 1; i < Q_ENTRIES; i++) {
-    const entry = table + <usize>i * POINT_BYTES;
-    memory.copy(entry, entry - POINT_BYTES, POINT_BYTES);
-    pointAdd(entry, TWO_Q, false);
-  }
-
+  const qTable = affineTableOf(qx32, qy32);
   const acc = ACC;
   memory.fill(acc + 2 * ELEMENT_BYTES, 0, ELEMENT_BYTES); // infinity
   for (let i = length - 1; i >= 0; i--) {
@@ -455,7 +538,10 @@ export function p256Combine(digitsG: usize, digitsQ: usize, length: i32, qx32: u
       pointAddAffine(acc, entry, entry + ELEMENT_BYTES, dg < 0);
     }
     const dq = <i32>load<i8>(digitsQ + <usize>i);
-    if (dq != 0) pointAdd(acc, table + <usize>(abs(dq) >> 1) * POINT_BYTES, dq < 0);
+    if (dq != 0) {
+      const entry = qTable + <usize>(abs(dq) >> 1) * 2 * ELEMENT_BYTES;
+      pointAddAffine(acc, entry, entry + ELEMENT_BYTES, dq < 0);
+    }
   }
   fieldToLimbs(out32, acc);
   fieldToLimbs(out32 + 32, acc + ELEMENT_BYTES);
