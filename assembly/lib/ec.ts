@@ -126,15 +126,15 @@ export function limbsSub(o: usize, a: usize, b: usize, n: i32): u32 {
   return <u32>(-c);
 }
 
-/** a >>= 1, shifting `top` (0 or 1) in as the new most significant bit. */
-function limbsShiftRight1(a: usize, top: u32, n: i32): void {
-  let prev = ld(a, 0);
+/** a >>= t, for 1 <= t <= 31. */
+function limbsShiftRight(a: usize, t: u32, n: i32): void {
+  let low = ld(a, 0);
   for (let i = 0; i < n - 1; i++) {
     const next = ld(a, i + 1);
-    st(a, i, (prev >>> 1) | (next << 31));
-    prev = next;
+    st(a, i, (low >>> t) | (next << (32 - t)));
+    low = next;
   }
-  st(a, n - 1, (prev >>> 1) | (top << 31));
+  st(a, n - 1, low >>> t);
 }
 
 /** o = a + b mod m, for a, b in [0, m). */
@@ -148,17 +148,42 @@ export function modSub(o: usize, a: usize, b: usize, m: usize, n: i32): void {
   if (limbsSub(o, a, b, n) != 0) limbsAdd(o, o, m, n);
 }
 
-/** x = x / 2 mod m for odd m and x in [0, m): an odd x becomes (x + m) / 2, whose carry bit is shifted back in. */
-function modHalve(x: usize, m: usize, n: i32): void {
-  if ((ld(x, 0) & 1) == 0) limbsShiftRight1(x, 0, n);
-  else limbsShiftRight1(x, limbsAdd(x, x, m, n), n);
+/**
+ * x = x / 2^t mod m for odd m, x in [0, m) and 1 <= t <= 31, with mInv = -m^-1 mod 2^32: adds the multiple k m
+ * (k < 2^t) that makes x divisible by 2^t and shifts, in one pass; (x + k m) / 2^t < (m + (2^t - 1) m) / 2^t = m.
+ */
+function modDivideByPowerOf2(x: usize, t: u32, m: usize, mInv: u32, n: i32): void {
+  const k = <u64>((ld(x, 0) * mInv) & ((<u32>1 << t) - 1)); // u32 product on purpose: only its low t bits matter
+  let sum = <u64>ld(x, 0) + k * <u64>ld(m, 0); // below 2^32 + 2^63: no overflow in these sums
+  let low = <u32>sum;
+  let carry = sum >> 32;
+  for (let i = 1; i < n; i++) {
+    sum = <u64>ld(x, i) + k * <u64>ld(m, i) + carry;
+    const next = <u32>sum;
+    carry = sum >> 32;
+    st(x, i - 1, (low >>> t) | (next << (32 - t)));
+    low = next;
+  }
+  st(x, n - 1, (low >>> t) | (<u32>carry << (32 - t)));
+}
+
+/** Strips the factors of two from u (not zero) and divides x by as many, keeping x a = u (mod m). */
+function removeTwos(u: usize, x: usize, m: usize, mInv: u32, n: i32): void {
+  let low = ld(u, 0);
+  while ((low & 1) == 0) {
+    const t = min(ctz<u32>(low), 31); // a zero low limb takes two steps or more
+    limbsShiftRight(u, t, n);
+    modDivideByPowerOf2(x, t, m, mInv, n);
+    low = ld(u, 0);
+  }
 }
 
 /**
- * o = a^-1 mod m for an odd modulus m, by the binary extended Euclidean algorithm (no multiplications, which makes
- * it several times cheaper here than Fermat's a^(m-2)). Keeps u = x1*a and v = x2*a (mod m) while shrinking u, v
- * towards gcd(a, m) = 1. `scratch` needs 4n limbs. Returns false, leaving o unspecified, when a is 0 or shares a
- * factor with m. Not constant-time: only for public values.
+ * o = a^-1 mod m for an odd modulus m, by the binary extended Euclidean algorithm (no multiplications of big
+ * numbers, which makes it several times cheaper here than Fermat's a^(m-2)). Keeps u = x1*a and v = x2*a (mod m)
+ * while shrinking u, v towards gcd(a, m) = 1; all the factors of two in a row are removed at once. `scratch`
+ * needs 4n limbs. Returns false, leaving o unspecified, when a is 0 or shares a factor with m. Not constant-time:
+ * only for public values.
  */
 export function modInverse(o: usize, a: usize, m: usize, n: i32, scratch: usize): bool {
   const size = <usize>n << 2;
@@ -168,15 +193,10 @@ export function modInverse(o: usize, a: usize, m: usize, n: i32, scratch: usize)
   limbsSetSmall(x1, 1, n);
   limbsSetSmall(x2, 0, n);
   if (limbsIsZero(u, n)) return false;
+  const mInv = montgomeryFactor(ld(m, 0));
   while (!limbsIsOne(u, n) && !limbsIsOne(v, n)) {
-    while ((ld(u, 0) & 1) == 0) {
-      limbsShiftRight1(u, 0, n);
-      modHalve(x1, m, n);
-    }
-    while ((ld(v, 0) & 1) == 0) {
-      limbsShiftRight1(v, 0, n);
-      modHalve(x2, m, n);
-    }
+    removeTwos(u, x1, m, mInv, n);
+    removeTwos(v, x2, m, mInv, n);
     if (limbsCompare(u, v, n) >= 0) {
       limbsSub(u, u, v, n);
       modSub(x1, x1, x2, m, n);
