@@ -16,7 +16,8 @@
 // branches on data freely; it is not meant for signing.
 
 import { p256Add, p256Mul, p256Sqr, p256Sub } from "./p256";
-import { P256_Q_WINDOW, p256Combine, p256SetBaseTable } from "./p256_montgomery";
+import { p256Combine, p256SetBasePoint } from "./p256_montgomery";
+import { recodeWnaf } from "./wnaf";
 import { p384Add, p384Mul, p384Sqr, p384Sub } from "./p384";
 import { p521Add, p521Mul, p521Sqr, p521Sub } from "./p521";
 
@@ -383,8 +384,9 @@ export class Curve {
     limbsSetSmall(this.nR2, 1, L);
     for (let i = 0; i < 64 * L; i++) modAdd(this.nR2, this.nR2, this.nR2, this.n, L);
 
-    this.buildBaseTable(gxHex, gyHex);
-    if (L == 8) p256SetBaseTable(changetype<usize>(this.gTable), G_TABLE);
+    this.buildBaseTable(gxHex, gyHex, L == 8 ? 1 : G_TABLE);
+    // P-256 builds its own tables from G (the first entry).
+    if (L == 8) p256SetBasePoint(changetype<usize>(this.gTable), changetype<usize>(this.gTable) + bytes);
   }
 
   // ---- field operations (mod p) ----
@@ -587,8 +589,11 @@ export class Curve {
     return true;
   }
 
-  /** Fills gTable with G, 3G, 5G, ..., in affine form (start-up only; one inversion per entry is fine there). */
-  private buildBaseTable(gxHex: string, gyHex: string): void {
+  /**
+   * Fills gTable with `entries` of G, 3G, 5G, ..., in affine form (start-up only; one inversion per entry is fine
+   * there).
+   */
+  private buildBaseTable(gxHex: string, gyHex: string, entries: i32): void {
     const L = this.limbs, bytes = <usize>L << 2;
     const acc = this.acc, twoG = this.twoQ;
     limbsFromHex(acc, gxHex, L);
@@ -598,7 +603,7 @@ export class Curve {
     memory.copy(twoG, acc, 3 * bytes);
     this.double(twoG);
     const table = changetype<usize>(this.gTable);
-    for (let i = 0; i < G_TABLE; i++) {
+    for (let i = 0; i < entries; i++) {
       if (i > 0) this.add(acc, twoG, false);
       const entry = table + <usize>i * 2 * bytes;
       assert(this.toAffine(entry, entry + bytes, acc), "Curve: base table hit infinity");
@@ -634,43 +639,9 @@ export class Curve {
     montgomeryMul(o, o, this.nR2, this.n, this.nInv, L, this.montScratch);
   }
 
-  /**
-   * Signed-digit (width-w NAF) recoding of the scalar k < 2^(32 * limbs) into `digits`: every non-zero digit is
-   * odd with |d| < 2^(w-1), any two non-zero digits are at least w positions apart, and k = sum d_i 2^i. Returns
-   * the number of significant digits. Scanning bit by bit with a carry: a position whose bit equals the carry
-   * gives digit 0; otherwise the next w bits plus the carry form an odd value taken as a signed digit, and when
-   * that digit is negative a carry of one moves past the window.
-   */
+  /** The width-w signed-digit expansion of the scalar k (see wnaf.ts); returns its length. */
   private recode(digits: StaticArray<i8>, k: usize, w: i32): i32 {
-    const L = this.limbs;
-    const total = 32 * L + 1;
-    const full: u32 = 1 << w;
-    const mask: u32 = full - 1;
-    memory.fill(changetype<usize>(digits), 0, <usize>total);
-    let pos = 0, carry: u32 = 0, length = 0;
-    while (pos < total) {
-      const limb = pos >>> 5;
-      const bit = limb < L ? (ld(k, limb) >>> (pos & 31)) & 1 : 0;
-      if (bit == carry) {
-        pos++;
-        continue;
-      }
-      // w bits from pos (they may straddle two limbs; bits above the number read as zero)
-      let window: u64 = limb < L ? <u64>ld(k, limb) : 0;
-      if (limb + 1 < L) window |= <u64>ld(k, limb + 1) << 32;
-      let value = (<u32>(window >>> (<u64>(pos & 31)))) & mask;
-      value += carry; // odd, at most 2^w - 1
-      let digit = <i32>value;
-      carry = 0;
-      if (value > full >>> 1) {
-        digit -= <i32>full;
-        carry = 1;
-      }
-      unchecked((digits[pos] = <i8>digit));
-      length = pos + 1;
-      pos += w;
-    }
-    return length;
+    return recodeWnaf(changetype<usize>(digits), k, this.limbs, w);
   }
 
   /**
@@ -683,9 +654,7 @@ export class Curve {
     const L = this.limbs, bytes = <usize>L << 2, pointBytes: usize = 3 * bytes;
     if (L == 8) {
       // P-256 runs this part (nearly all of a verification) on its faster field representation.
-      const lenG = this.recode(this.digitsG, u1, G_WINDOW);
-      const lenQ = this.recode(this.digitsQ, u2, P256_Q_WINDOW);
-      p256Combine(changetype<usize>(this.digitsG), changetype<usize>(this.digitsQ), max(lenG, lenQ), qx, qy, this.acc);
+      p256Combine(u1, u2, qx, qy, this.acc);
       return;
     }
     const qTable = changetype<usize>(this.qTable);

@@ -21,6 +21,8 @@
 //
 // Everything here handles public data only (a signature check), so the code branches on values freely.
 
+import { recodeWnaf } from "./wnaf";
+
 const MASK: i64 = (1 << 29) - 1;
 const MASK24: i64 = (1 << 24) - 1;
 /** Bytes of one element (9 digits stored as u32) and of one Jacobian point (X, Y, Z). */
@@ -246,7 +248,7 @@ let ready = false;
 
 /**
  * Fills the constants once: p and 4p in digits, R^2 mod p by doubling 1 522 times (start-up only), 1 and R mod p.
- * p256SetBaseTable calls it; the field functions assume it ran.
+ * p256SetBasePoint calls it; the field functions assume it ran.
  */
 export function p256FieldSetUp(): void {
   if (ready) return;
@@ -290,26 +292,37 @@ const SPARE: usize = memory.data(36);
 const SPARE_LIMBS: usize = memory.data(32);
 
 /**
- * Window of the signed-digit recoding of u2 (the public key's scalar). Q's odd multiples Q, 3Q, ..., 63Q are made
- * affine (one shared inversion), so each addition in the main loop is a mixed one; that pays once a key is used
- * more than once, and keys repeat across requests, so the tables of the last few keys are kept (KEY_SLOTS).
+ * Split scalars. u1 and u2 (below 2^256) are cut into PARTS pieces of PART_BITS bits, u = sum u_j 2^(j PART_BITS),
+ * so u G = sum u_j (2^(j PART_BITS) G), and the same for Q: the main loop then doubles PART_BITS times instead of
+ * 256, adding from one table per piece and point. Those tables hold the odd multiples P, 3P, ..., 63P (signed
+ * digits of width WINDOW) of each shifted point, affine, so every addition in the loop is a mixed one. G's are built
+ * once; Q's when a key is first seen, kept for the last KEY_SLOTS keys (keys repeat across requests), replaced in
+ * turn. A new key costs the doublings to its shifted points and the four tables, about two verifications' worth;
+ * more than KEY_SLOTS P-256 keys in constant rotation would pay that on every verification. Four pieces take the
+ * doublings from 256 to 64 at the same number of additions; more would add tables faster than they save work.
  */
-export const P256_Q_WINDOW: i32 = 7;
-const Q_ENTRIES: i32 = 1 << (P256_Q_WINDOW - 2);
-const KEY_SLOTS: i32 = 4;
-/** A key slot: the key's x and y as given (8 u32 limbs each), then its affine table (x, y per entry). */
-const SLOT_BYTES: usize = 64 + <usize>Q_ENTRIES * 2 * ELEMENT_BYTES;
+const PARTS: i32 = 4;
+const PART_BITS: i32 = 256 / PARTS;
+const PART_LIMBS: i32 = PART_BITS / 32;
+const WINDOW: i32 = 7;
+const ENTRIES: i32 = 1 << (WINDOW - 2);
+const TABLE_BYTES: usize = <usize>ENTRIES * 2 * ELEMENT_BYTES;
+const G_TABLES: usize = memory.data(<i32>TABLE_BYTES * PARTS);
+const KEY_SLOTS: i32 = 8;
+/** A key slot: the key's x and y as given (8 u32 limbs each), then its PARTS tables. */
+const SLOT_BYTES: usize = 64 + TABLE_BYTES * PARTS;
 const KEY_CACHE: usize = memory.data(<i32>SLOT_BYTES * KEY_SLOTS);
 let keySlotsUsed = 0;
 let nextKeySlot = 0;
-/** Scratch while a key's table is built: the Jacobian multiples, their running Z products, and 2Q. */
-const JACOBIAN_TABLE: usize = memory.data(<i32>POINT_BYTES * Q_ENTRIES);
-const Z_PRODUCTS: usize = memory.data(<i32>ELEMENT_BYTES * Q_ENTRIES);
-const TWO_Q: usize = memory.data(<i32>POINT_BYTES);
+/** The signed digits of u1's pieces, then u2's, PART_BITS + 1 each. */
+const DIGIT_STRIDE: usize = <usize>PART_BITS + 1;
+const DIGITS: usize = memory.data(<i32>DIGIT_STRIDE * 2 * PARTS);
+/** Scratch while tables are built: the shifted point, its Jacobian multiples, their running Z products, twice it. */
+const BASE: usize = memory.data(<i32>POINT_BYTES);
+const JACOBIAN_TABLE: usize = memory.data(<i32>POINT_BYTES * ENTRIES);
+const Z_PRODUCTS: usize = memory.data(<i32>ELEMENT_BYTES * ENTRIES);
+const TWICE_BASE: usize = memory.data(<i32>POINT_BYTES);
 const INVERSE: usize = memory.data(36);
-/** Odd multiples of G (G, 3G, ..., 63G), affine (x, y), converted once from ec.ts's table. */
-const G_ENTRIES: i32 = 32;
-const G_TABLE: usize = memory.data(<i32>ELEMENT_BYTES * 2 * G_ENTRIES);
 /** The running point. */
 const ACC: usize = memory.data(<i32>POINT_BYTES);
 
@@ -452,44 +465,30 @@ function slotHolds(slot: usize, qx32: usize, qy32: usize): bool {
 }
 
 /**
- * The affine odd multiples of Q = (qx, qy) (u32 limbs, a curve point): from the key cache, or built into the next
- * slot. Building: the Jacobian multiples by repeated addition of 2Q, then all of them to affine with one inversion
- * (Montgomery's trick: invert the product of the Z's, then peel off one Z at a time).
+ * Fills `table` with the affine odd multiples of the Jacobian point at BASE (not infinity): the Jacobian multiples
+ * by repeated addition of twice it, then all of them to affine with one inversion (Montgomery's trick: invert the
+ * product of the Z's, then peel off one Z at a time). No multiple kP with k < 64 is infinity (the group order is
+ * prime and huge), so every Z is invertible.
  */
-function affineTableOf(qx32: usize, qy32: usize): usize {
-  for (let i = 0; i < keySlotsUsed; i++) {
-    const slot = KEY_CACHE + <usize>i * SLOT_BYTES;
-    if (slotHolds(slot, qx32, qy32)) return slot + 64;
-  }
-  const slot = KEY_CACHE + <usize>nextKeySlot * SLOT_BYTES;
-  nextKeySlot = (nextKeySlot + 1) % KEY_SLOTS;
-  if (keySlotsUsed < KEY_SLOTS) keySlotsUsed++;
-  memory.copy(slot, qx32, 32);
-  memory.copy(slot + 32, qy32, 32);
-
+function buildAffineTable(table: usize): void {
   const jacobian = JACOBIAN_TABLE;
-  fieldFromLimbs(jacobian, qx32);
-  fieldFromLimbs(jacobian + ELEMENT_BYTES, qy32);
-  memory.copy(jacobian + 2 * ELEMENT_BYTES, ONE, ELEMENT_BYTES);
-  memory.copy(TWO_Q, jacobian, POINT_BYTES);
-  pointDouble(TWO_Q);
-  for (let i = 1; i < Q_ENTRIES; i++) {
+  memory.copy(jacobian, BASE, POINT_BYTES);
+  memory.copy(TWICE_BASE, BASE, POINT_BYTES);
+  pointDouble(TWICE_BASE);
+  for (let i = 1; i < ENTRIES; i++) {
     const entry = jacobian + <usize>i * POINT_BYTES;
     memory.copy(entry, entry - POINT_BYTES, POINT_BYTES);
-    pointAdd(entry, TWO_Q, false);
+    pointAdd(entry, TWICE_BASE, false);
   }
-  // No multiple kQ with k < 64 is infinity (Q is a curve point and the group order is prime and huge), so every
-  // Z is invertible.
   const products = Z_PRODUCTS;
   memory.copy(products, jacobian + 2 * ELEMENT_BYTES, ELEMENT_BYTES);
-  for (let i = 1; i < Q_ENTRIES; i++) {
+  for (let i = 1; i < ENTRIES; i++) {
     const z = jacobian + <usize>i * POINT_BYTES + 2 * ELEMENT_BYTES;
     fieldMul(products + <usize>i * ELEMENT_BYTES, products + <usize>(i - 1) * ELEMENT_BYTES, z);
   }
   const inverse = T0, zInverse = T1, zz = T2, zzz = T3;
-  fieldInvert(inverse, products + <usize>(Q_ENTRIES - 1) * ELEMENT_BYTES); // 1 / (Z_0 ... Z_last)
-  const table = slot + 64;
-  for (let i = Q_ENTRIES - 1; i >= 0; i--) {
+  fieldInvert(inverse, products + <usize>(ENTRIES - 1) * ELEMENT_BYTES); // 1 / (Z_0 ... Z_last)
+  for (let i = ENTRIES - 1; i >= 0; i--) {
     const point = jacobian + <usize>i * POINT_BYTES;
     if (i > 0) {
       fieldMul(zInverse, inverse, products + <usize>(i - 1) * ELEMENT_BYTES); // 1 / Z_i
@@ -503,44 +502,70 @@ function affineTableOf(qx32: usize, qy32: usize): usize {
     fieldMul(entry, point, zz);
     fieldMul(entry + ELEMENT_BYTES, point + ELEMENT_BYTES, zzz);
   }
-  return table;
 }
 
-/**
- * Takes P-256's base-point table from ec.ts (G, 3G, ..., 63G as affine x, y in u32 limbs, `entries` of them) into
- * this representation. Called once, when the curve is built.
- */
-export function p256SetBaseTable(table32: usize, entries: i32): void {
-  assert(entries == G_ENTRIES, "p256: unexpected base table size");
+/** The PARTS tables of the affine point (x, y) (u32 limbs, a curve point): of P, 2^PART_BITS P, and so on. */
+function buildShiftedTables(tables: usize, x32: usize, y32: usize): void {
+  fieldFromLimbs(BASE, x32);
+  fieldFromLimbs(BASE + ELEMENT_BYTES, y32);
+  memory.copy(BASE + 2 * ELEMENT_BYTES, ONE, ELEMENT_BYTES);
+  for (let part = 0; part < PARTS; part++) {
+    if (part > 0) for (let i = 0; i < PART_BITS; i++) pointDouble(BASE);
+    buildAffineTable(tables + <usize>part * TABLE_BYTES);
+  }
+}
+
+/** Q's tables: from the key cache, or built into the next slot. */
+function tablesOf(qx32: usize, qy32: usize): usize {
+  for (let i = 0; i < keySlotsUsed; i++) {
+    const slot = KEY_CACHE + <usize>i * SLOT_BYTES;
+    if (slotHolds(slot, qx32, qy32)) return slot + 64;
+  }
+  const slot = KEY_CACHE + <usize>nextKeySlot * SLOT_BYTES;
+  nextKeySlot = (nextKeySlot + 1) % KEY_SLOTS;
+  if (keySlotsUsed < KEY_SLOTS) keySlotsUsed++;
+  memory.copy(slot, qx32, 32);
+  memory.copy(slot + 32, qy32, 32);
+  buildShiftedTables(slot + 64, qx32, qy32);
+  return slot + 64;
+}
+
+/** Builds G's tables from the base point (gx, gy) (u32 limbs). Called once, when the curve is built. */
+export function p256SetBasePoint(gx32: usize, gy32: usize): void {
   p256FieldSetUp();
-  for (let i = 0; i < entries; i++) {
-    const from = table32 + <usize>i * 64, to = G_TABLE + <usize>i * 2 * ELEMENT_BYTES;
-    fieldFromLimbs(to, from);
-    fieldFromLimbs(to + ELEMENT_BYTES, from + 32);
+  buildShiftedTables(G_TABLES, gx32, gy32);
+}
+
+/** acc += (the odd multiple of a table given by the signed digit d); d = 0 adds nothing. */
+@inline function addDigit(acc: usize, table: usize, d: i32): void {
+  if (d != 0) {
+    const entry = table + <usize>(abs(d) >> 1) * 2 * ELEMENT_BYTES;
+    pointAddAffine(acc, entry, entry + ELEMENT_BYTES, d < 0);
   }
 }
 
 /**
- * out = u1 G + u2 Q as a Jacobian point in u32 limbs (X, Y, Z, 8 limbs each, fully reduced), given the signed-digit
- * expansions of u1 (width 7) and u2 (width P256_Q_WINDOW) as digitsG, digitsQ (`length` digits each, ec.ts's
- * recoding) and the affine Q in u32 limbs. Same interleaved ("Shamir") evaluation as ec.ts's generic code, with
- * both tables affine.
+ * out = u1 G + u2 Q as a Jacobian point in u32 limbs (X, Y, Z, 8 limbs each, fully reduced), for scalars u1, u2
+ * below 2^256 (8 u32 limbs) and the affine curve point Q (u32 limbs). All pieces' signed-digit expansions are
+ * evaluated over shared doublings ("Shamir's trick"); sums may pass through infinity or need a doubling, which
+ * pointAddAffine handles.
  */
-export function p256Combine(digitsG: usize, digitsQ: usize, length: i32, qx32: usize, qy32: usize, out32: usize): void {
-  const qTable = affineTableOf(qx32, qy32);
+export function p256Combine(u1: usize, u2: usize, qx32: usize, qy32: usize, out32: usize): void {
+  const qTables = tablesOf(qx32, qy32);
+  let length = 0;
+  for (let part = 0; part < PARTS; part++) {
+    const offset = <usize>(part * PART_LIMBS) << 2;
+    length = max(length, recodeWnaf(DIGITS + <usize>part * DIGIT_STRIDE, u1 + offset, PART_LIMBS, WINDOW));
+    length = max(length, recodeWnaf(DIGITS + <usize>(PARTS + part) * DIGIT_STRIDE, u2 + offset, PART_LIMBS, WINDOW));
+  }
   const acc = ACC;
   memory.fill(acc + 2 * ELEMENT_BYTES, 0, ELEMENT_BYTES); // infinity
   for (let i = length - 1; i >= 0; i--) {
     pointDouble(acc);
-    const dg = <i32>load<i8>(digitsG + <usize>i);
-    if (dg != 0) {
-      const entry = G_TABLE + <usize>(abs(dg) >> 1) * 2 * ELEMENT_BYTES;
-      pointAddAffine(acc, entry, entry + ELEMENT_BYTES, dg < 0);
-    }
-    const dq = <i32>load<i8>(digitsQ + <usize>i);
-    if (dq != 0) {
-      const entry = qTable + <usize>(abs(dq) >> 1) * 2 * ELEMENT_BYTES;
-      pointAddAffine(acc, entry, entry + ELEMENT_BYTES, dq < 0);
+    for (let part = 0; part < PARTS; part++) {
+      const table = <usize>part * TABLE_BYTES;
+      addDigit(acc, G_TABLES + table, <i32>load<i8>(DIGITS + <usize>part * DIGIT_STRIDE + <usize>i));
+      addDigit(acc, qTables + table, <i32>load<i8>(DIGITS + <usize>(PARTS + part) * DIGIT_STRIDE + <usize>i));
     }
   }
   fieldToLimbs(out32, acc);

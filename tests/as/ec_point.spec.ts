@@ -116,14 +116,14 @@ function checkSmallSums(curve: Curve, gx: string, gy: string): void {
 }
 
 /**
- * a G + b (k G) = (a + b k) G for keys k G, k = 2..9, taken in turn (more keys than P-256 keeps Q tables for, so
+ * a G + b (k G) = (a + b k) G for keys k G, k = 2..11, taken in turn (more keys than P-256 keeps Q tables for, so
  * tables are evicted and rebuilt) and each twice in a row (a kept table is reused).
  */
 function checkKeyRotation(curve: Curve, gx: string, gy: string): void {
   const size = curve.size;
   let failures = 0;
   for (let round = 0; round < 3; round++) {
-    for (let k = 2; k <= 9; k++) {
+    for (let k = 2; k <= 11; k++) {
       const key = combineHex(curve, [scalar(k, size), scalar(0, size), gx, gy]);
       const qx = key.substr(0, 2 * size), qy = key.substr(2 * size);
       for (let repeat = 0; repeat < 2; repeat++) {
