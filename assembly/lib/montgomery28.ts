@@ -60,6 +60,50 @@ export const MAX_DIGITS: i32 = 147;
   return acc;
 }
 
+/** Lane masks keeping the first 0, 1, 2 or 3 u32 lanes of a vector. */
+const KEEP_LANES: usize = memory.data<u32>([
+  0, 0, 0, 0,
+  0xffffffff, 0, 0, 0,
+  0xffffffff, 0xffffffff, 0, 0,
+  0xffffffff, 0xffffffff, 0xffffffff, 0,
+]);
+
+/**
+ * One column of a squaring, in the two u64 lanes: 2 x[0..pairs) . y[0..pairs) + m[0..terms) . n[0..terms), for
+ * pairs <= terms. The pairs are read exactly (a last partial vector is masked, as the digits after them are not
+ * zero); the quotient terms may run past their end into zeros, eight digits a step once the pairs are done.
+ */
+@inline function squareColumn(x: usize, y: usize, m: usize, n: usize, pairs: i32, terms: i32): v128 {
+  const wholeBytes = <usize>(pairs & ~3) << 2;
+  let pairSum = i64x2.splat(0), quotientSum = i64x2.splat(0);
+  let off: usize = 0;
+  for (; off < wholeBytes; off += 16) {
+    const vx = v128.load(x + off), vy = v128.load(y + off);
+    const vm = v128.load(m + off), vn = v128.load(n + off);
+    pairSum = i64x2.add(pairSum, i64x2.add(i64x2.extmul_low_i32x4_u(vx, vy), i64x2.extmul_high_i32x4_u(vx, vy)));
+    quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(vm, vn), i64x2.extmul_high_i32x4_u(vm, vn)));
+  }
+  const rest = pairs & 3;
+  if (rest != 0) {
+    const vx = v128.and(v128.load(x + off), v128.load(KEEP_LANES + (<usize>rest << 4))), vy = v128.load(y + off);
+    pairSum = i64x2.add(pairSum, i64x2.add(i64x2.extmul_low_i32x4_u(vx, vy), i64x2.extmul_high_i32x4_u(vx, vy)));
+  }
+  const termBytes = <usize>terms << 2;
+  for (; off < termBytes; off += 32) {
+    const vm = v128.load(m + off), vn = v128.load(n + off);
+    const wm = v128.load(m + off, 16), wn = v128.load(n + off, 16);
+    quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(vm, vn), i64x2.extmul_high_i32x4_u(vm, vn)));
+    quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(wm, wn), i64x2.extmul_high_i32x4_u(wm, wn)));
+  }
+  return i64x2.add(i64x2.shl(pairSum, 1), quotientSum);
+}
+
+/** The middle square a[k/2]^2 of an even column k, else 0. */
+@inline function middleSquare(a: usize, k: i32): u64 {
+  const d = <u64>digitAt(a, k >> 1);
+  return (k & 1) == 0 ? d * d : 0;
+}
+
 function digitBuffer(): StaticArray<u32> {
   return new StaticArray<u32>(MAX_DIGITS + PAD);
 }
@@ -173,9 +217,7 @@ export class Montgomery28 {
   /**
    * out = a^2 / R mod n, below 2n for a below 2n; out may alias a. The products a[j] a[k-j] of a column come in
    * equal pairs, so each pair is formed once and doubled (plus the middle square of an even column): a quarter fewer
-   * products than mul, and RSA's exponentiation is almost all squarings. One loop takes the pairs, four at a time,
-   * together with as many quotient terms; a second finishes the quotient terms; up to three pairs are left to
-   * scalar code (the vector loop must not read past the pairs, as those digits are not zero).
+   * products than mul, and RSA's exponentiation is almost all squarings. Same two column ranges as mul.
    */
   private sqr(out: usize, a: usize): void {
     const L = this.digits;
@@ -188,47 +230,30 @@ export class Montgomery28 {
     const n0 = <u64>this.n0, n0inv = this.n0inv;
 
     let carry: u64 = 0;
-    for (let k = 0; k < 2 * L - 1; k++) {
-      // Terms j = first .. with a[k-j] (and n[k-j]) at reversed index L-1-k+j.
-      const first = max(0, k - L + 1);
-      const pairs = ((k + 1) >> 1) - first; // the terms with j < k-j
-      const quotientTerms = min(k, L - 1) - first + 1; // m[k] itself is still zero
-      const x = a + (<usize>first << 2), y = reversed + (<usize>(L - 1 - k + first) << 2);
-      const m = quotient + (<usize>first << 2), n = nReversed + (<usize>(L - 1 - k + first) << 2);
-      const wholeBytes = <usize>(pairs & ~3) << 2;
-      let pairSum = i64x2.splat(0), quotientSum = i64x2.splat(0);
-      let off: usize = 0;
-      for (; off < wholeBytes; off += 16) {
-        const vx = v128.load(x + off), vy = v128.load(y + off);
-        const vm = v128.load(m + off), vn = v128.load(n + off);
-        pairSum = i64x2.add(pairSum, i64x2.add(i64x2.extmul_low_i32x4_u(vx, vy), i64x2.extmul_high_i32x4_u(vx, vy)));
-        quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(vm, vn), i64x2.extmul_high_i32x4_u(vm, vn)));
-      }
-      const quotientBytes = <usize>quotientTerms << 2;
-      for (; off < quotientBytes; off += 32) {
-        const vm = v128.load(m + off), vn = v128.load(n + off);
-        const wm = v128.load(m + off, 16), wn = v128.load(n + off, 16);
-        quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(vm, vn), i64x2.extmul_high_i32x4_u(vm, vn)));
-        quotientSum = i64x2.add(quotientSum, i64x2.add(i64x2.extmul_low_i32x4_u(wm, wn), i64x2.extmul_high_i32x4_u(wm, wn)));
-      }
-      let extra: u64 = 0;
-      for (let t = pairs & ~3; t < pairs; t++) extra += <u64>digitAt(x, t) * <u64>digitAt(y, t);
-      extra <<= 1;
-      if ((k & 1) == 0) {
-        const d = <u64>digitAt(a, k >> 1);
-        extra += d * d;
-      }
-      const acc = i64x2.add(i64x2.shl(pairSum, 1), quotientSum);
+    // Columns 0 .. L-1: terms j = 0..k (pairs j < k-j), reversed index L-1-k+j; m[k] is still zero.
+    for (let k = 0; k < L; k++) {
+      const tail = <usize>(L - 1 - k) << 2;
+      const acc = squareColumn(a, reversed + tail, quotient, nReversed + tail, (k + 1) >> 1, k + 1);
       const lane0 = <u64>i64x2.extract_lane(acc, 0), lane1 = <u64>i64x2.extract_lane(acc, 1);
-      let low = (lane0 & DIGIT_MASK) + (lane1 & DIGIT_MASK) + (carry & DIGIT_MASK) + (extra & DIGIT_MASK);
-      const high = (lane0 >> DIGIT_BITS) + (lane1 >> DIGIT_BITS) + (carry >> DIGIT_BITS) + (extra >> DIGIT_BITS);
-      if (k < L) {
-        const q = (<u32>low * n0inv) & <u32>DIGIT_MASK;
-        setDigit(quotient, k, q);
-        low += <u64>q * n0;
-      } else {
-        setDigit(product, k - L, <u32>(low & DIGIT_MASK));
-      }
+      const middle = middleSquare(a, k);
+      // The column may pass 2^64: sum the low 28-bit parts and the high parts separately.
+      let low = (lane0 & DIGIT_MASK) + (lane1 & DIGIT_MASK) + (carry & DIGIT_MASK) + (middle & DIGIT_MASK);
+      const high = (lane0 >> DIGIT_BITS) + (lane1 >> DIGIT_BITS) + (carry >> DIGIT_BITS) + (middle >> DIGIT_BITS);
+      const m = (<u32>low * n0inv) & <u32>DIGIT_MASK;
+      setDigit(quotient, k, m);
+      low += <u64>m * n0;
+      carry = high + (low >> DIGIT_BITS);
+    }
+    // Columns L .. 2L-2: terms j = k-L+1 .. L-1, reversed index from 0.
+    for (let k = L; k < 2 * L - 1; k++) {
+      const first = k - L + 1;
+      const head = <usize>first << 2;
+      const acc = squareColumn(a + head, reversed, quotient + head, nReversed, ((k + 1) >> 1) - first, 2 * L - 1 - k);
+      const lane0 = <u64>i64x2.extract_lane(acc, 0), lane1 = <u64>i64x2.extract_lane(acc, 1);
+      const middle = middleSquare(a, k);
+      const low = (lane0 & DIGIT_MASK) + (lane1 & DIGIT_MASK) + (carry & DIGIT_MASK) + (middle & DIGIT_MASK);
+      const high = (lane0 >> DIGIT_BITS) + (lane1 >> DIGIT_BITS) + (carry >> DIGIT_BITS) + (middle >> DIGIT_BITS);
+      setDigit(product, k - L, <u32>(low & DIGIT_MASK));
       carry = high + (low >> DIGIT_BITS);
     }
     setDigit(product, L - 1, <u32>carry);
