@@ -297,7 +297,7 @@ const SPARE_LIMBS: usize = memory.data(32);
  * 256, adding from one table per piece and point. Those tables hold the odd multiples P, 3P, ..., 63P (signed
  * digits of width WINDOW) of each shifted point, affine, so every addition in the loop is a mixed one. G's are built
  * once; Q's when a key is first seen, kept for the last KEY_SLOTS keys (keys repeat across requests), replaced in
- * turn. A new key costs the doublings to its shifted points and the four tables, about two verifications' worth;
+ * turn. A new key costs the doublings to its shifted points and the four tables, about three verifications' worth;
  * more than KEY_SLOTS P-256 keys in constant rotation would pay that on every verification. Four pieces take the
  * doublings from 256 to 64 at the same number of additions; more would add tables faster than they save work.
  */
@@ -317,10 +317,10 @@ let nextKeySlot = 0;
 /** The signed digits of u1's pieces, then u2's, PART_BITS + 1 each. */
 const DIGIT_STRIDE: usize = <usize>PART_BITS + 1;
 const DIGITS: usize = memory.data(<i32>DIGIT_STRIDE * 2 * PARTS);
-/** Scratch while tables are built: the shifted point, its Jacobian multiples, their running Z products, twice it. */
+/** Scratch while tables are built: the shifted point, all Jacobian multiples, their running Z products, twice it. */
 const BASE: usize = memory.data(<i32>POINT_BYTES);
-const JACOBIAN_TABLE: usize = memory.data(<i32>POINT_BYTES * ENTRIES);
-const Z_PRODUCTS: usize = memory.data(<i32>ELEMENT_BYTES * ENTRIES);
+const JACOBIAN_POINTS: usize = memory.data(<i32>POINT_BYTES * ENTRIES * PARTS);
+const Z_PRODUCTS: usize = memory.data(<i32>ELEMENT_BYTES * ENTRIES * PARTS);
 const TWICE_BASE: usize = memory.data(<i32>POINT_BYTES);
 const INVERSE: usize = memory.data(36);
 /** The running point. */
@@ -464,32 +464,35 @@ function slotHolds(slot: usize, qx32: usize, qy32: usize): bool {
   return true;
 }
 
-/**
- * Fills `table` with the affine odd multiples of the Jacobian point at BASE (not infinity): the Jacobian multiples
- * by repeated addition of twice it, then all of them to affine with one inversion (Montgomery's trick: invert the
- * product of the Z's, then peel off one Z at a time). No multiple kP with k < 64 is infinity (the group order is
- * prime and huge), so every Z is invertible.
- */
-function buildAffineTable(table: usize): void {
-  const jacobian = JACOBIAN_TABLE;
-  memory.copy(jacobian, BASE, POINT_BYTES);
+/** The Jacobian odd multiples P, 3P, ..., of the point P at BASE (not infinity) into `points`, by adding 2P. */
+function buildOddMultiples(points: usize): void {
+  memory.copy(points, BASE, POINT_BYTES);
   memory.copy(TWICE_BASE, BASE, POINT_BYTES);
   pointDouble(TWICE_BASE);
   for (let i = 1; i < ENTRIES; i++) {
-    const entry = jacobian + <usize>i * POINT_BYTES;
+    const entry = points + <usize>i * POINT_BYTES;
     memory.copy(entry, entry - POINT_BYTES, POINT_BYTES);
     pointAdd(entry, TWICE_BASE, false);
   }
+}
+
+/**
+ * Writes the `count` Jacobian points at `points` in affine form (x, y) to `out`, with one inversion for all of
+ * them (Montgomery's trick: invert the product of the Z's, then peel off one Z at a time). The points are odd
+ * multiples kP with k < 64 of curve points (not infinity), none of them infinity as the group order is prime and
+ * huge, so every Z is invertible.
+ */
+function batchToAffine(out: usize, points: usize, count: i32): void {
   const products = Z_PRODUCTS;
-  memory.copy(products, jacobian + 2 * ELEMENT_BYTES, ELEMENT_BYTES);
-  for (let i = 1; i < ENTRIES; i++) {
-    const z = jacobian + <usize>i * POINT_BYTES + 2 * ELEMENT_BYTES;
+  memory.copy(products, points + 2 * ELEMENT_BYTES, ELEMENT_BYTES);
+  for (let i = 1; i < count; i++) {
+    const z = points + <usize>i * POINT_BYTES + 2 * ELEMENT_BYTES;
     fieldMul(products + <usize>i * ELEMENT_BYTES, products + <usize>(i - 1) * ELEMENT_BYTES, z);
   }
   const inverse = T0, zInverse = T1, zz = T2, zzz = T3;
-  fieldInvert(inverse, products + <usize>(ENTRIES - 1) * ELEMENT_BYTES); // 1 / (Z_0 ... Z_last)
-  for (let i = ENTRIES - 1; i >= 0; i--) {
-    const point = jacobian + <usize>i * POINT_BYTES;
+  fieldInvert(inverse, products + <usize>(count - 1) * ELEMENT_BYTES); // 1 / (Z_0 ... Z_last)
+  for (let i = count - 1; i >= 0; i--) {
+    const point = points + <usize>i * POINT_BYTES;
     if (i > 0) {
       fieldMul(zInverse, inverse, products + <usize>(i - 1) * ELEMENT_BYTES); // 1 / Z_i
       fieldMul(inverse, inverse, point + 2 * ELEMENT_BYTES); // 1 / (Z_0 ... Z_(i-1))
@@ -498,21 +501,25 @@ function buildAffineTable(table: usize): void {
     }
     fieldSqr(zz, zInverse);
     fieldMul(zzz, zz, zInverse);
-    const entry = table + <usize>i * 2 * ELEMENT_BYTES;
+    const entry = out + <usize>i * 2 * ELEMENT_BYTES;
     fieldMul(entry, point, zz);
     fieldMul(entry + ELEMENT_BYTES, point + ELEMENT_BYTES, zzz);
   }
 }
 
-/** The PARTS tables of the affine point (x, y) (u32 limbs, a curve point): of P, 2^PART_BITS P, and so on. */
+/**
+ * The PARTS tables of the affine point (x, y) (u32 limbs, a curve point): of P, 2^PART_BITS P, and so on, stored
+ * one after the other, so all their entries are one run of points for batchToAffine.
+ */
 function buildShiftedTables(tables: usize, x32: usize, y32: usize): void {
   fieldFromLimbs(BASE, x32);
   fieldFromLimbs(BASE + ELEMENT_BYTES, y32);
   memory.copy(BASE + 2 * ELEMENT_BYTES, ONE, ELEMENT_BYTES);
   for (let part = 0; part < PARTS; part++) {
     if (part > 0) for (let i = 0; i < PART_BITS; i++) pointDouble(BASE);
-    buildAffineTable(tables + <usize>part * TABLE_BYTES);
+    buildOddMultiples(JACOBIAN_POINTS + <usize>(part * ENTRIES) * POINT_BYTES);
   }
+  batchToAffine(tables, JACOBIAN_POINTS, PARTS * ENTRIES);
 }
 
 /** Q's tables: from the key cache, or built into the next slot. */
