@@ -8,7 +8,9 @@
 // products, and buys loops with no carry handling at all.
 //
 // Why SIMD: i64x2.extmul_low_i32x4_u / extmul_high_i32x4_u multiply two pairs of u32 lanes into two u64 lanes in
-// one instruction each (pmuludq on x86-64, umull on arm64), so four digit products cost two multiplies and two adds.
+// one Wasm instruction each (on x86-64 V8 emits two lane shuffles and a pmuludq), so four digit products cost two
+// multiplies and two adds. The loops then run at about one digit product per cycle, bound by those instructions;
+// the other 16-bit or floating-point lane products Wasm offers need more of them per bit of product.
 //
 // Layout: product scanning with the reduction interleaved ("FIPS" Montgomery): column k of the result gathers
 // sum a[j] b[k-j] + sum m[j] n[k-j], then the quotient digit m[k] (while k < digits) that clears the column's low
