@@ -9,6 +9,11 @@
 //
 // Only public values pass through here (the signature, the modulus, the public exponent), so the code is not
 // written to be constant-time; it is written to be fast and allocation-free once a MontgomeryModulus exists.
+//
+// The exponentiation itself runs on 28-bit digits with SIMD multiply-adds (montgomery28.ts); the 32-bit
+// multiplication here sets up R^2 and serves callers that want single Montgomery products.
+
+import { MAX_DIGITS, Montgomery28, limbsToDigits } from "./montgomery28";
 
 /** Largest supported operand: 128 limbs = 4096 bits. */
 export const MAX_LIMBS: i32 = 128;
@@ -134,12 +139,14 @@ export class MontgomeryModulus {
   /** R^2 mod n: multiplying by it (Montgomery) converts a plain residue into Montgomery form. */
   readonly rr: StaticArray<u32> = new StaticArray<u32>(MAX_LIMBS);
 
-  // Scratch: t holds the running product (limbs + 1 words), the others hold exponentiation state.
+  // Scratch: t holds the running product (limbs + 1 words), rrWork the R^2 being adapted to digitForm.
   private readonly t: StaticArray<u32> = new StaticArray<u32>(MAX_LIMBS + 2);
-  private readonly base: StaticArray<u32> = new StaticArray<u32>(MAX_LIMBS);
-  private readonly acc: StaticArray<u32> = new StaticArray<u32>(MAX_LIMBS);
+  private readonly rrWork: StaticArray<u32> = new StaticArray<u32>(MAX_LIMBS);
   private readonly one: StaticArray<u32> = new StaticArray<u32>(MAX_LIMBS);
   private readonly incoming: StaticArray<u32> = new StaticArray<u32>(MAX_LIMBS);
+  /** The same modulus in 28-bit digits, which powU32 works in. */
+  private readonly digitForm: Montgomery28 = new Montgomery28();
+  private readonly rrDigits: StaticArray<u32> = new StaticArray<u32>(MAX_DIGITS);
 
   constructor() {
     unchecked(this.one[0] = 1);
@@ -173,7 +180,22 @@ export class MontgomeryModulus {
     this.n0inv = 0 - inv;
 
     this.computeRR();
+    this.prepareDigitForm();
     return true;
+  }
+
+  /**
+   * Sets up digitForm. Its R' = 2^(28 digits) is at least this R = 2^(32 limbs), so R'^2 mod n is this R^2 mod n
+   * doubled 56 digits - 64 limbs more times (at most a few dozen doublings).
+   */
+  private prepareDigitForm(): void {
+    const limbs = this.limbs;
+    const digits = Montgomery28.digitsFor(this.bits, limbs);
+    const r = this.rrWork;
+    memory.copy(changetype<usize>(r), changetype<usize>(this.rr), <usize>limbs << 2);
+    for (let i = 64 * limbs; i < 56 * digits; i++) this.doubleMod(r);
+    limbsToDigits(changetype<usize>(r), limbs, changetype<usize>(this.rrDigits), digits);
+    this.digitForm.setModulus(this.n, limbs, digits, this.n0inv, this.rrDigits);
   }
 
   /**
@@ -293,10 +315,8 @@ export class MontgomeryModulus {
   }
 
   /**
-   * out = x^e mod n for a plain (not Montgomery) residue x < n and a 32-bit exponent, left-to-right binary.
-   * The last multiplication (e is odd for RSA) uses the plain x, which takes the result out of Montgomery form
-   * for free: mont(x^(e-1)*R, x) = x^e. For e = 65537 that is one conversion in, 16 squarings and one
-   * multiplication. out may alias x. Returns false when no modulus is set or x >= n.
+   * out = x^e mod n for a plain (not Montgomery) residue x < n and a 32-bit exponent (see Montgomery28.pow).
+   * out may alias x. Returns false when no modulus is set or x >= n.
    */
   powU32(out: StaticArray<u32>, x: StaticArray<u32>, e: u32): bool {
     const limbs = this.limbs;
@@ -311,19 +331,7 @@ export class MontgomeryModulus {
       }
       return true;
     }
-    const base = this.base;
-    const acc = this.acc;
-    this.toMont(base, x);
-    memory.copy(changetype<usize>(acc), changetype<usize>(base), bytes);
-    // Bits below the top one, down to bit 1, in Montgomery form.
-    for (let bit = 30 - <i32>clz<u32>(e); bit >= 1; bit--) {
-      this.mul(acc, acc, acc);
-      if (((e >>> <u32>bit) & 1) != 0) this.mul(acc, acc, base);
-    }
-    // Bit 0 leaves Montgomery form: multiply by the plain x, or by 1 when e is even.
-    this.mul(acc, acc, acc);
-    if ((e & 1) != 0) this.mul(out, acc, x);
-    else this.fromMont(out, acc);
+    this.digitForm.pow(out, x, limbs, e);
     return true;
   }
 }

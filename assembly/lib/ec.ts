@@ -5,7 +5,9 @@
 // buffer lives in StaticArrays owned by a Curve, allocated once, so verification allocates nothing per call and
 // the hot loops run on raw loads and stores. Field elements are kept fully reduced into [0, p) in plain (not
 // Montgomery) form; multiply, square, add and subtract are the curve-specific unrolled routines of
-// p256.ts/p384.ts/p521.ts (picked by limb count, a perfectly predicted branch). Scalars mod n use the generic limb loops
+// p256.ts/p384.ts/p521.ts (picked by limb count, a perfectly predicted branch). P-256's double-scalar
+// multiplication, nearly all of its verification time, runs instead in p256_montgomery.ts on a representation
+// made for Wasm's multiplier, and hands back its result in this one. Scalars mod n use the generic limb loops
 // below: a small Montgomery multiplier (only a handful of scalar products are needed per verification) and a
 // binary extended-Euclid inverse.
 //
@@ -14,6 +16,8 @@
 // branches on data freely; it is not meant for signing.
 
 import { p256Add, p256Mul, p256Sqr, p256Sub } from "./p256";
+import { p256Combine, p256SetBasePoint } from "./p256_montgomery";
+import { recodeWnaf } from "./wnaf";
 import { p384Add, p384Mul, p384Sqr, p384Sub } from "./p384";
 import { p521Add, p521Mul, p521Sqr, p521Sub } from "./p521";
 
@@ -123,15 +127,15 @@ export function limbsSub(o: usize, a: usize, b: usize, n: i32): u32 {
   return <u32>(-c);
 }
 
-/** a >>= 1, shifting `top` (0 or 1) in as the new most significant bit. */
-function limbsShiftRight1(a: usize, top: u32, n: i32): void {
-  let prev = ld(a, 0);
+/** a >>= t, for 1 <= t <= 31. */
+function limbsShiftRight(a: usize, t: u32, n: i32): void {
+  let low = ld(a, 0);
   for (let i = 0; i < n - 1; i++) {
     const next = ld(a, i + 1);
-    st(a, i, (prev >>> 1) | (next << 31));
-    prev = next;
+    st(a, i, (low >>> t) | (next << (32 - t)));
+    low = next;
   }
-  st(a, n - 1, (prev >>> 1) | (top << 31));
+  st(a, n - 1, low >>> t);
 }
 
 /** o = a + b mod m, for a, b in [0, m). */
@@ -145,17 +149,42 @@ export function modSub(o: usize, a: usize, b: usize, m: usize, n: i32): void {
   if (limbsSub(o, a, b, n) != 0) limbsAdd(o, o, m, n);
 }
 
-/** x = x / 2 mod m for odd m and x in [0, m): an odd x becomes (x + m) / 2, whose carry bit is shifted back in. */
-function modHalve(x: usize, m: usize, n: i32): void {
-  if ((ld(x, 0) & 1) == 0) limbsShiftRight1(x, 0, n);
-  else limbsShiftRight1(x, limbsAdd(x, x, m, n), n);
+/**
+ * x = x / 2^t mod m for odd m, x in [0, m) and 1 <= t <= 31, with mInv = -m^-1 mod 2^32: adds the multiple k m
+ * (k < 2^t) that makes x divisible by 2^t and shifts, in one pass; (x + k m) / 2^t < (m + (2^t - 1) m) / 2^t = m.
+ */
+function modDivideByPowerOf2(x: usize, t: u32, m: usize, mInv: u32, n: i32): void {
+  const k = <u64>((ld(x, 0) * mInv) & ((<u32>1 << t) - 1)); // u32 product on purpose: only its low t bits matter
+  let sum = <u64>ld(x, 0) + k * <u64>ld(m, 0); // below 2^32 + 2^63: no overflow in these sums
+  let low = <u32>sum;
+  let carry = sum >> 32;
+  for (let i = 1; i < n; i++) {
+    sum = <u64>ld(x, i) + k * <u64>ld(m, i) + carry;
+    const next = <u32>sum;
+    carry = sum >> 32;
+    st(x, i - 1, (low >>> t) | (next << (32 - t)));
+    low = next;
+  }
+  st(x, n - 1, (low >>> t) | (<u32>carry << (32 - t)));
+}
+
+/** Strips the factors of two from u (not zero) and divides x by as many, keeping x a = u (mod m). */
+function removeTwos(u: usize, x: usize, m: usize, mInv: u32, n: i32): void {
+  let low = ld(u, 0);
+  while ((low & 1) == 0) {
+    const t = min(ctz<u32>(low), 31); // a zero low limb takes two steps or more
+    limbsShiftRight(u, t, n);
+    modDivideByPowerOf2(x, t, m, mInv, n);
+    low = ld(u, 0);
+  }
 }
 
 /**
- * o = a^-1 mod m for an odd modulus m, by the binary extended Euclidean algorithm (no multiplications, which makes
- * it several times cheaper here than Fermat's a^(m-2)). Keeps u = x1*a and v = x2*a (mod m) while shrinking u, v
- * towards gcd(a, m) = 1. `scratch` needs 4n limbs. Returns false, leaving o unspecified, when a is 0 or shares a
- * factor with m. Not constant-time: only for public values.
+ * o = a^-1 mod m for an odd modulus m, by the binary extended Euclidean algorithm (no multiplications of big
+ * numbers, which makes it several times cheaper here than Fermat's a^(m-2)). Keeps u = x1*a and v = x2*a (mod m)
+ * while shrinking u, v towards gcd(a, m) = 1; all the factors of two in a row are removed at once. `scratch`
+ * needs 4n limbs. Returns false, leaving o unspecified, when a is 0 or shares a factor with m. Not constant-time:
+ * only for public values.
  */
 export function modInverse(o: usize, a: usize, m: usize, n: i32, scratch: usize): bool {
   const size = <usize>n << 2;
@@ -165,15 +194,10 @@ export function modInverse(o: usize, a: usize, m: usize, n: i32, scratch: usize)
   limbsSetSmall(x1, 1, n);
   limbsSetSmall(x2, 0, n);
   if (limbsIsZero(u, n)) return false;
+  const mInv = montgomeryFactor(ld(m, 0));
   while (!limbsIsOne(u, n) && !limbsIsOne(v, n)) {
-    while ((ld(u, 0) & 1) == 0) {
-      limbsShiftRight1(u, 0, n);
-      modHalve(x1, m, n);
-    }
-    while ((ld(v, 0) & 1) == 0) {
-      limbsShiftRight1(v, 0, n);
-      modHalve(x2, m, n);
-    }
+    removeTwos(u, x1, m, mInv, n);
+    removeTwos(v, x2, m, mInv, n);
     if (limbsCompare(u, v, n) >= 0) {
       limbsSub(u, u, v, n);
       modSub(x1, x1, x2, m, n);
@@ -234,7 +258,10 @@ export function montgomeryMul(o: usize, a: usize, b: usize, m: usize, mInv: u32,
 // ---------------------------------------------------------------------------------------------------------------
 // Curves.
 
-/** Window of the signed-digit recoding of u2 (the public key's scalar): odd multiples up to 15Q, built per call. */
+/**
+ * Window of the signed-digit recoding of u2 (the public key's scalar): odd multiples up to 15Q, built per call
+ * (P-256 uses its own, cached per key: see p256_montgomery.ts).
+ */
 const Q_WINDOW: i32 = 5;
 const Q_TABLE: i32 = 1 << (Q_WINDOW - 2); // Q, 3Q, ..., 15Q
 /** Window for u1 (the base point's scalar): odd multiples up to 63G in affine form, built once per curve. */
@@ -357,7 +384,9 @@ export class Curve {
     limbsSetSmall(this.nR2, 1, L);
     for (let i = 0; i < 64 * L; i++) modAdd(this.nR2, this.nR2, this.nR2, this.n, L);
 
-    this.buildBaseTable(gxHex, gyHex);
+    this.buildBaseTable(gxHex, gyHex, L == 8 ? 1 : G_TABLE);
+    // P-256 builds its own tables from G (the first entry).
+    if (L == 8) p256SetBasePoint(changetype<usize>(this.gTable), changetype<usize>(this.gTable) + bytes);
   }
 
   // ---- field operations (mod p) ----
@@ -560,8 +589,11 @@ export class Curve {
     return true;
   }
 
-  /** Fills gTable with G, 3G, 5G, ..., in affine form (start-up only; one inversion per entry is fine there). */
-  private buildBaseTable(gxHex: string, gyHex: string): void {
+  /**
+   * Fills gTable with `entries` of G, 3G, 5G, ..., in affine form (start-up only; one inversion per entry is fine
+   * there).
+   */
+  private buildBaseTable(gxHex: string, gyHex: string, entries: i32): void {
     const L = this.limbs, bytes = <usize>L << 2;
     const acc = this.acc, twoG = this.twoQ;
     limbsFromHex(acc, gxHex, L);
@@ -571,7 +603,7 @@ export class Curve {
     memory.copy(twoG, acc, 3 * bytes);
     this.double(twoG);
     const table = changetype<usize>(this.gTable);
-    for (let i = 0; i < G_TABLE; i++) {
+    for (let i = 0; i < entries; i++) {
       if (i > 0) this.add(acc, twoG, false);
       const entry = table + <usize>i * 2 * bytes;
       assert(this.toAffine(entry, entry + bytes, acc), "Curve: base table hit infinity");
@@ -607,43 +639,9 @@ export class Curve {
     montgomeryMul(o, o, this.nR2, this.n, this.nInv, L, this.montScratch);
   }
 
-  /**
-   * Signed-digit (width-w NAF) recoding of the scalar k < 2^(32 * limbs) into `digits`: every non-zero digit is
-   * odd with |d| < 2^(w-1), any two non-zero digits are at least w positions apart, and k = sum d_i 2^i. Returns
-   * the number of significant digits. Scanning bit by bit with a carry: a position whose bit equals the carry
-   * gives digit 0; otherwise the next w bits plus the carry form an odd value taken as a signed digit, and when
-   * that digit is negative a carry of one moves past the window.
-   */
+  /** The width-w signed-digit expansion of the scalar k (see wnaf.ts); returns its length. */
   private recode(digits: StaticArray<i8>, k: usize, w: i32): i32 {
-    const L = this.limbs;
-    const total = 32 * L + 1;
-    const full: u32 = 1 << w;
-    const mask: u32 = full - 1;
-    memory.fill(changetype<usize>(digits), 0, <usize>total);
-    let pos = 0, carry: u32 = 0, length = 0;
-    while (pos < total) {
-      const limb = pos >>> 5;
-      const bit = limb < L ? (ld(k, limb) >>> (pos & 31)) & 1 : 0;
-      if (bit == carry) {
-        pos++;
-        continue;
-      }
-      // w bits from pos (they may straddle two limbs; bits above the number read as zero)
-      let window: u64 = limb < L ? <u64>ld(k, limb) : 0;
-      if (limb + 1 < L) window |= <u64>ld(k, limb + 1) << 32;
-      let value = (<u32>(window >>> (<u64>(pos & 31)))) & mask;
-      value += carry; // odd, at most 2^w - 1
-      let digit = <i32>value;
-      carry = 0;
-      if (value > full >>> 1) {
-        digit -= <i32>full;
-        carry = 1;
-      }
-      unchecked((digits[pos] = <i8>digit));
-      length = pos + 1;
-      pos += w;
-    }
-    return length;
+    return recodeWnaf(changetype<usize>(digits), k, this.limbs, w);
   }
 
   /**
@@ -654,6 +652,11 @@ export class Curve {
    */
   private linearCombination(u1: usize, u2: usize, qx: usize, qy: usize): void {
     const L = this.limbs, bytes = <usize>L << 2, pointBytes: usize = 3 * bytes;
+    if (L == 8) {
+      // P-256 runs this part (nearly all of a verification) on its faster field representation.
+      p256Combine(u1, u2, qx, qy, this.acc);
+      return;
+    }
     const qTable = changetype<usize>(this.qTable);
     // Q table: T[0] = Q, T[i] = T[i-1] + 2Q
     limbsCopy(qTable, qx, L);
