@@ -34,6 +34,8 @@ interface ReplicaFigures {
   convergenceMaxMs: number;
   updated: number;
   cpuMsPerChange: number;
+  /** CPU of the process simulating this replica's proxies, same window (it shares the machine's cores). */
+  fleetCpuMsPerChange: number;
 }
 
 /** A real Envoy whose bootstrap lists every replica (it is on whichever one its ADS connection reached). */
@@ -113,6 +115,7 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
     const latencies: number[][] = replicas.map(() => []);
     const updated = replicas.map(() => 0);
     const cpu = replicas.map(() => 0);
+    const fleetCpu = replicas.map(() => 0);
     const applyMs: number[] = [];
     const envoyConvergence: number[][] = envoys.map(() => []);
     for (let change = 1; change <= changes; change++) {
@@ -121,6 +124,7 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
       let release: () => void = () => {};
       const applied = new Promise<void>((resolve) => { release = resolve; });
       const cpuBefore = replicas.map((replica) => readCpuNanos(replica.pid));
+      const fleetCpuBefore = fleets.map((fleet) => readCpuNanos(fleet.pid));
       const percent = (change * 10) % 100;
       let envoyWatch: Promise<number[]> = Promise.resolve([]);
       const arrive = async () => {
@@ -141,6 +145,7 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
           updated[index]! += result.updated;
         }
         cpu[index]! += (readCpuNanos(replicas[index]!.pid) - cpuBefore[index]!) / 1e6;
+        fleetCpu[index]! += (readCpuNanos(fleets[index]!.pid) - fleetCpuBefore[index]!) / 1e6;
       });
     }
     const perReplica = replicas.map((replica, index): ReplicaFigures => {
@@ -156,6 +161,7 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
         convergenceMaxMs: Math.round(sorted[sorted.length - 1] ?? Number.NaN),
         updated: Math.round(updated[index]! / changes),
         cpuMsPerChange: Math.round(cpu[index]! / changes),
+        fleetCpuMsPerChange: Math.round(fleetCpu[index]! / changes),
       };
     });
     const all = latencies.flat().sort((a, b) => a - b);
@@ -175,11 +181,11 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
 }
 
 function table(runs: readonly RunFigures[]): string {
-  const header = "| replicas | replica | proxies | RSS before → after (MiB) | KiB / proxy | convergence p50 / p99 / max (ms) | updated / change | CPU ms / change |";
-  const lines = [header, "|---|---|---|---|---|---|---|---|"];
+  const header = "| replicas | replica | proxies | RSS before → after (MiB) | KiB / proxy | convergence p50 / p99 / max (ms) | updated / change | CPU ms / change | its simulated proxies' CPU ms / change |";
+  const lines = [header, "|---|---|---|---|---|---|---|---|---|"];
   for (const run of runs) {
     for (const figures of run.perReplica) {
-      lines.push(`| ${run.replicas} | ${figures.replica} | ${figures.proxies} | ${figures.rssBeforeMiB} → ${figures.rssAfterMiB} | ${figures.kibPerProxy} | ${figures.convergenceP50Ms} / ${figures.convergenceP99Ms} / ${figures.convergenceMaxMs} | ${figures.updated} | ${figures.cpuMsPerChange} |`);
+      lines.push(`| ${run.replicas} | ${figures.replica} | ${figures.proxies} | ${figures.rssBeforeMiB} → ${figures.rssAfterMiB} | ${figures.kibPerProxy} | ${figures.convergenceP50Ms} / ${figures.convergenceP99Ms} / ${figures.convergenceMaxMs} | ${figures.updated} | ${figures.cpuMsPerChange} | ${figures.fleetCpuMsPerChange} |`);
     }
   }
   lines.push("", "Real Envoys (bootstrap lists every replica), apply start → new canary in their route config, per change:", "");
