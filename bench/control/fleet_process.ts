@@ -7,7 +7,7 @@ import type { ConvergenceResult } from "../../control/xds/index.ts";
 export type FleetProtocol = "sotw" | "delta" | "mix";
 
 export type FleetCommand =
-  | { type: "start"; address: string; count: number; services: number; protocol: FleetProtocol; streamsPerChannel: number; timeoutMs: number }
+  | { type: "start"; address: string; count: number; services: number; protocol: FleetProtocol; streamsPerChannel: number; timeoutMs: number; firstIndex?: number }
   | { type: "measure"; quietMs: number; timeoutMs: number }
   | { type: "changed" }
   | { type: "close" };

@@ -26,7 +26,8 @@ async function start(command: Extract<FleetCommand, { type: "start" }>): Promise
       count: part.count,
       protocol: part.protocol,
       streamsPerChannel: command.streamsPerChannel,
-      node: (index) => simulatedSidecarNode(part.first + index, command.services),
+      // Distinct node ids and addresses across the fleet processes of one run.
+      node: (index) => simulatedSidecarNode((command.firstIndex ?? 0) + part.first + index, command.services),
     });
     fleets.push({ protocol: part.protocol, fleet });
   }
