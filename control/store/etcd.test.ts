@@ -119,12 +119,12 @@ test("a plan whose basis went stale is validated again, and a resource it touche
   const first = await openStore();
   const second = await openStore(first.prefix);
   const created = await first.create(serviceEntry("gamma"));
-  await second.waitForRevision(created);
+  await Promise.all([first.waitForRevision(created), second.waitForRevision(created)]);
   const stale = planApply(first, { apply: [{ source: "c.yaml:1", document: serviceEntry("gamma", 81) }] });
   // Someone else changes another resource: the stale plan still commits, after validating again.
   await second.create(serviceEntry("delta"));
   const committed = await commitPlan(first, stale);
-  await first.waitForRevision(committed);
+  await Promise.all([first.waitForRevision(committed), second.waitForRevision(committed)]);
   assert.equal(((first.get("ServiceEntry", "default", "gamma")!.document.spec as { ports: { number: number }[] }).ports[0]!.number), 81);
   // Someone else changes the resource the plan touches: a conflict, not a lost update.
   const outdated = planApply(first, { apply: [{ source: "c.yaml:1", document: serviceEntry("gamma", 82) }] });
