@@ -97,11 +97,18 @@ function setTerm(resource: { name: string; version: string }): Uint32Array {
  */
 export function versionOfSet(resources: Iterable<{ name: string; version: string }>): string {
   const sum = new Uint32Array(9);
-  for (const resource of resources) {
-    const term = setTerm(resource);
-    for (let word = 0; word < 8; word++) sum[word] = (sum[word]! + term[word]!) >>> 0;
-    sum[8]!++;
-  }
+  for (const resource of resources) addTerm(sum, resource, 1);
+  return versionOfSum(sum);
+}
+
+/** Adds (sign 1) or takes away (sign -1) a resource's term from a set's sum: eight words, then the count. */
+function addTerm(sum: Uint32Array, resource: { name: string; version: string }, sign: 1 | -1): void {
+  const term = setTerm(resource);
+  for (let word = 0; word < 8; word++) sum[word] = (sign === 1 ? sum[word]! + term[word]! : sum[word]! - term[word]!) >>> 0;
+  sum[8] = (sum[8]! + sign) >>> 0;
+}
+
+function versionOfSum(sum: Uint32Array): string {
   return sum[8] === 0 ? "empty" : shortHash(new Uint8Array(sum.buffer));
 }
 
@@ -183,13 +190,6 @@ function pack(typeUrl: ResourceTypeUrl, name: string, json: object, errors: stri
     errors.push(`${shortTypeName(typeUrl)} ${name}: ${(error as Error).message}`);
     return undefined;
   }
-}
-
-/** Adds (sign 1) or takes away (sign -1) a resource's term from a type's sum (see versionOfSet). */
-function addTerm(sum: Uint32Array, resource: PackedResource, sign: 1 | -1): void {
-  const term = setTerm(resource);
-  for (let word = 0; word < 8; word++) sum[word] = (sign === 1 ? sum[word]! + term[word]! : sum[word]! - term[word]!) >>> 0;
-  sum[8] = (sum[8]! + sign) >>> 0;
 }
 
 /**
@@ -319,16 +319,18 @@ export class Snapshot {
    */
   constructor(resources: SnapshotResources, shared: readonly ResourceLayer[] = []) {
     this.layers = [...shared, new ResourceLayer(resources)];
+    // Per type, the layers that have resources of it (a type some layer names but none fills is empty).
     const byType = new Map<ResourceTypeUrl, ReadonlyMap<string, PackedResource>[]>();
+    const firstSums = new Map<ResourceTypeUrl, Uint32Array>();
     for (const layer of this.layers) {
       for (const [typeUrl, packed] of layer.packed) {
+        const layers = byType.get(typeUrl) ?? [];
+        byType.set(typeUrl, layers);
         if (packed.size === 0) continue;
-        const layers = byType.get(typeUrl);
-        if (layers) layers.push(packed);
-        else byType.set(typeUrl, [packed]);
+        if (layers.length === 0) firstSums.set(typeUrl, layer.sums.get(typeUrl)!);
+        layers.push(packed);
       }
     }
-    for (const layer of this.layers) for (const typeUrl of layer.packed.keys()) if (!byType.has(typeUrl)) byType.set(typeUrl, []);
     for (const [typeUrl, layers] of byType) {
       const [first, ...later] = layers;
       if (!first) {
@@ -336,7 +338,7 @@ export class Snapshot {
         this.typeVersions.set(typeUrl, "empty");
         continue;
       }
-      const sum = this.layers.find((layer) => layer.packed.get(typeUrl) === first)!.sums.get(typeUrl)!.slice();
+      const sum = firstSums.get(typeUrl)!.slice();
       // The sum of the merged set: each later layer's resources in, what they replace out.
       later.forEach((packed, index) => {
         const below = new LayeredResources(layers.slice(0, index + 1));
@@ -348,7 +350,7 @@ export class Snapshot {
         }
       });
       this.packed.set(typeUrl, later.length === 0 ? first : new LayeredResources(layers));
-      this.typeVersions.set(typeUrl, sum[8] === 0 ? "empty" : shortHash(new Uint8Array(sum.buffer)));
+      this.typeVersions.set(typeUrl, versionOfSum(sum));
     }
     this.packErrors = this.layers.flatMap((layer) => layer.packErrors);
     this.openReferences = this.layers.flatMap((layer) => layer.openReferences);
