@@ -5,10 +5,10 @@
 //   tsx scripts/etcd.ts [members]     run a cluster until Ctrl-C and print its endpoints
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.ts";
 
 export class EtcdInstallError extends Error {}
 
@@ -34,18 +34,6 @@ export function ensureEtcd(log: (line: string) => void = (line) => process.stder
   const installed = ETCD_BINARY_CANDIDATES.find((path) => existsSync(path));
   if (!installed) throw new EtcdInstallError("etcd-server installed but no etcd binary found");
   return installed;
-}
-
-/** A free loopback port (bound and released; etcd binds it right after). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface EtcdMember {

@@ -6,7 +6,6 @@
 // replicas over etcd (scripts/demo/etcd_control_source.ts, with --etcd). Prometheus runs in the root namespace.
 // stop() removes every process, namespace, veth and the bridge; start() first removes what a crashed run left.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureEnvoy, projectRoot } from "../tools.ts";
@@ -18,6 +17,9 @@ import { prometheusConfigYaml, recordingRulesYaml } from "./prometheus_config.ts
 import { answers, ProcessGroup } from "./processes.ts";
 import { gatewayEndpoint, gatewayGet, type GatewayEndpoint } from "./gateway_client.ts";
 import * as netns from "./netns.ts";
+import { freePort } from "../ports.ts";
+
+export { freePort };
 
 export const MESH_DIR = join(projectRoot, "envoy", "demo", "mesh");
 
@@ -85,41 +87,6 @@ export interface LocalMesh {
   /** The answer to a request with a valid token sent the moment the gateway's Envoy reported ready. */
   firstAnswer: FirstAnswer;
   stop(): Promise<void>;
-}
-
-/** The lowest port the kernel hands out on its own (connect() and port-0 binds), from ip_local_port_range. */
-function ephemeralPortsStart(): number {
-  try {
-    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
-  } catch {
-    return 32768;
-  }
-}
-
-const handedOut = new Set<number>();
-
-function bindsOn(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/**
- * A port free on `host`, chosen below the kernel's ephemeral range: the proxies bind it seconds later, and in the
- * meantime an outgoing connection or a port-0 listener could take a port from that range.
- */
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const high = Math.min(ephemeralPortsStart(), 65536) - 1;
-  const low = Math.min(20000, high - 1000);
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = low + Math.floor(Math.random() * (high - low));
-    if (handedOut.has(port) || !(await bindsOn(host, port))) continue;
-    handedOut.add(port);
-    return port;
-  }
-  throw new Error(`no free port between ${low} and ${high} on ${host}`);
 }
 
 /** A workload's own address in loopback mode (all of 127.0.0.0/8 is local on Linux). */
