@@ -58,15 +58,13 @@ export class PropertyPath {
     return bytes ? String.UTF8.decode(bytes) : null;
   }
 
-  /** An integer-valued property (8 bytes little-endian), or `fallback` when absent. */
+  /** An integer-valued property (8 bytes little-endian), or `fallback` when absent. Read without allocating. */
   getInt(fallback: i64 = -1): i64 {
-    const bytes = this.get();
-    if (!bytes || bytes.byteLength != 8) return fallback;
-    return load<i64>(changetype<usize>(bytes));
+    return host.getPropertyInt(this.serialized, this.dotted, fallback);
   }
 
+  /** A boolean property; false when absent. Read without allocating. */
   getBool(): bool {
-    const bytes = this.get();
-    return bytes != null && bytes.byteLength == 1 && load<u8>(changetype<usize>(bytes)) != 0;
+    return host.getPropertyBool(this.serialized, this.dotted);
   }
 }

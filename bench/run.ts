@@ -21,6 +21,7 @@ import { summarize, type VariantSummary } from "./lib/summary.ts";
 import { writeTokenPool, type TokenPool } from "./lib/token_pool.ts";
 import { allVariants, BENCH_USERS, type Variant } from "./lib/variants.ts";
 import { WASM_FILTERS } from "./lib/wasm_filters.ts";
+import { buildFloorModule } from "./lib/floor.ts";
 import { updateResultsMarkdown } from "./lib/results_md.ts";
 import { countHostCalls, type HostCallCount } from "./lib/host_calls.ts";
 
@@ -114,6 +115,7 @@ export async function runBench(argv: string[]): Promise<BenchOutcome | null> {
       log(`building ${filters.join(", ")} ...`);
       await buildAll(filters);
     }
+    await buildFloorModule();
   }
   const { chosen, skipped } = selectVariants(options);
   if (options.list) {

@@ -24,11 +24,61 @@ function takeReturnedBuffer(): ArrayBuffer {
   return changetype<ArrayBuffer>(ptr);
 }
 
+// A fixed buffer for small values read the moment the host returns them (a property's integer or flag): handing the
+// host this instead of a new GC object saves an allocation, a pin and later a collection for every such read.
+const SCRATCH_BYTES: usize = 16;
+const scratch: usize = memory.data(<i32>SCRATCH_BYTES);
+/** Set just around a host call whose value is read at once; the allocator then hands out `scratch` if it fits. */
+let returnIntoScratch = false;
+
 /** Memory handed to the host: a pinned ArrayBuffer, so the host's bytes become an ordinary GC object. */
 export function allocateForHost(size: usize): usize {
+  if (returnIntoScratch) {
+    returnIntoScratch = false;
+    if (size <= SCRATCH_BYTES) return scratch;
+  }
   const ptr = __new(size, idof<ArrayBuffer>());
   __pin(ptr);
   return ptr;
+}
+
+/**
+ * A property read straight from the returned bytes: `read` gets their address and length. The bytes are in
+ * `scratch` when they fit, else in a GC buffer that is unpinned (so collected) afterwards; either way they must
+ * not be kept. Returns false when the property is absent (or the host failed, which is logged).
+ */
+function readPropertyInPlace(serialized: ArrayBuffer, name: string): bool {
+  clearSlots();
+  returnIntoScratch = true;
+  const result = raw.proxy_get_property(changetype<usize>(serialized), serialized.byteLength, slots, slots + 8);
+  returnIntoScratch = false;
+  if (result == WasmResult.Ok) return true;
+  if (result != WasmResult.NotFound) report("get_property(" + name + ")", result);
+  return false;
+}
+
+/** Releases the bytes readPropertyInPlace left in the slots, once they have been read. */
+function releaseInPlace(): void {
+  const ptr = load<usize>(slots);
+  if (ptr != 0 && ptr != scratch) __unpin(ptr);
+}
+
+/** An integer property (8 bytes, little-endian), or `fallback` when absent or not 8 bytes long. */
+export function getPropertyInt(serialized: ArrayBuffer, name: string, fallback: i64): i64 {
+  if (!readPropertyInPlace(serialized, name)) return fallback;
+  const ptr = load<usize>(slots);
+  const value = ptr != 0 && load<u32>(slots, 8) == 8 ? load<i64>(ptr) : fallback;
+  releaseInPlace();
+  return value;
+}
+
+/** A boolean property (one byte); false when absent. */
+export function getPropertyBool(serialized: ArrayBuffer, name: string): bool {
+  if (!readPropertyInPlace(serialized, name)) return false;
+  const ptr = load<usize>(slots);
+  const value = ptr != 0 && load<u32>(slots, 8) == 1 && load<u8>(ptr) != 0;
+  releaseInPlace();
+  return value;
 }
 
 function utf8(s: string): ArrayBuffer {
@@ -97,7 +147,7 @@ export function getPropertySerialized(serialized: ArrayBuffer, name: string): Ar
 export function setProperty(path: Array<string>, value: ArrayBuffer): WasmResult {
   const encoded = serializePath(path);
   const result = raw.proxy_set_property(changetype<usize>(encoded), encoded.byteLength, changetype<usize>(value), value.byteLength);
-  report("set_property(" + path.join(".") + ")", result);
+  if (result != WasmResult.Ok) report("set_property(" + path.join(".") + ")", result);
   return <WasmResult>result;
 }
 
@@ -140,7 +190,7 @@ export function replaceHeaderMapValue(map: HeaderMapType, key: string, value: st
   const k = utf8(key);
   const v = utf8(value);
   const result = raw.proxy_replace_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
-  report("replace_header_map_value(" + key + ")", result);
+  if (result != WasmResult.Ok) report("replace_header_map_value(" + key + ")", result);
   return <WasmResult>result;
 }
 
@@ -269,7 +319,7 @@ export function getSharedDataEncoded(encodedKey: ArrayBuffer, name: string): Sha
 /** setSharedData for a key already UTF-8 encoded (see SharedDataKey); `name` only labels a failure. */
 export function setSharedDataEncoded(encodedKey: ArrayBuffer, value: ArrayBuffer, cas: u32, name: string): WasmResult {
   const result = raw.proxy_set_shared_data(changetype<usize>(encodedKey), encodedKey.byteLength, changetype<usize>(value), value.byteLength, cas);
-  if (result != WasmResult.CasMismatch) report("set_shared_data(" + name + ")", result);
+  if (result != WasmResult.Ok && result != WasmResult.CasMismatch) report("set_shared_data(" + name + ")", result);
   return <WasmResult>result;
 }
 
@@ -280,7 +330,7 @@ export function registerSharedQueue(name: string): u32 {
   const n = utf8(name);
   clearSlots();
   const result = raw.proxy_register_shared_queue(changetype<usize>(n), n.byteLength, slots);
-  report("register_shared_queue(" + name + ")", result);
+  if (result != WasmResult.Ok) report("register_shared_queue(" + name + ")", result);
   return result == WasmResult.Ok ? load<u32>(slots) : u32.MAX_VALUE;
 }
 
@@ -316,7 +366,7 @@ export function defineMetric(type: MetricType, name: string): u32 {
   const n = utf8(name);
   clearSlots();
   const result = raw.proxy_define_metric(type, changetype<usize>(n), n.byteLength, slots);
-  report("define_metric(" + name + ")", result);
+  if (result != WasmResult.Ok) report("define_metric(" + name + ")", result);
   return result == WasmResult.Ok ? load<u32>(slots) : u32.MAX_VALUE;
 }
 
@@ -355,7 +405,7 @@ export function httpCall(cluster: string, headers: Headers, body: ArrayBuffer, t
     changetype<usize>(c), c.byteLength, changetype<usize>(h), h.byteLength,
     changetype<usize>(body), body.byteLength, changetype<usize>(t), t.byteLength,
     timeoutMilliseconds, slots);
-  report("http_call(" + cluster + ")", result);
+  if (result != WasmResult.Ok) report("http_call(" + cluster + ")", result);
   return new HttpCallDispatch(<WasmResult>result, load<u32>(slots));
 }
 

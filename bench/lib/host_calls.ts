@@ -6,10 +6,11 @@ import { createJwtFixture, jwtAuthnStyleConfig, mintToken } from "./jwt_fixture.
 import { JWT_CACHE_SIZE, METRICS_CONFIG, chainConfig, rateLimitConfig } from "./variants.ts";
 import { asMeshUnavailable, wasmFilterUnavailable, wasmPath, type WasmFilterName } from "./wasm_filters.ts";
 import { join } from "node:path";
+import { FLOOR_WASM, floorUnavailable } from "./floor.ts";
 import { projectRoot } from "../../scripts/tools.ts";
 
 export interface HostCallCount {
-  filter: WasmFilterName | "chain";
+  filter: WasmFilterName | "chain" | "floor";
   case: string;
   /** proxy_* imports called during one request, by name. */
   calls: Record<string, number>;
@@ -118,6 +119,12 @@ export async function countHostCalls(): Promise<HostCallCount[]> {
     const withToken: HeaderList = [...REQUEST, ["authorization", `Bearer ${token}`]];
     measure(counted, withToken, true); // token verified and cached, bucket and label set known from here on
     results.push({ filter: "chain", case: "as-mesh chain root, RS256 cached", ...measure(counted, withToken, true) });
+    if (!floorUnavailable()) {
+      const floor = await countingEmulator(FLOOR_WASM, {}, "floor");
+      for (const [path, value] of Object.entries(FINISHED_REQUEST)) floor.host.setProperty(path, value);
+      measure(floor, withToken, true); // its bucket exists from here on, as the chain's does
+      results.push({ filter: "floor", case: "the chain's calls alone (bench/floor)", ...measure(floor, withToken, true) });
+    }
   }
   return results;
 }

@@ -1,10 +1,11 @@
 // The benchmark's variants: the same per-request work done by no filter, by the Lua baselines, by our Wasm filters
 // and by Envoy's native C++ filters, plus the three-filter chain. Each variant is the HTTP filter list of one Envoy;
 // the route behind it (direct_response, or a loopback upstream) is the same for all.
-import type { Json } from "../../envoy/bootstrap.ts";
+import { wasmFilter, type Json } from "../../envoy/bootstrap.ts";
 import { statsConfigForIstioMetrics, type MetricsFilterConfig } from "../../envoy/istio_metrics.ts";
 import { luaBaselineFilter } from "../../envoy/lua/index.ts";
 import { jwtAuthnStyleConfig, nativeJwtAuthnFilter, SUBJECT_HEADER, type JwtAlg, type JwtFixture } from "./jwt_fixture.ts";
+import { FLOOR_WASM, floorUnavailable } from "./floor.ts";
 import {
   asMeshFilter, asMeshUnavailable, wasmFilterUnavailable, wasmJwtAuthFilter, wasmMetricsFilter, wasmRateLimitFilter,
   type WasmFilterName,
@@ -183,6 +184,14 @@ export function allVariants(algs: readonly JwtAlg[]): Variant[] {
       label: `chain (metrics → JWT ${chainAlg} → rate limit) · Wasm, as-mesh.wasm chain root`,
       unavailable: asMeshUnavailable, bootstrapExtra: metricsBootstrap,
       httpFilters: (f) => [asMeshFilter("chain", chainConfig(f))],
+    },
+    // Not a filter: the chain root's proxy-wasm calls with no work around them (bench/floor), the least a chain that
+    // makes these calls can cost.
+    {
+      id: "chain-wasm-floor", group: "chain", impl: "wasm", alg: chainAlg,
+      label: "chain's proxy-wasm calls alone, no work (floor)",
+      unavailable: floorUnavailable, bootstrapExtra: metricsBootstrap,
+      httpFilters: () => [wasmFilter({ name: "floor", wasmPath: FLOOR_WASM })],
     },
     {
       id: "chain-native", group: "chain", impl: "native", alg: chainAlg,

@@ -10,6 +10,7 @@ import { Action } from "./emulator.ts";
 import { createJwtFixture, jwtAuthnStyleConfig, mintToken, PROVIDER, SUBJECT_HEADER, type JwtFixture } from "../../bench/lib/jwt_fixture.ts";
 import { METRICS_CONFIG } from "../../bench/lib/variants.ts";
 import { countHostCalls } from "../../bench/lib/host_calls.ts";
+import { buildFloorModule } from "../../bench/lib/floor.ts";
 
 const wasm = buildArtifact("as-mesh");
 let fixture: JwtFixture;
@@ -142,6 +143,16 @@ describe("as-mesh: host calls of the chain", () => {
     // the claim header jwt-auth writes reaches the rate limit without a read.
     assert.equal(chain.calls.proxy_get_header_map_value, 2, JSON.stringify(chain.calls));
     assert.equal(chain.calls.proxy_get_current_time_nanoseconds, 1, JSON.stringify(chain.calls));
+  });
+
+  it("is matched call for call by the benchmark's floor module", async () => {
+    await buildFloorModule();
+    const counts = await countHostCalls();
+    const chain = counts.find((count) => count.filter === "chain");
+    const floor = counts.find((count) => count.filter === "floor");
+    assert.ok(chain && floor, "both are counted");
+    assert.deepEqual(floor.calls, chain.calls);
+    assert.deepEqual(floor.entries, chain.entries);
   });
 });
 
