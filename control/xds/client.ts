@@ -12,6 +12,7 @@ import {
   type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse,
 } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { adsService, sdsService } from "./services.ts";
+import { decodeDeltaDiscoveryResponse, decodeDiscoveryResponse, encodeDeltaDiscoveryRequest, encodeDiscoveryRequest } from "./lean_codec.ts";
 
 export interface ClientNode {
   id: string;
@@ -31,23 +32,37 @@ export interface HandledStreamOptions<Res> extends StreamOptions {
   onResponse?: (response: Res) => void;
 }
 
+export interface ClientOptions {
+  /**
+   * Read responses with the lean codec (lean_codec.ts): version, nonce, type and resources as undecoded bytes,
+   * nothing else. For simulated fleets, whose CPU would otherwise come out of the server's under test.
+   */
+  lean?: boolean;
+}
+
 /** One gRPC channel to an xDS server; open as many streams on it as needed. */
 export class XdsClient {
   readonly channel: Client;
+  private readonly lean: boolean;
 
-  constructor(address: string) {
+  constructor(address: string, options: ClientOptions = {}) {
     this.channel = new Client(address, credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+    this.lean = options.lean ?? false;
   }
 
   sotw(node: ClientNode, options: HandledStreamOptions<DiscoveryResponse> = {}): SotwClientStream {
     const method = options.service === "sds" ? sdsService.streamSecrets : adsService.streamAggregatedResources;
-    const call = this.channel.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata());
+    const call = this.lean
+      ? this.channel.makeBidiStreamRequest(method.path, encodeDiscoveryRequest, decodeDiscoveryResponse, new Metadata())
+      : this.channel.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata());
     return new SotwClientStream(call, node, options);
   }
 
   delta(node: ClientNode, options: HandledStreamOptions<DeltaDiscoveryResponse> = {}): DeltaClientStream {
     const method = options.service === "sds" ? sdsService.deltaSecrets : adsService.deltaAggregatedResources;
-    const call = this.channel.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata());
+    const call = this.lean
+      ? this.channel.makeBidiStreamRequest(method.path, encodeDeltaDiscoveryRequest, decodeDeltaDiscoveryResponse, new Metadata())
+      : this.channel.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata());
     return new DeltaClientStream(call, node, options);
   }
 
