@@ -188,8 +188,6 @@ export class SotwClientStream extends ClientStream<DiscoveryRequest, DiscoveryRe
   readonly names = new Map<string, string[]>();
   /** Last accepted version per type. */
   readonly versions = new Map<string, string>();
-  /** Resources of the last accepted response per type, by name → type URL of the packed message. */
-  readonly accepted = new Map<string, DiscoveryResponse>();
 
   protected onResponse(): void {}
 
@@ -208,7 +206,6 @@ export class SotwClientStream extends ClientStream<DiscoveryRequest, DiscoveryRe
 
   ack(response: DiscoveryResponse): void {
     this.versions.set(response.typeUrl, response.versionInfo);
-    this.accepted.set(response.typeUrl, response);
     const node = this.nodeOnce();
     this.send(create(DiscoveryRequestSchema, {
       ...(node ? { node } : {}),
