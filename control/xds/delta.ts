@@ -10,6 +10,7 @@ import { PUSH_ORDER, REMOVAL_ORDER, WILDCARD_TYPES, type PackedResource } from "
 import { TypeUrl } from "../api/index.ts";
 import type { EncodedResponse } from "./services.ts";
 import { XdsStream } from "./stream.ts";
+import { encodeStringFields } from "./wire.ts";
 
 /** One resource as an encoded `resources` entry of a DeltaDiscoveryResponse; built once per snapshot resource. */
 const deltaEntries = new WeakMap<PackedResource, Uint8Array>();
@@ -144,7 +145,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedRespons
     const nonce = this.newNonce();
     tracker.sent(version, nonce, entry.setAt);
     this.logger.debug({ type: tracker.type, version, nonce, count: resources.length, removed: removedResources.length }, "sending");
-    const header = toBinary(DeltaDiscoveryResponseSchema, create(DeltaDiscoveryResponseSchema, { systemVersionInfo: version, typeUrl, nonce, removedResources }));
+    // system_version_info = 1, type_url = 4, nonce = 5, removed_resources = 6; the resources (field 2) follow.
+    const header = encodeStringFields([[1, version], [4, typeUrl], [5, nonce], ...removedResources.map((name) => [6, name, true] as const)]);
     return { typeUrl, encoded: Buffer.concat([header, ...resources]) };
   }
 }

@@ -9,6 +9,7 @@ import {
   DeltaDiscoveryRequestSchema, DiscoveryRequestSchema,
   type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse,
 } from "../api/gen/envoy/service/discovery/v3/discovery_pb.ts";
+import { encodeStringFields, type StringField } from "./wire.ts";
 
 /** Reads one protobuf message's fields in order; lengths and tags fit in 32 bits in everything read here. */
 class FieldReader {
@@ -120,33 +121,11 @@ export function decodeDeltaDiscoveryResponse(bytes: Uint8Array): DeltaDiscoveryR
   return response as unknown as DeltaDiscoveryResponse;
 }
 
-/** String fields as protobuf: [field number, value, repeated]. A singular empty string is left out, as proto3 does. */
-function encodeStringFields(fields: Array<[number, string, boolean?]>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [field, value, repeated] of fields) {
-    if (value === "" && !repeated) continue;
-    const text = Buffer.from(value, "utf8");
-    parts.push(Buffer.from(varintBytes((field << 3) | 2)), Buffer.from(varintBytes(text.length)), text);
-  }
-  return Buffer.concat(parts);
-}
-
-function varintBytes(value: number): number[] {
-  const out: number[] = [];
-  let rest = value >>> 0;
-  while (rest > 0x7f) {
-    out.push((rest & 0x7f) | 0x80);
-    rest >>>= 7;
-  }
-  out.push(rest);
-  return out;
-}
-
 /** A SotW request: hand-written for plain requests and ACKs (version_info = 1, resource_names = 3, type_url = 4, response_nonce = 5). */
 export function encodeDiscoveryRequest(request: DiscoveryRequest): Buffer {
   if (request.node || request.errorDetail) return Buffer.from(toBinary(DiscoveryRequestSchema, request));
   return encodeStringFields([
-    [1, request.versionInfo], ...request.resourceNames.map((name) => [3, name, true] as [number, string, boolean]),
+    [1, request.versionInfo], ...request.resourceNames.map((name) => [3, name, true] as StringField),
     [4, request.typeUrl], [5, request.responseNonce],
   ]);
 }
@@ -157,7 +136,7 @@ export function encodeDeltaDiscoveryRequest(request: DeltaDiscoveryRequest): Buf
     return Buffer.from(toBinary(DeltaDiscoveryRequestSchema, request));
   }
   return encodeStringFields([
-    [2, request.typeUrl], ...request.resourceNamesSubscribe.map((name) => [3, name, true] as [number, string, boolean]),
-    ...request.resourceNamesUnsubscribe.map((name) => [4, name, true] as [number, string, boolean]), [6, request.responseNonce],
+    [2, request.typeUrl], ...request.resourceNamesSubscribe.map((name) => [3, name, true] as StringField),
+    ...request.resourceNamesUnsubscribe.map((name) => [4, name, true] as StringField), [6, request.responseNonce],
   ]);
 }

@@ -10,6 +10,7 @@ import { PUSH_ORDER, REMOVAL_ORDER, versionOfSet, WILDCARD_TYPES, type PackedRes
 import { TypeUrl } from "../api/index.ts";
 import type { EncodedResponse } from "./services.ts";
 import { XdsStream } from "./stream.ts";
+import { encodeStringFields } from "./wire.ts";
 
 /** The `resources` field of a DiscoveryResponse for a selection, encoded once and shared by every stream. */
 function encodedResources(selection: Selection): Uint8Array {
@@ -132,7 +133,8 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
     tracker.sent(version, nonce, this.entry!.setAt);
     this.observeSize(typeUrl, body.byteLength);
     this.logger.debug({ type: tracker.type, version, nonce, count: resources.length }, "sending");
-    const header = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { versionInfo: version, typeUrl, nonce }));
+    // version_info = 1, type_url = 4, nonce = 5; the resources (field 2) follow, encoded once per selection.
+    const header = encodeStringFields([[1, version], [4, typeUrl], [5, nonce]]);
     return { typeUrl, encoded: Buffer.concat([header, body]) };
   }
 }
