@@ -43,9 +43,9 @@ export function allocateForHost(size: usize): usize {
 }
 
 /**
- * A property read straight from the returned bytes: `read` gets their address and length. The bytes are in
- * `scratch` when they fit, else in a GC buffer that is unpinned (so collected) afterwards; either way they must
- * not be kept. Returns false when the property is absent (or the host failed, which is logged).
+ * Asks for a property whose bytes are read at once, where the slots point: in `scratch` when they fit, else in a
+ * GC buffer that releaseInPlace unpins (so it is collected). Either way they must not be kept. Returns false when
+ * the property is absent (or the host failed, which is logged).
  */
 function readPropertyInPlace(serialized: ArrayBuffer, name: string): bool {
   clearSlots();

@@ -185,6 +185,18 @@ describe("metrics filter: unknown fallbacks", () => {
     });
   });
 
+  it("labels integer and flag properties of the wrong size as unknown, and keeps counting afterwards", async () => {
+    const host = await start({ reporter: "destination", dimensions: ["response_code", "connection_security_policy"] });
+    // A response code longer than the SDK's scratch buffer (read into a collected buffer) and a 2-byte mTLS flag.
+    request(host, { ...finished, "response.code": new Uint8Array(40).fill(7), "connection.mtls": new Uint8Array([1, 1]) });
+    for (let i = 0; i < 50; i++) request(host, finished);
+    const labels = counters(host).map((entry) => [extractTags(entry.name, ["response_code", "connection_security_policy"]).labels, entry.value]);
+    assert.deepEqual(labels, [
+      [{ response_code: "unknown", connection_security_policy: "none" }, 1n],
+      [{ response_code: "200", connection_security_policy: "none" }, 50n],
+    ]);
+  });
+
   it("labels a missing or empty extra header as unknown and a gRPC request without status as unknown", async () => {
     const host = await start({ reporter: "destination", dimensions: ["grpc_response_status"], extra_dimensions: [{ name: "tenant", request_header: "x-tenant" }] });
     request(host, finished, { "content-type": "application/grpc", "x-tenant": "" });
