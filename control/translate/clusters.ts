@@ -303,10 +303,40 @@ export function serviceEndpoints(
   return assignment;
 }
 
-/** Registered workloads in the service's namespace that its workloadSelector picks. */
+/**
+ * Registered workloads by namespace and by each of their labels (`ns\0key=value`), once per list: the list is
+ * replaced, never changed, when a workload registers or leaves, and looking every service's selector up here
+ * instead of scanning the list keeps a push over thousands of workloads from costing services × workloads.
+ */
+const workloadIndexes = new WeakMap<readonly WorkloadInstance[], Map<string, WorkloadInstance[]>>();
+
+function workloadIndex(registered: readonly WorkloadInstance[]): Map<string, WorkloadInstance[]> {
+  let index = workloadIndexes.get(registered);
+  if (!index) {
+    index = new Map();
+    const add = (key: string, workload: WorkloadInstance) => {
+      const list = index!.get(key);
+      if (list) list.push(workload);
+      else index!.set(key, [workload]);
+    };
+    for (const workload of registered) {
+      add(workload.namespace, workload);
+      for (const [key, value] of Object.entries(workload.labels)) add(`${workload.namespace}\0${key}=${value}`, workload);
+    }
+    workloadIndexes.set(registered, index);
+  }
+  return index;
+}
+
+/** Registered workloads in the service's namespace that its workloadSelector picks, in registration order. */
 export function registeredEndpoints(service: MeshService, registered: readonly WorkloadInstance[]): WorkloadInstance[] {
-  if (!service.workloadSelector) return [];
-  return registered.filter((workload) => workload.namespace === service.namespace && selectorMatches(service.workloadSelector, workload.labels));
+  const selector = service.workloadSelector;
+  if (!selector) return [];
+  const index = workloadIndex(registered);
+  // The candidates carrying the selector's first label (or, for an empty selector, the whole namespace).
+  const first = Object.entries(selector)[0];
+  const candidates = index.get(first ? `${service.namespace}\0${first[0]}=${first[1]}` : service.namespace) ?? [];
+  return candidates.filter((workload) => selectorMatches(selector, workload.labels));
 }
 
 export interface ClusterSet {
