@@ -37,29 +37,33 @@ export function disallowedImports(wasm: Uint8Array<ArrayBuffer>): string[] {
     .filter((name) => !/^env\.proxy_[a-z0-9_]+$/.test(name) && !/^wasi_snapshot_preview1\.[a-z_]+$/.test(name));
 }
 
-export async function buildModule(module: WasmModuleEntry, outDir = join(projectRoot, "build")): Promise<string> {
-  mkdirSync(outDir, { recursive: true });
-  const outFile = join(outDir, `${module.name}.wasm`);
+/**
+ * Runs asc with `args` from `directory` (asc resolves asconfig.json, and its `use` elements, against the working
+ * directory); throws with asc's own messages when compiling fails.
+ */
+export async function runAsc(directory: string, args: string[], transforms: object[] = []): Promise<void> {
   let stderrText = "";
-  // asc resolves the `use abort=assembly/...` element of asconfig.json against the working directory.
   const previousDirectory = process.cwd();
-  process.chdir(projectRoot);
+  process.chdir(directory);
   let error: Error | null;
   try {
-    ({ error } = await asc.main([
-      relative(projectRoot, module.entry),
-      "--config", "asconfig.json",
-      "--target", "release",
-      "--outFile", outFile,
-    ], {
-      transforms: [new CallbackExportPruner() as never], // asc fills in the Transform fields it does not use
+    ({ error } = await asc.main(args, {
+      transforms: transforms as never, // asc fills in the Transform fields it does not use
       stdout: { write: () => true } as never,
       stderr: { write: (chunk: string) => { stderrText += chunk; return true; } } as never,
     }));
   } finally {
     process.chdir(previousDirectory);
   }
-  if (error) throw new Error(`compiling ${relative(projectRoot, module.entry)} failed:\n${stderrText || error.message}`);
+  if (error) throw new Error(`compiling ${args[0]} failed:\n${stderrText || error.message}`);
+}
+
+export async function buildModule(module: WasmModuleEntry, outDir = join(projectRoot, "build")): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
+  const outFile = join(outDir, `${module.name}.wasm`);
+  await runAsc(projectRoot, [
+    relative(projectRoot, module.entry), "--config", "asconfig.json", "--target", "release", "--outFile", outFile,
+  ], [new CallbackExportPruner()]);
   const bad = disallowedImports(readFileSync(outFile));
   if (bad.length) throw new Error(`${outFile} imports functions Envoy does not provide: ${bad.join(", ")}`);
   return outFile;

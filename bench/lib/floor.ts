@@ -3,30 +3,18 @@
 // of the chain's cost the calls themselves are.
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import asc from "assemblyscript/asc";
 import { projectRoot } from "../../scripts/tools.ts";
+import { runAsc } from "../../scripts/build.ts";
 
 const FLOOR_DIR = join(projectRoot, "bench", "floor");
 export const FLOOR_WASM = join(projectRoot, "build", "bench-floor.wasm");
 
 export async function buildFloorModule(): Promise<string> {
   mkdirSync(join(projectRoot, "build"), { recursive: true });
-  let stderrText = "";
   // Compiled from its own folder, so the project's asconfig.json (the SDK's abort handler) does not apply.
-  const previousDirectory = process.cwd();
-  process.chdir(FLOOR_DIR);
-  let error: Error | null;
-  try {
-    ({ error } = await asc.main([
-      "chain_calls.ts", "--runtime", "stub", "--optimizeLevel", "3", "--noAssert", "--use", "abort=", "--outFile", FLOOR_WASM,
-    ], {
-      stdout: { write: () => true } as never,
-      stderr: { write: (chunk: string) => { stderrText += chunk; return true; } } as never,
-    }));
-  } finally {
-    process.chdir(previousDirectory);
-  }
-  if (error) throw new Error(`compiling bench/floor/chain_calls.ts failed:\n${stderrText || error.message}`);
+  await runAsc(FLOOR_DIR, [
+    "chain_calls.ts", "--runtime", "stub", "--optimizeLevel", "3", "--noAssert", "--use", "abort=", "--outFile", FLOOR_WASM,
+  ]);
   return FLOOR_WASM;
 }
 
