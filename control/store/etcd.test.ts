@@ -83,6 +83,7 @@ test("two concurrent updates from the same revision: one wins, the other gets Re
   const first = await openStore();
   const second = await openStore(first.prefix);
   const revision = await first.create(serviceEntry("fare"));
+  assert.equal(first.get("ServiceEntry", "default", "fare")?.revision, revision, "a store reads its own write once it returns");
   await second.waitForRevision(revision);
   const results = await Promise.allSettled([
     first.update(serviceEntry("fare", 81), revision),

@@ -245,6 +245,9 @@ export class EtcdStore implements TransactionalStore {
       throw conflictOf(effective[0]!, undefined);
     }
     this.logger.info({ revision, changes: effective.map((change) => `${change.action} ${keyString(change.key)}`) }, "config committed to etcd");
+    // Read-your-writes: once a write returns, this store's reads include it (a create followed by an update on the
+    // same store must not see "does not exist"). The commit stands even if the watch lags past the bound.
+    await this.waitForRevision(revision).catch((error: Error) => this.logger.warn({ revision, err: error.message }, "committed, but the watch has not caught up"));
     return revision;
   }
 
