@@ -38,7 +38,15 @@ export interface ClientOptions {
    * nothing else. For simulated fleets, whose CPU would otherwise come out of the server's under test.
    */
   lean?: boolean;
+  /**
+   * HTTP/2 stream and connection window in bytes; Envoy's default (256 MiB) unless set. A small window makes a proxy
+   * that stops reading block the server's writes sooner.
+   */
+  flowControlWindow?: number;
 }
+
+/** Envoy's default initial_stream_window_size and initial_connection_window_size. */
+const ENVOY_HTTP2_WINDOW = 256 * 1024 * 1024;
 
 /** One gRPC channel to an xDS server; open as many streams on it as needed. */
 export class XdsClient {
@@ -46,7 +54,13 @@ export class XdsClient {
   private readonly lean: boolean;
 
   constructor(address: string, options: ClientOptions = {}) {
-    this.channel = new Client(address, credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+    this.channel = new Client(address, credentials.createInsecure(), {
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      // Envoy's HTTP/2 windows (initial stream and connection window 256 MiB): with HTTP/2's 64 KiB default, a
+      // push to many streams on one channel trickles through one window update at a time, which real proxies
+      // never wait for.
+      "grpc-node.flow_control_window": options.flowControlWindow ?? ENVOY_HTTP2_WINDOW,
+    });
     this.lean = options.lean ?? false;
   }
 

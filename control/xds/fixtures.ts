@@ -133,7 +133,7 @@ export interface XdsFixture {
   close(): Promise<void>;
 }
 
-export async function startXds(options: { groupOf?: (proxy: ConnectedProxy) => string | Promise<string>; address?: string } = {}): Promise<XdsFixture> {
+export async function startXds(options: { groupOf?: (proxy: ConnectedProxy) => string | Promise<string>; address?: string; clientWindow?: number } = {}): Promise<XdsFixture> {
   const cache = new SnapshotCache();
   const connects: ConnectedProxy[] = [];
   const disconnects: ConnectedProxy[] = [];
@@ -146,7 +146,7 @@ export async function startXds(options: { groupOf?: (proxy: ConnectedProxy) => s
   });
   const port = await server.listen(options.address ?? "127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
-  const client = new XdsClient(address);
+  const client = new XdsClient(address, { flowControlWindow: options.clientWindow });
   return {
     cache, server, client, address, port, connects, disconnects,
     async close() {

@@ -22,7 +22,8 @@ function bigSnapshot(generation: number, bytes: number): Snapshot {
 }
 
 test("a proxy that stops reading blocks its stream; pushes coalesce and it gets the newest config when it reads again", async () => {
-  const xds = await startXds();
+  // HTTP/2's default 64 KiB window, so the proxy's buffers fill after a few of the 256 KiB pushes.
+  const xds = await startXds({ clientWindow: 65_535 });
   try {
     const stream = xds.client.sotw({ id: "slow" }, { autoAck: true });
     xds.cache.setSnapshot("default", bigSnapshot(0, 256 * 1024));
