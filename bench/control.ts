@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { projectRoot } from "../scripts/tools.ts";
 import { renderControlReport } from "./control/report.ts";
+import { FLEET_ENGINES, type FleetEngine } from "./control/fleet_process.ts";
 import { DEFAULT_CONTROL_BENCH, runControlBench, type ControlBenchOptions } from "./control/run.ts";
 
 export const CONTROL_USAGE = `usage: npm run bench -- control [options]
@@ -17,7 +18,8 @@ export const CONTROL_USAGE = `usage: npm run bench -- control [options]
   --changes N              VirtualService edits measured (default ${DEFAULT_CONTROL_BENCH.changes})
   --streams-per-channel N  simulated streams per gRPC channel (default ${DEFAULT_CONTROL_BENCH.streamsPerChannel})
   --quiet-ms N             silence that ends a change's measurement (default ${DEFAULT_CONTROL_BENCH.quietMs})
-  --cpu-prof               write the server's and the simulated proxies' CPU profiles (node --cpu-prof) next to the results
+  --fleet go|node          what simulates the proxies: bench/xdsfleet (Go, default) or the TypeScript fleet the tests use
+  --cpu-prof               write the server's CPU profile (node --cpu-prof) next to the results, and the node fleet's
   --out DIR                where results go (default bench/results)
 `;
 
@@ -34,11 +36,13 @@ export function parseControlOptions(argv: string[]): { options: ControlBenchOpti
     options: {
       proxies: { type: "string" }, services: { type: "string" }, protocol: { type: "string" }, envoys: { type: "string" },
       changes: { type: "string" }, "streams-per-channel": { type: "string" }, "quiet-ms": { type: "string" },
-      "cpu-prof": { type: "boolean" }, out: { type: "string" }, help: { type: "boolean", short: "h" },
+      fleet: { type: "string" }, "cpu-prof": { type: "boolean" }, out: { type: "string" }, help: { type: "boolean", short: "h" },
     },
   });
   const protocol = values.protocol ?? DEFAULT_CONTROL_BENCH.protocol;
   if (protocol !== "sotw" && protocol !== "delta" && protocol !== "mix") throw new Error(`--protocol must be sotw, delta or mix (got ${protocol})`);
+  const fleet = values.fleet ?? DEFAULT_CONTROL_BENCH.fleet;
+  if (!FLEET_ENGINES.includes(fleet as FleetEngine)) throw new Error(`--fleet must be ${FLEET_ENGINES.join(" or ")} (got ${fleet})`);
   const d = DEFAULT_CONTROL_BENCH;
   return {
     options: {
@@ -49,6 +53,7 @@ export function parseControlOptions(argv: string[]): { options: ControlBenchOpti
       changes: integer(values.changes, "changes", d.changes, 1, 9),
       streamsPerChannel: integer(values["streams-per-channel"], "streams-per-channel", d.streamsPerChannel, 1, 10_000),
       quietMs: integer(values["quiet-ms"], "quiet-ms", d.quietMs, 200, 60_000),
+      fleet: fleet as FleetEngine,
     },
     out: values.out ?? join(projectRoot, "bench", "results"),
     cpuProf: values["cpu-prof"] ?? false,

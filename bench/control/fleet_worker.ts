@@ -2,7 +2,7 @@
 // time slice with the server being measured. Driven by its parent over the IPC channel (see fleet_process.ts).
 import { SimulatedFleet, type ConvergenceResult } from "../../control/xds/index.ts";
 import { simulatedSidecarNode } from "./mesh.ts";
-import type { FleetCommand, FleetReply, FleetProtocol } from "./fleet_process.ts";
+import { splitFleet, type FleetCommand, type FleetReply } from "./fleet_process.ts";
 
 const fleets: Array<{ protocol: "sotw" | "delta"; fleet: SimulatedFleet }> = [];
 let changeDone: (() => void) | null = null;
@@ -11,15 +11,9 @@ function reply(message: FleetReply): void {
   process.send?.(message);
 }
 
-function split(count: number, protocol: FleetProtocol): Array<{ protocol: "sotw" | "delta"; count: number; first: number }> {
-  if (protocol !== "mix") return [{ protocol, count, first: 0 }];
-  const sotw = Math.ceil(count / 2);
-  return [{ protocol: "sotw", count: sotw, first: 0 }, { protocol: "delta", count: count - sotw, first: sotw }];
-}
-
 async function start(command: Extract<FleetCommand, { type: "start" }>): Promise<void> {
   const started = performance.now();
-  for (const part of split(command.count, command.protocol)) {
+  for (const part of splitFleet(command.count, command.protocol)) {
     if (part.count === 0) continue;
     const fleet = new SimulatedFleet({
       address: command.address,

@@ -7,7 +7,7 @@ import { readCpuNanos, readMemory } from "../lib/process_stats.ts";
 import { MeshFolder, startProxy, syncStatus } from "../../tests/harness/control_mesh.ts";
 import type { EnvoyInstance } from "../../tests/harness/envoy.ts";
 import { BENCH_NAMESPACE, CHANGED_SERVICE, editCanary, serviceHost, serviceName, servicePort, writeBenchMesh } from "./mesh.ts";
-import { FleetProcess, type FleetProtocol } from "./fleet_process.ts";
+import { FleetProcess, type FleetEngine, type FleetProtocol } from "./fleet_process.ts";
 import { ServerProcess } from "./server_process.ts";
 import { bucketDelta, buckets, histogramQuantile, parseSamples, total, type Samples } from "./prometheus_text.ts";
 
@@ -20,14 +20,16 @@ export interface ControlBenchOptions {
   /** Measured VirtualService edits. */
   changes: number;
   streamsPerChannel: number;
-  /** Write the server's CPU profile here. */
+  /** Write the server's CPU profile here (and the simulated proxies', with the node fleet). */
   cpuProfileDir?: string;
+  /** What simulates the proxies (fleet_process.ts). */
+  fleet: FleetEngine;
   /** How long the fleet must be silent before a change counts as converged. */
   quietMs: number;
 }
 
 export const DEFAULT_CONTROL_BENCH: ControlBenchOptions = {
-  proxies: 1000, services: 100, protocol: "mix", envoys: 2, changes: 3, streamsPerChannel: 100, quietMs: 1500,
+  proxies: 1000, services: 100, protocol: "mix", envoys: 2, changes: 3, streamsPerChannel: 100, quietMs: 1500, fleet: "go",
 };
 
 export interface Quantiles {
@@ -166,7 +168,7 @@ export async function runControlBench(options: ControlBenchOptions): Promise<Con
     }
 
     const connectCpu = readCpuNanos(server.pid);
-    fleet = new FleetProcess(options.cpuProfileDir);
+    fleet = new FleetProcess({ engine: options.fleet, cpuProfileDir: options.cpuProfileDir });
     const connectMs = await fleet.start({
       address: `127.0.0.1:${server.endpoints.xds.port}`, count: options.proxies, services: options.services,
       protocol: options.protocol, streamsPerChannel: options.streamsPerChannel, timeoutMs: 300_000,
