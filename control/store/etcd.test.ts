@@ -1,7 +1,7 @@
 // EtcdStore against a real single-member etcd (Debian's etcd-server on loopback); each test uses its own key prefix.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { startEtcdCluster, type EtcdCluster } from "../../scripts/etcd.ts";
 import { commitPlan, MeshValidationError, planApply } from "./apply.ts";
 import { EtcdRequestError, EtcdStore, EtcdUnavailableError } from "./etcd.ts";
@@ -161,6 +161,22 @@ test("an apply that would make the mesh invalid is refused with every error and 
   const revision = await commitPlan(store, good);
   await store.waitForRevision(revision);
   assert.deepEqual(store.list().map((resource) => [resource.kind, resource.revision]), [["ServiceEntry", revision], ["VirtualService", revision]]);
+});
+
+test("writes resources as JSON and still reads YAML an operator put by hand, and names a broken value's problem", async () => {
+  const store = await openStore();
+  const revision = await store.create(serviceEntry("json"));
+  const stored = await store.etcd.get(`${store.prefix}ServiceEntry/default/json`).string();
+  assert.deepEqual(JSON.parse(stored!), serviceEntry("json"));
+  await store.etcd.put(`${store.prefix}ServiceEntry/default/by-hand`).value(`# put with etcdctl\n${stringify(serviceEntry("by-hand"))}`);
+  await store.etcd.put(`${store.prefix}ServiceEntry/default/flow`).value(`{apiVersion: networking.istio.io/v1, kind: ServiceEntry, metadata: {name: flow}, spec: {hosts: [flow], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC}}`);
+  const put = await store.etcd.put(`${store.prefix}ServiceEntry/default/cut`).value(JSON.stringify(serviceEntry("cut")).slice(0, 40));
+  await store.waitForRevision(Number(put.header.revision));
+  assert.ok(revision < Number(put.header.revision));
+  assert.deepEqual(store.get("ServiceEntry", "default", "by-hand")?.document, serviceEntry("by-hand"));
+  assert.deepEqual((store.get("ServiceEntry", "default", "flow")?.document.spec as { hosts: string[] }).hosts, ["flow"]);
+  const errors = store.errors().map((issue) => `${issue.source}: ${issue.message}`);
+  assert.ok(errors.length > 0 && errors.every((error) => /ServiceEntry\/default\/cut:1: YAML syntax error/.test(error)), errors.join("\n"));
 });
 
 test("a value that does not parse or names another resource than its key rejects the mesh through errors()", async () => {
