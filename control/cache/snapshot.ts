@@ -118,8 +118,11 @@ function versionOfSum(sum: Uint32Array): string {
   return sum[8] === 0 ? "empty" : hexWord(sum[0]!) + hexWord(sum[1]!) + hexWord(sum[2]!);
 }
 
+/** "00" … "ff": a word in hex as four look-ups, which costs a fraction of Number#toString(16) and padStart. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 function hexWord(word: number): string {
-  return word.toString(16).padStart(8, "0");
+  return HEX_BYTES[word >>> 24]! + HEX_BYTES[(word >>> 16) & 0xff]! + HEX_BYTES[(word >>> 8) & 0xff]! + HEX_BYTES[word & 0xff]!;
 }
 
 /**
@@ -320,8 +323,7 @@ export class Snapshot {
   private readonly selections = new Map<string, Selection>();
   private readonly layers: readonly ResourceLayer[];
   private mergedJson: SnapshotResources | undefined;
-  /** A version for the whole snapshot (hash of every type version). */
-  readonly version: string;
+  private wholeVersion: string | undefined;
 
   /**
    * The group's resources over `shared` layers (first the lowest): where names collide, a later layer's resource
@@ -364,7 +366,12 @@ export class Snapshot {
     }
     this.packErrors = this.layers.flatMap((layer) => layer.packErrors);
     this.openReferences = this.layers.flatMap((layer) => layer.openReferences);
-    this.version = shortHash(PUSH_ORDER.map((typeUrl) => this.typeVersion(typeUrl)).join("/"));
+  }
+
+  /** A version for the whole snapshot (hash of every type version), for logs and status: computed when asked. */
+  get version(): string {
+    this.wholeVersion ??= shortHash(PUSH_ORDER.map((typeUrl) => this.typeVersion(typeUrl)).join("/"));
+    return this.wholeVersion;
   }
 
   /** The packed resources of one type (empty when the snapshot has none). */
