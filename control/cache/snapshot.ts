@@ -428,9 +428,14 @@ export class Snapshot {
   private selectsEverything(typeUrl: string, names: ReadonlySet<string> | null): boolean {
     if (names === null) return true;
     const available = this.resources(typeUrl);
-    if (names.size !== available.size) return false;
-    for (const name of names) if (!available.has(name)) return false;
-    return true;
+    // A stream keeps its subscription's set, and the groups' EDS resources are one shared layer's map: the answer
+    // for that pair holds until one of them changes, instead of a lookup per name per stream per push.
+    const known = coverage.get(names);
+    if (known?.available === available) return known.everything;
+    let everything = names.size === available.size;
+    if (everything) for (const name of names) if (!available.has(name)) { everything = false; break; }
+    coverage.set(names, { available, everything });
+    return everything;
   }
 
   /** Hash over every resource of the type. */
@@ -466,6 +471,9 @@ export class Snapshot {
 }
 
 const EMPTY: ReadonlyMap<string, PackedResource> = new Map();
+
+/** Whether a subscription's names are all of a type's resources, for the last resource map it was checked against. */
+const coverage = new WeakMap<ReadonlySet<string>, { available: ReadonlyMap<string, PackedResource>; everything: boolean }>();
 
 /**
  * The sorted names of a subscription as one string, by the set object: a stream keeps the set its last request

@@ -79,7 +79,34 @@ function outboundContextKey(context: TranslateContext): string {
  */
 const outboundParts = new WeakMap<MeshConfig, Map<string, EnvoyResources>>();
 
+/**
+ * The ProxyInfo fields the outbound part's key is computed from, as a string, once per proxy object: proxies equal in
+ * these get the same key under any mesh, so a push computes the key (selectors, labels) once per deployment.
+ */
+const outboundIdentities = new WeakMap<ProxyInfo, string>();
+const partsByIdentity = new WeakMap<MeshConfig, WeakMap<TranslateContext, Map<string, EnvoyResources>>>();
+
+function outboundIdentity(proxy: ProxyInfo): string {
+  let identity = outboundIdentities.get(proxy);
+  if (identity === undefined) {
+    identity = JSON.stringify([proxy.namespace, Object.entries(proxy.labels).sort(), proxy.listenAddress, Object.entries(proxy.listenPorts).sort()]);
+    outboundIdentities.set(proxy, identity);
+  }
+  return identity;
+}
+
 function outboundPart(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): EnvoyResources {
+  let byContext = partsByIdentity.get(mesh);
+  if (!byContext) partsByIdentity.set(mesh, byContext = new WeakMap());
+  let byIdentity = byContext.get(context);
+  if (!byIdentity) byContext.set(context, byIdentity = new Map());
+  const identity = outboundIdentity(proxy);
+  let part = byIdentity.get(identity);
+  if (!part) byIdentity.set(identity, part = keyedOutboundPart(mesh, proxy, context));
+  return part;
+}
+
+function keyedOutboundPart(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): EnvoyResources {
   // The labels matter only through sourceLabels matches and the WasmPlugins that select the proxy.
   const plugins = mesh.policiesFor("WasmPlugin", proxy).map((plugin) => `${plugin.metadata.namespace}/${plugin.metadata.name}`);
   const key = JSON.stringify([
