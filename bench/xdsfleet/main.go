@@ -317,23 +317,29 @@ func (f *fleet) close() {
 	}
 }
 
+// sender sends a stream's requests, the node with the first only (as Envoy does); a failed send fails the proxy.
+func sender[Request any](send func(Request) error, withNode func(Request), m *member) func(Request) bool {
+	nodeSent := false
+	return func(request Request) bool {
+		if !nodeSent {
+			withNode(request)
+			nodeSent = true
+		}
+		if err := send(request); err != nil {
+			m.fail(err)
+			return false
+		}
+		return true
+	}
+}
+
 func runSotw(ctx context.Context, client discoveryv3.AggregatedDiscoveryServiceClient, node *corev3.Node, m *member) {
 	stream, err := client.StreamAggregatedResources(ctx)
 	if err != nil {
 		m.fail(err)
 		return
 	}
-	nodeSent := false
-	send := func(request *discoveryv3.DiscoveryRequest) bool {
-		if !nodeSent {
-			request.Node, nodeSent = node, true
-		}
-		if err := stream.Send(request); err != nil {
-			m.fail(err)
-			return false
-		}
-		return true
-	}
+	send := sender(stream.Send, func(request *discoveryv3.DiscoveryRequest) { request.Node = node }, m)
 	names := map[string][]string{}
 	versions := map[string]string{}
 	request := func(typeURL string, wanted []string) bool {
@@ -390,17 +396,7 @@ func runDelta(ctx context.Context, client discoveryv3.AggregatedDiscoveryService
 		m.fail(err)
 		return
 	}
-	nodeSent := false
-	send := func(request *discoveryv3.DeltaDiscoveryRequest) bool {
-		if !nodeSent {
-			request.Node, nodeSent = node, true
-		}
-		if err := stream.Send(request); err != nil {
-			m.fail(err)
-			return false
-		}
-		return true
-	}
+	send := sender(stream.Send, func(request *discoveryv3.DeltaDiscoveryRequest) { request.Node = node }, m)
 	subscribed := map[string]map[string]bool{typeEndpoint: {}, typeRoute: {}, typeExtension: {}}
 	follow := func(typeURL string, wanted []string) bool {
 		current := subscribed[typeURL]
