@@ -27,8 +27,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -174,6 +174,7 @@ func start(cmd command) (*fleet, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fleet{cancel: cancel}
+	pool := &dirtyPool{}
 	for index, spec := range cmd.Proxies {
 		if index%perChannel == 0 {
 			conn, err := grpc.NewClient(cmd.Address,
@@ -182,7 +183,8 @@ func start(cmd command) (*fleet, error) {
 				// While thousands of proxies connect at once the server can take longer than gRPC's default 20 s to
 				// answer a new connection: wait for it (and retry a failed connection) instead of failing the stream.
 				grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: 2 * time.Minute}),
-				grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.WaitForReady(true)))
+				experimental.WithBufferPool(pool),
+				grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.WaitForReady(true), grpc.ForceCodecV2(newCodec())))
 			if err != nil {
 				f.close()
 				return nil, err
@@ -350,22 +352,22 @@ func runSotw(ctx context.Context, client discoveryv3.AggregatedDiscoveryServiceC
 		return
 	}
 	var eds, rds, ecds string
+	received := &response{}
 	for {
-		response, err := stream.Recv()
-		if err != nil {
+		if err := stream.RecvMsg(received); err != nil {
 			if ctx.Err() == nil {
 				m.fail(err)
 			}
 			return
 		}
-		m.note(response.TypeUrl, resourceBytes(response.Resources))
-		versions[response.TypeUrl] = response.VersionInfo
-		if !send(&discoveryv3.DiscoveryRequest{TypeUrl: response.TypeUrl, ResourceNames: names[response.TypeUrl], VersionInfo: response.VersionInfo, ResponseNonce: response.Nonce}) {
+		m.note(received.typeURL, received.bytes())
+		versions[received.typeURL] = received.version
+		if !send(&discoveryv3.DiscoveryRequest{TypeUrl: received.typeURL, ResourceNames: names[received.typeURL], VersionInfo: received.version, ResponseNonce: received.nonce}) {
 			return
 		}
-		switch response.TypeUrl {
+		switch received.typeURL {
 		case typeCluster:
-			wanted := edsNames(response.Resources)
+			wanted := edsNames(values(received.resources))
 			if key := strings.Join(wanted, ","); key != eds {
 				eds = key
 				if !request(typeEndpoint, wanted) {
@@ -373,7 +375,7 @@ func runSotw(ctx context.Context, client discoveryv3.AggregatedDiscoveryServiceC
 				}
 			}
 		case typeListener:
-			routes, extensions := listenerDependencies(response.Resources)
+			routes, extensions := listenerDependencies(values(received.resources))
 			if key := strings.Join(extensions, ","); key != ecds {
 				ecds = key
 				if !request(typeExtension, extensions) {
@@ -420,43 +422,39 @@ func runDelta(ctx context.Context, client discoveryv3.AggregatedDiscoveryService
 		}
 		return len(removed) == 0 || send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: typeURL, ResourceNamesUnsubscribe: removed})
 	}
-	held := map[string]map[string]*anypb.Any{typeCluster: {}, typeListener: {}}
+	held := map[string]map[string][]byte{typeCluster: {}, typeListener: {}}
 	if !send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: typeCluster}) || !send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: typeListener}) {
 		return
 	}
+	received := &response{delta: true}
 	for {
-		response, err := stream.Recv()
-		if err != nil {
+		if err := stream.RecvMsg(received); err != nil {
 			if ctx.Err() == nil {
 				m.fail(err)
 			}
 			return
 		}
-		bytes := 0
-		for _, resource := range response.Resources {
-			bytes += len(resource.GetResource().GetValue())
-		}
-		m.note(response.TypeUrl, bytes)
-		if !send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: response.TypeUrl, ResponseNonce: response.Nonce}) {
+		m.note(received.typeURL, received.bytes())
+		if !send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: received.typeURL, ResponseNonce: received.nonce}) {
 			return
 		}
-		resources, ok := held[response.TypeUrl]
+		resources, ok := held[received.typeURL]
 		if !ok {
 			continue
 		}
-		for _, resource := range response.Resources {
-			if resource.Resource != nil {
-				resources[resource.Name] = resource.Resource
+		for _, resource := range received.resources {
+			if resource.value != nil {
+				resources[resource.name] = resource.value
 			}
 		}
-		for _, name := range response.RemovedResources {
+		for _, name := range received.removed {
 			delete(resources, name)
 		}
-		all := make([]*anypb.Any, 0, len(resources))
+		all := make([][]byte, 0, len(resources))
 		for _, resource := range resources {
 			all = append(all, resource)
 		}
-		if response.TypeUrl == typeCluster {
+		if received.typeURL == typeCluster {
 			if !follow(typeEndpoint, edsNames(all)) {
 				return
 			}
@@ -469,20 +467,21 @@ func runDelta(ctx context.Context, client discoveryv3.AggregatedDiscoveryService
 	}
 }
 
-func resourceBytes(resources []*anypb.Any) int {
-	total := 0
+// values: the resources' values (kept for the types the fleet follows).
+func values(resources []resource) [][]byte {
+	all := make([][]byte, 0, len(resources))
 	for _, resource := range resources {
-		total += len(resource.Value)
+		all = append(all, resource.value)
 	}
-	return total
+	return all
 }
 
 // edsNames: the EDS names a set of clusters needs (an EDS cluster's service name, or its own name), sorted.
-func edsNames(clusters []*anypb.Any) []string {
+func edsNames(clusters [][]byte) []string {
 	var names []string
-	for _, resource := range clusters {
+	for _, value := range clusters {
 		var cluster clusterv3.Cluster
-		if proto.Unmarshal(resource.Value, &cluster) != nil {
+		if proto.Unmarshal(value, &cluster) != nil {
 			continue
 		}
 		if cluster.GetType() == clusterv3.Cluster_EDS {
@@ -498,12 +497,12 @@ func edsNames(clusters []*anypb.Any) []string {
 }
 
 // listenerDependencies: the RDS and ECDS names a set of listeners needs, each sorted.
-func listenerDependencies(listeners []*anypb.Any) ([]string, []string) {
+func listenerDependencies(listeners [][]byte) ([]string, []string) {
 	routes := map[string]bool{}
 	extensions := map[string]bool{}
-	for _, resource := range listeners {
+	for _, value := range listeners {
 		var listener listenerv3.Listener
-		if proto.Unmarshal(resource.Value, &listener) != nil {
+		if proto.Unmarshal(value, &listener) != nil {
 			continue
 		}
 		chains := listener.FilterChains

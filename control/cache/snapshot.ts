@@ -59,13 +59,11 @@ export interface PackedResource {
   readonly size: number;
 }
 
-/** The resources of one type a SotW stream asks for, with their version and (once needed) their encoding. */
+/** The resources of one type a SotW stream asks for, with their version. */
 export interface Selection {
   readonly resources: readonly PackedResource[];
   /** versionOfSet(resources): what a SotW response carrying exactly these resources is versioned as. */
   readonly version: string;
-  /** Encoded bytes, shared by every stream sending this selection (filled in by the stream layer). */
-  encoded?: Uint8Array;
 }
 
 export type SnapshotResources = Partial<Record<ResourceTypeUrl, Map<string, object>>>;
@@ -428,13 +426,18 @@ export class Snapshot {
   private selectsEverything(typeUrl: string, names: ReadonlySet<string> | null): boolean {
     if (names === null) return true;
     const available = this.resources(typeUrl);
-    // A stream keeps its subscription's set, and the groups' EDS resources are one shared layer's map: the answer
-    // for that pair holds until one of them changes, instead of a lookup per name per stream per push.
-    const known = coverage.get(names);
-    if (known?.available === available) return known.everything;
-    let everything = names.size === available.size;
-    if (everything) for (const name of names) if (!available.has(name)) { everything = false; break; }
-    coverage.set(names, { available, everything });
+    if (available.size === 0) return names.size === 0;
+    // The groups' EDS resources are one shared layer's map, and proxies subscribe to the same names: the answer
+    // for a map and a list of names holds for every stream asking, instead of a lookup per name per stream per push.
+    let answers = coverage.get(available);
+    if (!answers) coverage.set(available, answers = new Map());
+    const key = namesKey(names);
+    let everything = answers.get(key);
+    if (everything === undefined) {
+      everything = names.size === available.size;
+      if (everything) for (const name of names) if (!available.has(name)) { everything = false; break; }
+      answers.set(key, everything);
+    }
     return everything;
   }
 
@@ -472,8 +475,8 @@ export class Snapshot {
 
 const EMPTY: ReadonlyMap<string, PackedResource> = new Map();
 
-/** Whether a subscription's names are all of a type's resources, for the last resource map it was checked against. */
-const coverage = new WeakMap<ReadonlySet<string>, { available: ReadonlyMap<string, PackedResource>; everything: boolean }>();
+/** Whether a subscription's names (by namesKey) are all of a type's resources, per resource map. */
+const coverage = new WeakMap<ReadonlyMap<string, PackedResource>, Map<string, boolean>>();
 
 /**
  * The sorted names of a subscription as one string, by the set object: a stream keeps the set its last request

@@ -32,11 +32,24 @@ const clusterSets = new WeakMap<MeshConfig, Map<string, { given: readonly Worklo
 /** The same workload objects in the same order: a push hands every group one list, so this spares serializing it. */
 const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((item, index) => item === b[index]);
 
+/** The client TLS a context gives outbound clusters (with and without the proxy's agent) as JSON, once per context. */
+const clientTlsKeys = new WeakMap<TranslateContext, { withAgent: string; withoutAgent: string }>();
+
+function clientTlsKey(context: TranslateContext, agent: boolean): string {
+  let keys = clientTlsKeys.get(context);
+  if (!keys) {
+    const given = JSON.stringify(context.meshClientTls ?? null);
+    keys = { withAgent: context.meshClientTls ? given : JSON.stringify(istioMutualContext([], "")), withoutAgent: given };
+    clientTlsKeys.set(context, keys);
+  }
+  return agent ? keys.withAgent : keys.withoutAgent;
+}
+
 function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: TranslateContext): ClusterSet {
   // Mesh mTLS on the client side needs the proxy's agent; the SAN checks name its trust domain.
   const mtls = hasAgent(proxy) ? { trustDomain: trustDomainOf(proxy, context), auto: true } : undefined;
+  const key = `${JSON.stringify([proxy.namespace, mtls ?? null])}\u0000${clientTlsKey(context, mtls !== undefined)}`;
   if (mtls && !context.meshClientTls) context = { ...context, meshClientTls: istioMutualContext([], "") };
-  const key = JSON.stringify([proxy.namespace, context.meshClientTls ?? null, mtls ?? null]);
   let sets = clusterSets.get(mesh);
   if (!sets) clusterSets.set(mesh, sets = new Map());
   let entry = sets.get(key);

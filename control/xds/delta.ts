@@ -9,7 +9,7 @@ import { DeltaDiscoveryResponseSchema, ResourceSchema, type DeltaDiscoveryReques
 import { PUSH_ORDER, REMOVAL_ORDER, WILDCARD_TYPES, type PackedResource } from "../cache/index.ts";
 import { TypeUrl } from "../api/index.ts";
 import type { EncodedResponse } from "./services.ts";
-import { XdsStream } from "./stream.ts";
+import { sharedNonce, XdsStream, type SharedResponse } from "./stream.ts";
 import { encodeStringFields } from "./wire.ts";
 
 /** One resource as an encoded `resources` entry of a DeltaDiscoveryResponse; built once per snapshot resource. */
@@ -23,6 +23,22 @@ function encodedEntry(resource: PackedResource): Uint8Array {
     deltaEntries.set(resource, entry);
   }
   return entry;
+}
+
+/**
+ * Responses carrying one resource, shared by every stream that sends that resource with the same type version
+ * (a push that changes one route table sends it alone to every proxy); the newest version per resource is kept.
+ */
+const sharedResponses = new WeakMap<Uint8Array, { version: string; response: SharedResponse }>();
+
+function sharedResponse(typeUrl: string, version: string, entry: Uint8Array): SharedResponse {
+  const known = sharedResponses.get(entry);
+  if (known?.version === version) return known.response;
+  const nonce = sharedNonce();
+  const header = encodeStringFields([[1, version], [4, typeUrl], [5, nonce]]);
+  const response = { nonce, encoded: Buffer.concat([header, entry]), resourcesAt: header.length };
+  sharedResponses.set(entry, { version, response });
+  return response;
 }
 
 interface DeltaTypeState {
@@ -142,9 +158,13 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, EncodedRespons
     const entry = this.entry!;
     const tracker = this.tracker(typeUrl);
     const version = entry.snapshot.typeVersion(typeUrl);
-    const nonce = this.newNonce();
+    const shared = resources.length === 1 && removedResources.length === 0
+      ? this.usableShared(tracker, sharedResponse(typeUrl, version, resources[0]!))
+      : undefined;
+    const nonce = shared?.nonce ?? this.newNonce();
     tracker.sent(version, nonce, entry.setAt);
     this.logger.debug({ type: tracker.type, version, nonce, count: resources.length, removed: removedResources.length }, "sending");
+    if (shared) return { typeUrl, encoded: shared.encoded };
     // system_version_info = 1, type_url = 4, nonce = 5, removed_resources = 6; the resources (field 2) follow.
     const header = encodeStringFields([[1, version], [4, typeUrl], [5, nonce], ...removedResources.map((name) => [6, name, true] as const)]);
     return { typeUrl, encoded: Buffer.concat([header, ...resources]) };

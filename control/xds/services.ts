@@ -2,6 +2,7 @@
 // the method paths and (de)serializers, and bufbuild's binary codec is the one every resource was encoded with.
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from "./requests.ts";
 import {
   DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema, DiscoveryRequestSchema, DiscoveryResponseSchema,
   type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse,
@@ -32,10 +33,11 @@ export interface EncodedResponse {
 }
 
 function serverMethod<Req, O extends DescMessage>(
-  definition: MethodDefinition<Req, MessageShape<O>>, output: O,
+  definition: MethodDefinition<Req, MessageShape<O>>, output: O, decodeRequest: (bytes: Buffer) => Req,
 ): MethodDefinition<Req, MessageShape<O> | EncodedResponse> {
   return {
     ...definition,
+    requestDeserialize: decodeRequest,
     responseSerialize: (message) => "encoded" in message
       ? Buffer.from(message.encoded.buffer, message.encoded.byteOffset, message.encoded.byteLength)
       : Buffer.from(toBinary(output, message)),
@@ -57,15 +59,15 @@ export const sdsService = {
   fetchSecrets: method(`${SDS}FetchSecrets`, DiscoveryRequestSchema, DiscoveryResponseSchema, false, false),
 } satisfies ServiceDefinition;
 
-/** The same services as the server writes them: responses may be pre-encoded. */
+/** The same services as the server handles them: requests read by hand (requests.ts), responses may be pre-encoded. */
 export const adsServerService = {
-  streamAggregatedResources: serverMethod(adsService.streamAggregatedResources, DiscoveryResponseSchema),
-  deltaAggregatedResources: serverMethod(adsService.deltaAggregatedResources, DeltaDiscoveryResponseSchema),
+  streamAggregatedResources: serverMethod(adsService.streamAggregatedResources, DiscoveryResponseSchema, decodeDiscoveryRequest),
+  deltaAggregatedResources: serverMethod(adsService.deltaAggregatedResources, DeltaDiscoveryResponseSchema, decodeDeltaDiscoveryRequest),
 } satisfies ServiceDefinition;
 
 export const sdsServerService = {
-  streamSecrets: serverMethod(sdsService.streamSecrets, DiscoveryResponseSchema),
-  deltaSecrets: serverMethod(sdsService.deltaSecrets, DeltaDiscoveryResponseSchema),
+  streamSecrets: serverMethod(sdsService.streamSecrets, DiscoveryResponseSchema, decodeDiscoveryRequest),
+  deltaSecrets: serverMethod(sdsService.deltaSecrets, DeltaDiscoveryResponseSchema, decodeDeltaDiscoveryRequest),
   fetchSecrets: sdsService.fetchSecrets,
 } satisfies ServiceDefinition;
 

@@ -62,6 +62,33 @@ test("every response has its own nonce; an ACK marks the type SYNCED and an unch
     "convergence observed for the three ACKed responses");
 }));
 
+test("streams sending the same response share its nonce, but one stream never has two unanswered responses with one nonce", () => withXds(async (xds) => {
+  const first = new Snapshot(meshResources());
+  xds.cache.setSnapshot("default", first);
+  const one = xds.client.sotw(node);
+  const other = xds.client.sotw({ ...node, id: "sidecar~10.0.0.2~ride-2.default~cluster.local" });
+  one.request(TypeUrl.endpoint, ["backend"]);
+  other.request(TypeUrl.endpoint, ["backend"]);
+  const [sent, alsoSent] = [await one.next(), await other.next()];
+  assert.equal(sent.nonce, alsoSent.nonce, "one encoded response, one nonce");
+  assert.deepEqual(sent.resources, alsoSent.resources);
+
+  // Unanswered, the same content comes back to `one` (a change and its revert): it needs a nonce of its own.
+  xds.cache.setSnapshot("default", new Snapshot(meshResources({ upstreamPort: 9090 })));
+  const changed = await one.next();
+  assert.notEqual(changed.versionInfo, sent.versionInfo);
+  xds.cache.setSnapshot("default", first);
+  const reverted = await one.next();
+  assert.equal(reverted.versionInfo, sent.versionInfo);
+  assert.notEqual(reverted.nonce, sent.nonce, "the first response with that content is still unanswered");
+  one.ack(sent);
+  one.ack(changed);
+  await sleep(100);
+  assert.equal(xds.server.status().find((proxy) => proxy.id === node.id)?.types[0]?.state, "STALE", "late ACKs do not count for the latest response");
+  one.ack(reverted);
+  await eventually(() => xds.server.status().find((proxy) => proxy.id === node.id)?.types[0]?.state === "SYNCED", "SYNCED once the latest is ACKed");
+}));
+
 test("a NACK is recorded with the proxy's error text, not resent, and the next changed snapshot is sent", () => withXds(async (xds) => {
   xds.cache.setSnapshot("default", new Snapshot(meshResources({ clusters: ["backend"] })));
   const stream = xds.client.sotw(node);

@@ -9,13 +9,25 @@ import { DiscoveryResponseSchema, type DiscoveryRequest } from "../api/gen/envoy
 import { PUSH_ORDER, REMOVAL_ORDER, versionOfSet, WILDCARD_TYPES, type PackedResource, type Selection } from "../cache/index.ts";
 import { TypeUrl } from "../api/index.ts";
 import type { EncodedResponse } from "./services.ts";
-import { XdsStream } from "./stream.ts";
+import { sharedNonce, XdsStream, type SharedResponse } from "./stream.ts";
 import { encodeStringFields } from "./wire.ts";
 
-/** The `resources` field of a DiscoveryResponse for a selection, encoded once and shared by every stream. */
-function encodedResources(selection: Selection): Uint8Array {
-  selection.encoded ??= toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { resources: selection.resources.map((resource) => resource.any) }));
-  return selection.encoded;
+/**
+ * The response for a selection: version_info = 1, type_url = 4, nonce = 5, then the resources (field 2), encoded
+ * once and shared by every stream sending the selection (selections are shared across groups by version).
+ */
+const sharedResponses = new WeakMap<Selection, SharedResponse>();
+
+function sharedResponse(typeUrl: string, selection: Selection): SharedResponse {
+  let shared = sharedResponses.get(selection);
+  if (!shared) {
+    const nonce = sharedNonce();
+    const header = encodeStringFields([[1, selection.version], [4, typeUrl], [5, nonce]]);
+    const resources = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { resources: selection.resources.map((resource) => resource.any) }));
+    shared = { nonce, encoded: Buffer.concat([header, resources]), resourcesAt: header.length };
+    sharedResponses.set(selection, shared);
+  }
+  return shared;
 }
 
 interface SotwTypeState {
@@ -104,7 +116,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
           return this.respond(typeUrl, state, versionOfSet(resources), resources, body);
         }
       }
-      return this.respond(typeUrl, state, selection.version, selection.resources, encodedResources(selection));
+      return this.respond(typeUrl, state, selection.version, selection.resources, sharedResponse(typeUrl, selection));
     }
     for (const typeUrl of REMOVAL_ORDER) {
       if (!this.removalsDue.delete(typeUrl)) continue;
@@ -112,12 +124,13 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
       if (!state) continue;
       const selection = entry.snapshot.select(typeUrl, state.wildcard ? null : state.names);
       if (selection.version === state.lastVersion) continue;
-      return this.respond(typeUrl, state, selection.version, selection.resources, encodedResources(selection));
+      return this.respond(typeUrl, state, selection.version, selection.resources, sharedResponse(typeUrl, selection));
     }
     return undefined;
   }
 
-  private respond(typeUrl: string, state: SotwTypeState, version: string, resources: readonly PackedResource[], body: Uint8Array): EncodedResponse {
+  /** `content`: the encoded resources (field 2) of a response built for this stream alone, or a shared response. */
+  private respond(typeUrl: string, state: SotwTypeState, version: string, resources: readonly PackedResource[], content: Uint8Array | SharedResponse): EncodedResponse {
     const tracker = this.tracker(typeUrl);
     const clustersUpdated = typeUrl === TypeUrl.cluster && state.lastVersion !== undefined;
     state.lastVersion = version;
@@ -129,11 +142,14 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
       endpoints.resend = true;
       this.dirty.add(TypeUrl.endpoint);
     }
-    const nonce = this.newNonce();
+    const shared = content instanceof Uint8Array ? undefined : this.usableShared(tracker, content);
+    const body = content instanceof Uint8Array ? content : content.encoded.subarray(content.resourcesAt);
+    const nonce = shared?.nonce ?? this.newNonce();
     tracker.sent(version, nonce, this.entry!.setAt);
     this.observeSize(typeUrl, body.byteLength);
     this.logger.debug({ type: tracker.type, version, nonce, count: resources.length }, "sending");
-    // version_info = 1, type_url = 4, nonce = 5; the resources (field 2) follow, encoded once per selection.
+    if (shared) return { typeUrl, encoded: shared.encoded };
+    // version_info = 1, type_url = 4, nonce = 5; the resources (field 2) follow.
     const header = encodeStringFields([[1, version], [4, typeUrl], [5, nonce]]);
     return { typeUrl, encoded: Buffer.concat([header, body]) };
   }

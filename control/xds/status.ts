@@ -55,8 +55,12 @@ export interface ProxySyncStatus {
   types: TypeSyncStatus[];
 }
 
+/** Unanswered nonces remembered per type: a proxy answers each response, so more than a few means it does not. */
+const MAX_UNANSWERED = 8;
+
 /** The sync state of one type on one stream. */
 export class TypeTracker {
+  private readonly unanswered: string[] = [];
   private sentVersion?: string;
   private sentNonce?: string;
   private sentSetAt?: number;
@@ -83,6 +87,23 @@ export class TypeTracker {
     this.sentNonce = nonce;
     this.sentSetAt = setAt;
     this.current = "STALE";
+    this.unanswered.push(nonce);
+    if (this.unanswered.length > MAX_UNANSWERED) this.unanswered.shift();
+  }
+
+  /** The proxy answered the response with this nonce; it answers in order, so the earlier ones are answered too. */
+  answered(nonce: string): void {
+    const index = this.unanswered.indexOf(nonce);
+    if (index >= 0) this.unanswered.splice(0, index + 1);
+  }
+
+  /**
+   * Whether a response with this nonce was sent and not answered yet. Streams share one nonce among every stream
+   * sending the same encoded response; a nonce must still tell one stream's responses apart while they are in
+   * flight, or a late ACK of the first would pass for an ACK of the second.
+   */
+  awaitsAnswer(nonce: string): boolean {
+    return this.unanswered.includes(nonce);
   }
 
   /** An ACK of the last response; returns when the acked snapshot was set, for the convergence metric. */

@@ -29,9 +29,30 @@ export interface StreamContext {
 interface RequestWithNode {
   node?: Node;
   typeUrl: string;
+  responseNonce: string;
 }
 
 let nextStreamId = 1;
+
+/**
+ * A whole encoded response shared by every stream that sends the same bytes: its version, type and resources are
+ * the same for all of them, and so may its nonce be, since a nonce only has to tell one stream's responses apart.
+ * Encoded once, it spares each stream a copy of the resources (a push sends a 31 KiB route table to thousands).
+ */
+export interface SharedResponse {
+  readonly nonce: string;
+  readonly encoded: Buffer;
+  /** Where the resources (field 2) start: the fields before are the version, type and nonce. */
+  readonly resourcesAt: number;
+}
+
+let sharedNonces = 0;
+
+/** A nonce for a shared response: no stream is numbered 0, so it never equals a stream's own ("<stream>-<n>"). */
+export function sharedNonce(): string {
+  sharedNonces += 1;
+  return `0-${sharedNonces}`;
+}
 
 /** Responses handed to grpc-js but not yet flushed to the connection; more waits (a slow proxy holds at most this many). */
 const MAX_IN_FLIGHT = 2;
@@ -84,6 +105,11 @@ export abstract class XdsStream<Req extends RequestWithNode = RequestWithNode, R
   protected newNonce(): string {
     this.nonceCounter += 1;
     return `${this.streamId}-${this.nonceCounter}`;
+  }
+
+  /** A shared response (see SharedResponses) unless this stream has one with its nonce still unanswered. */
+  protected usableShared(tracker: TypeTracker, shared: SharedResponse | undefined): SharedResponse | undefined {
+    return shared && !tracker.awaitsAnswer(shared.nonce) ? shared : undefined;
   }
 
   protected tracker(typeUrl: string): TypeTracker {
@@ -168,6 +194,7 @@ export abstract class XdsStream<Req extends RequestWithNode = RequestWithNode, R
       this.logger.warn({ typeUrl }, "request for a resource type this server does not serve; ignored");
       return;
     }
+    if (request.responseNonce !== "") this.tracker(typeUrl).answered(request.responseNonce);
     try {
       this.handleRequest(request, typeUrl);
     } catch (error) {
