@@ -21,13 +21,38 @@ export { JWT_AUTH_FILTER, METRICS_FILTER_PREFIX, WASM_TYPE_URL } from "./filters
 
 /**
  * The outbound clusters are the bulk of a proxy's resources and depend only on the mesh, the namespace and the
- * run-time context, so they are computed once per (mesh, namespace, context content) and shared, read-only, by
- * every proxy that needs them. The context is compared by content because callers build a fresh one per push.
+ * run-time context, so they are computed once per (mesh content, namespace, context content) and shared, read-only,
+ * by every proxy that needs them. The context is compared by content because callers build a fresh one per push.
  * Only the newest set per (namespace, TLS) is kept: registered workloads only move forward, so a set built for an
  * older list is never asked for again, and keeping a few hundred of them (with the encodings the snapshot cache
  * keeps alongside) cost a large mesh hundreds of megabytes.
  */
-const clusterSets = new WeakMap<MeshConfig, Map<string, { given: readonly WorkloadInstance[]; list: WorkloadInstance[]; workloads: string; set: ClusterSet }>>();
+type ClusterSets = Map<string, { given: readonly WorkloadInstance[]; list: WorkloadInstance[]; workloads: string; set: ClusterSet }>;
+
+/** Kinds outbound clusters never read: routing (VirtualService, Gateway) and the filters' policies. */
+const NOT_READ_BY_CLUSTERS: ReadonlySet<string> = new Set([
+  "VirtualService", "Gateway", "AuthorizationPolicy", "RequestAuthentication", "WasmPlugin", "Telemetry",
+]);
+
+/**
+ * The cluster sets of the newest mesh content they depend on. A mesh is a new object after every change, but a
+ * VirtualService edit (a canary step) leaves every cluster as it was: the sets are kept by a hash of what they
+ * read, so such a push does not rebuild and re-pack every cluster and endpoint of the mesh for each namespace.
+ */
+let clusterSetsByContent: { key: string; sets: ClusterSets } | undefined;
+const clusterMeshKeys = new WeakMap<MeshConfig, string>();
+
+function clusterSetsOf(mesh: MeshConfig): ClusterSets {
+  let key = clusterMeshKeys.get(mesh);
+  if (key === undefined) {
+    const read = mesh.resources.filter((resource) => !NOT_READ_BY_CLUSTERS.has(resource.kind))
+      .map(({ apiVersion, kind, metadata, spec }) => ({ apiVersion, kind, metadata, spec }));
+    key = hash("sha256", JSON.stringify([mesh.options, read]), "base64");
+    clusterMeshKeys.set(mesh, key);
+  }
+  if (clusterSetsByContent?.key !== key) clusterSetsByContent = { key, sets: new Map() };
+  return clusterSetsByContent.sets;
+}
 
 /** The same workload objects in the same order: a push hands every group one list, so this spares serializing it. */
 const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((item, index) => item === b[index]);
@@ -50,8 +75,7 @@ function outboundClusters(mesh: MeshConfig, proxy: ProxyInfo, context: Translate
   const mtls = hasAgent(proxy) ? { trustDomain: trustDomainOf(proxy, context), auto: true } : undefined;
   const key = `${JSON.stringify([proxy.namespace, mtls ?? null])}\u0000${clientTlsKey(context, mtls !== undefined)}`;
   if (mtls && !context.meshClientTls) context = { ...context, meshClientTls: istioMutualContext([], "") };
-  let sets = clusterSets.get(mesh);
-  if (!sets) clusterSets.set(mesh, sets = new Map());
+  const sets = clusterSetsOf(mesh);
   let entry = sets.get(key);
   // A push hands every group the same list object: comparing it item by item for each of thousands of groups
   // made a push quadratic in the number of registered workloads.

@@ -1045,6 +1045,19 @@ spec: { selector: { matchLabels: { tier: edge } }, url: as-mesh://rate-limit, ph
     assert.ok(!translate(mesh, productpage).extensionConfigs.has("default.limit"));
   });
 
+  it("keeps the outbound clusters across VirtualService edits, and rebuilds them when what they read changes", () => {
+    const proxy = sidecar();
+    const plain = meshOf(REVIEWS + REVIEWS_RULES);
+    const routed = meshOf(REVIEWS + REVIEWS_RULES + "---" + SOURCE_ROUTED);
+    const [clusters] = outboundOf(plain, proxy);
+    assert.equal(outboundOf(routed, proxy)[0], clusters, "a canary step re-packs no cluster");
+    const withoutRules = meshOf(REVIEWS + "---" + SOURCE_ROUTED);
+    const [rebuilt] = outboundOf(withoutRules, proxy);
+    assert.notEqual(rebuilt, clusters, "a DestinationRule change rebuilds them");
+    assert.ok(clusters!.clusters.has("outbound|9080|v1|reviews.default.svc.cluster.local"));
+    assert.ok(!rebuilt!.clusters.has("outbound|9080|v1|reviews.default.svc.cluster.local"), "the subsets left with their rule");
+  });
+
   it("keeps a sidecar's inbound part across routing changes, and rebuilds it when what it reads changes", () => {
     const reviews = sidecar({ ip: "127.0.0.11", labels: { app: "reviews", version: "v1" }, inboundPorts: { http: 9080 }, appPorts: { http: 19081 } });
     const security = `---

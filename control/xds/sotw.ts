@@ -30,6 +30,12 @@ function sharedResponse(typeUrl: string, selection: Selection): SharedResponse {
   return shared;
 }
 
+function sameNames(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const name of b) if (!a.has(name)) return false;
+  return true;
+}
+
 interface SotwTypeState {
   names: Set<string>;
   wildcard: boolean;
@@ -69,9 +75,11 @@ export class SotwStream extends XdsStream<DiscoveryRequest, EncodedResponse> {
         if (state) state.acceptedResources = state.lastResources;
       }
     }
-    const names = new Set(request.resourceNames);
+    let names = new Set(request.resourceNames);
     const wildcard = names.has("*") || (names.size === 0 && WILDCARD_TYPES.has(typeUrl));
     names.delete("*");
+    // An ACK repeats the names: keeping the set object keeps what the snapshot cache worked out for it.
+    if (state && sameNames(state.names, names)) names = state.names;
     if (!state) {
       state = { names, wildcard, clientVersion: request.responseNonce === "" ? request.versionInfo : "" };
       this.types.set(typeUrl, state);
