@@ -213,6 +213,7 @@ export class ResourceLayer {
   readonly packErrors: string[] = [];
   /** References to resources the layer does not hold: whatever holds the layer must supply them. */
   readonly openReferences: Reference[];
+  private readonly versions = new Map<ResourceTypeUrl, string>();
 
   constructor(readonly json: SnapshotResources) {
     for (const [typeUrl, byName] of Object.entries(json) as [string, Map<string, object> | undefined][]) {
@@ -235,7 +236,20 @@ export class ResourceLayer {
     }
     this.openReferences = findReferences(json).filter((reference) => !this.packed.get(reference.typeUrl)?.has(reference.name));
   }
+
+  /** versionOfSet of the layer's resources of a type, computed once. */
+  version(typeUrl: ResourceTypeUrl): string {
+    let version = this.versions.get(typeUrl);
+    if (version === undefined) {
+      const sum = this.sums.get(typeUrl);
+      this.versions.set(typeUrl, version = sum ? versionOfSum(sum) : "empty");
+    }
+    return version;
+  }
 }
+
+/** The layer of a group that has no resources of its own. */
+const EMPTY_LAYER = new ResourceLayer({});
 
 /**
  * Layers by the object translation shares among groups (the outbound clusters of a namespace, the outbound
@@ -315,8 +329,6 @@ class LayeredResources implements ReadonlyMap<string, PackedResource> {
 export class Snapshot {
   private readonly packed = new Map<ResourceTypeUrl, ReadonlyMap<string, PackedResource>>();
   private readonly typeVersions = new Map<ResourceTypeUrl, string>();
-  private readonly packErrors: string[];
-  private readonly openReferences: Reference[];
   /** Selections computed so far, by type and names: proxies of a group ask for the same names, so one is built per group. */
   private readonly selections = new Map<string, Selection>();
   private readonly layers: readonly ResourceLayer[];
@@ -325,45 +337,48 @@ export class Snapshot {
 
   /**
    * The group's resources over `shared` layers (first the lowest): where names collide, a later layer's resource
-   * and then the group's own win, as when the maps are merged in that order.
+   * and then the group's own win, as when the maps are merged in that order. Built for every group on every push,
+   * so a type held by one layer takes that layer's map and version as they are.
    */
   constructor(resources: SnapshotResources, shared: readonly ResourceLayer[] = []) {
-    this.layers = [...shared, new ResourceLayer(resources)];
-    // Per type, the layers that have resources of it (a type some layer names but none fills is empty).
-    const byType = new Map<ResourceTypeUrl, ReadonlyMap<string, PackedResource>[]>();
-    const firstSums = new Map<ResourceTypeUrl, Uint32Array>();
-    for (const layer of this.layers) {
-      for (const [typeUrl, packed] of layer.packed) {
-        const layers = byType.get(typeUrl) ?? [];
-        byType.set(typeUrl, layers);
+    const own = Object.keys(resources).length === 0 ? EMPTY_LAYER : new ResourceLayer(resources);
+    this.layers = [...shared, own];
+    for (const typeUrl of PUSH_ORDER) {
+      // The type's non-empty maps, lowest first; `named` when some layer has the type at all.
+      let named = false;
+      let first: ResourceLayer | undefined;
+      let maps: ReadonlyMap<string, PackedResource>[] | undefined;
+      for (const layer of this.layers) {
+        const packed = layer.packed.get(typeUrl);
+        if (!packed) continue;
+        named = true;
         if (packed.size === 0) continue;
-        if (layers.length === 0) firstSums.set(typeUrl, layer.sums.get(typeUrl)!);
-        layers.push(packed);
+        if (!first) first = layer;
+        else (maps ??= [first.packed.get(typeUrl)!]).push(packed);
       }
-    }
-    for (const [typeUrl, layers] of byType) {
-      const [first, ...later] = layers;
+      if (!named) continue;
       if (!first) {
         this.packed.set(typeUrl, EMPTY);
         this.typeVersions.set(typeUrl, "empty");
-        continue;
-      }
-      const sum = firstSums.get(typeUrl)!.slice();
-      // The sum of the merged set: each later layer's resources in, what they replace out.
-      later.forEach((packed, index) => {
-        const below = new LayeredResources(layers.slice(0, index + 1));
-        for (const [name, resource] of packed) {
-          const replaced = below.get(name);
-          if (replaced === resource) continue;
-          if (replaced) addTerm(sum, replaced, -1);
-          addTerm(sum, resource, 1);
+      } else if (!maps) {
+        this.packed.set(typeUrl, first.packed.get(typeUrl)!);
+        this.typeVersions.set(typeUrl, first.version(typeUrl));
+      } else {
+        // The sum of the merged set: each later map's resources in, what they replace out.
+        const sum = first.sums.get(typeUrl)!.slice();
+        for (let index = 1; index < maps.length; index++) {
+          for (const [name, resource] of maps[index]!) {
+            let replaced: PackedResource | undefined;
+            for (let below = index - 1; below >= 0 && !replaced; below--) replaced = maps[below]!.get(name);
+            if (replaced === resource) continue;
+            if (replaced) addTerm(sum, replaced, -1);
+            addTerm(sum, resource, 1);
+          }
         }
-      });
-      this.packed.set(typeUrl, later.length === 0 ? first : new LayeredResources(layers));
-      this.typeVersions.set(typeUrl, versionOfSum(sum));
+        this.packed.set(typeUrl, new LayeredResources(maps));
+        this.typeVersions.set(typeUrl, versionOfSum(sum));
+      }
     }
-    this.packErrors = this.layers.flatMap((layer) => layer.packErrors);
-    this.openReferences = this.layers.flatMap((layer) => layer.openReferences);
   }
 
   /** A version for the whole snapshot (hash of every type version), for logs and status: computed when asked. */
@@ -463,10 +478,12 @@ export class Snapshot {
    * ECDS names of `configDiscovery` filters, SDS names whose `sdsConfig` is ADS). Empty when consistent.
    */
   consistencyErrors(): string[] {
-    const errors = [...this.packErrors];
-    for (const reference of this.openReferences) {
-      if (!this.resources(reference.typeUrl).has(reference.name)) {
-        errors.push(`${reference.from} references ${shortTypeName(reference.typeUrl)} ${JSON.stringify(reference.name)}, which the snapshot does not contain`);
+    const errors = this.layers.some((layer) => layer.packErrors.length > 0) ? this.layers.flatMap((layer) => layer.packErrors) : [];
+    for (const layer of this.layers) {
+      for (const reference of layer.openReferences) {
+        if (!this.resources(reference.typeUrl).has(reference.name)) {
+          errors.push(`${reference.from} references ${shortTypeName(reference.typeUrl)} ${JSON.stringify(reference.name)}, which the snapshot does not contain`);
+        }
       }
     }
     return errors;

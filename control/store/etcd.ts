@@ -36,7 +36,11 @@ export interface EtcdStoreOptions {
   defaultNamespace?: string;
   /** Validation options for writes (root namespace, domain suffix). */
   meshOptions?: Partial<MeshOptions>;
-  /** Quiet time before onChange listeners run after watch events (default 20 ms). */
+  /**
+   * Quiet time before onChange listeners run after watch events (default 0: the next turn of the event loop, which
+   * still merges the watch responses that arrived together). A transaction's events come in one watch response,
+   * and the control service debounces its pushes itself, as istiod does; waiting here only delays every change.
+   */
   debounceMs?: number;
   /** Deadline of each etcd request (default 5 s): without a quorum, writes fail after it instead of hanging. */
   requestTimeoutMs?: number;
@@ -116,7 +120,7 @@ export class EtcdStore implements TransactionalStore {
     this.endpoints = options.endpoints.map(normalizeEndpoint);
     this.prefix = options.prefix ?? DEFAULT_ETCD_PREFIX;
     this.defaultNamespace = options.defaultNamespace ?? options.meshOptions?.defaultNamespace ?? "default";
-    this.debounceMs = options.debounceMs ?? 20;
+    this.debounceMs = options.debounceMs ?? 0;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
     this.historyLimit = options.historyLimit ?? 10_000;
     this.logger = options.logger ?? pino({ enabled: false });
