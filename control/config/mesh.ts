@@ -122,6 +122,8 @@ class IndexedMesh implements MeshConfig {
   private readonly serviceList: MeshService[] = [];
   private readonly servicesByHost = new Map<string, MeshService>();
   private readonly wildcardServices: MeshService[] = [];
+  /** WorkloadEntries with their labels, by namespace and by "namespace\0label=value" (see selectedWorkloadEntries). */
+  private workloadIndex: Map<string, { workload: WorkloadEntry; labels: Record<string, string> }[]> | undefined;
 
   constructor(resources: readonly AnyResource[], readonly options: MeshOptions) {
     const sorted = [...resources].sort((a, b) =>
@@ -165,9 +167,7 @@ class IndexedMesh implements MeshConfig {
       origin: `ServiceEntry/${namespace}/${entry.metadata.name}`,
     }));
     if (spec.workloadSelector) {
-      for (const workload of this.list("WorkloadEntry", namespace)) {
-        const labels = { ...workload.metadata.labels, ...workload.spec.labels };
-        if (!selectorMatches(workloadSelector, labels)) continue;
+      for (const { workload, labels } of this.selectedWorkloadEntries(namespace, workloadSelector ?? {})) {
         endpoints.push({
           address: workload.spec.address ?? "",
           ports: { ...workload.spec.ports },
@@ -198,6 +198,29 @@ class IndexedMesh implements MeshConfig {
       this.servicesByHost.set(fqdn, service);
       if (fqdn.startsWith("*")) this.wildcardServices.push(service);
     }
+  }
+
+  /**
+   * The WorkloadEntries of a namespace a selector picks, in order, with their labels (metadata's, then spec's).
+   * Looked up by the selector's first label: a mesh of a hundred services and their workloads checked every
+   * entry against every selector, which made building the mesh (on every config change) quadratic.
+   */
+  private selectedWorkloadEntries(namespace: string, selector: Record<string, string>): { workload: WorkloadEntry; labels: Record<string, string> }[] {
+    if (!this.workloadIndex) {
+      this.workloadIndex = new Map();
+      for (const workload of this.list("WorkloadEntry")) {
+        const entry = { workload, labels: { ...workload.metadata.labels, ...workload.spec.labels } };
+        const keys = [workload.metadata.namespace, ...Object.entries(entry.labels).map(([key, value]) => `${workload.metadata.namespace}\0${key}=${value}`)];
+        for (const key of keys) {
+          const list = this.workloadIndex.get(key) ?? [];
+          list.push(entry);
+          this.workloadIndex.set(key, list);
+        }
+      }
+    }
+    const first = Object.entries(selector)[0];
+    const candidates = this.workloadIndex.get(first ? `${namespace}\0${first[0]}=${first[1]}` : namespace) ?? [];
+    return candidates.filter((candidate) => selectorMatches(selector, candidate.labels));
   }
 
   list<K extends Kind>(kind: K, namespace?: string): readonly Resource<K>[] {
