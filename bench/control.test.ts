@@ -2,6 +2,9 @@
 // themselves are not asserted against targets (a benchmark, not a timed test); `npm run bench -- control` is the run.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { projectRoot } from "../scripts/tools.ts";
 import { FLEET_ENGINES } from "./control/fleet_process.ts";
 import { runControlBench } from "./control/run.ts";
 import { renderControlReport } from "./control/report.ts";
@@ -27,6 +30,13 @@ for (const fleet of FLEET_ENGINES) {
     assert.match(renderControlReport(result, "test"), /config change → all ACKed/);
   });
 }
+
+test("the Go fleet reads responses as the generated codec does, split across buffers or cut short (go test)", { timeout: 300_000 }, () => {
+  const result = spawnSync("go", ["test", "./..."], {
+    cwd: join(projectRoot, "bench", "xdsfleet"), encoding: "utf8", env: { ...process.env, CGO_ENABLED: "0" }, maxBuffer: 16 * 1024 * 1024,
+  });
+  assert.equal(result.status, 0, `go test failed:\n${result.stdout}${result.stderr}`);
+});
 
 test("the control benchmark's options refuse what they cannot run", () => {
   assert.throws(() => parseControlOptions(["--protocol", "grpc"]), /--protocol must be sotw, delta or mix/);
