@@ -2,16 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildMesh, selectorMatches } from "./mesh.ts";
 import type { AnyResource } from "./schema.ts";
-
-/** A small deterministic generator, so a failure reproduces. */
-function generator(seed: number): () => number {
-  let state = seed;
-  return () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-}
+import { seededRandom } from "../../tests/harness/random.ts";
 
 describe("mesh services' WorkloadEntry endpoints", () => {
   it("are exactly the entries a scan of the namespace picks, in order, labels from metadata and spec", () => {
-    const random = generator(11);
+    const random = seededRandom(11);
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
     const namespaces = ["a", "b"];
     const resources: AnyResource[] = [];

@@ -6,19 +6,10 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readConfigPaths, validateMesh, type SourcedDocument } from "./index.ts";
+import { seededRandom } from "../../tests/harness/random.ts";
 
 const EXAMPLES = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../../shared/mesh-examples");
 
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_VALUES: unknown[] = [null, 0, -1, 1e309, "", "3x", "*", " ", "ü", true, [], {}, [null], { "": 1 }, "__proto__", 65536, 0.00001];
 
@@ -41,7 +32,7 @@ function mutate(value: unknown, next: () => number, depth = 0): unknown {
 
 test("randomly broken resources always yield issues with paths, never an exception", { skip: !existsSync(EXAMPLES) && "examples not present" }, async () => {
   const { documents } = await readConfigPaths([EXAMPLES], EXAMPLES);
-  const next = random(20261201);
+  const next = seededRandom(20261201);
   let rejected = 0;
   for (let round = 0; round < 300; round++) {
     const mutated: SourcedDocument[] = documents.map((document) => ({ source: document.source, document: mutate(document.document, next) }));

@@ -2,17 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { selectorMatches, type MeshService } from "../config/mesh.ts";
 import { registeredEndpoints } from "./clusters.ts";
+import { seededRandom } from "../../tests/harness/random.ts";
 import type { WorkloadInstance } from "./types.ts";
-
-/** A small deterministic generator, so a failure reproduces. */
-function generator(seed: number): () => number {
-  let state = seed;
-  return () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-}
 
 describe("registeredEndpoints", () => {
   it("picks exactly the workloads a plain scan would, in registration order", () => {
-    const random = generator(7);
+    const random = seededRandom(7);
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
     const namespaces = ["a", "b", "c"];
     const workloads: WorkloadInstance[] = [];

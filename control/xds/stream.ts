@@ -107,7 +107,7 @@ export abstract class XdsStream<Req extends RequestWithNode = RequestWithNode, R
     return `${this.streamId}-${this.nonceCounter}`;
   }
 
-  /** A shared response (see SharedResponses) unless this stream has one with its nonce still unanswered. */
+  /** The shared response (see SharedResponse), unless this stream has a response with its nonce still unanswered. */
   protected usableShared(tracker: TypeTracker, shared: SharedResponse | undefined): SharedResponse | undefined {
     return shared && !tracker.awaitsAnswer(shared.nonce) ? shared : undefined;
   }

@@ -9,6 +9,7 @@ import { startEnvoy, withEnvoyLog, type EnvoyInstance } from "../harness/envoy.t
 import { startUpstream, type Upstream } from "../harness/upstream.ts";
 import { buildArtifact } from "../harness/artifacts.ts";
 import { type SigningKey, base64url, generateSigningKey, jwksOf, nowSeconds, signRaw, signToken } from "../harness/tokens.ts";
+import { seededRandom } from "../harness/random.ts";
 
 const wasmPath = buildArtifact("jwt-auth");
 const ISSUER = "https://issuer.example";
@@ -16,16 +17,9 @@ const REQUESTS = 3000;
 const PARALLEL = 8;
 const SEED = Number(process.env.JWT_FUZZ_SEED ?? 20240611);
 
-/** mulberry32: a small seeded PRNG, so a failing run can be repeated with JWT_FUZZ_SEED. */
+/** Seeded, so a failing run can be repeated with JWT_FUZZ_SEED. */
 function randomSource(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)];
   return { next, int, pick };
