@@ -335,6 +335,22 @@ func sender[Request any](send func(Request) error, withNode func(Request), m *me
 	}
 }
 
+// receiver reads a stream's responses, each into the same response value, and notes them for the proxy; a failed
+// read fails the proxy, unless the fleet is closing.
+func receiver(ctx context.Context, recv func(any) error, m *member, delta bool) func() (*response, bool) {
+	received := &response{delta: delta}
+	return func() (*response, bool) {
+		if err := recv(received); err != nil {
+			if ctx.Err() == nil {
+				m.fail(err)
+			}
+			return nil, false
+		}
+		m.note(received.typeURL, received.bytes())
+		return received, true
+	}
+}
+
 func runSotw(ctx context.Context, client discoveryv3.AggregatedDiscoveryServiceClient, node *corev3.Node, m *member) {
 	stream, err := client.StreamAggregatedResources(ctx)
 	if err != nil {
@@ -352,15 +368,12 @@ func runSotw(ctx context.Context, client discoveryv3.AggregatedDiscoveryServiceC
 		return
 	}
 	var eds, rds, ecds string
-	received := &response{}
+	receive := receiver(ctx, stream.RecvMsg, m, false)
 	for {
-		if err := stream.RecvMsg(received); err != nil {
-			if ctx.Err() == nil {
-				m.fail(err)
-			}
+		received, ok := receive()
+		if !ok {
 			return
 		}
-		m.note(received.typeURL, received.bytes())
 		versions[received.typeURL] = received.version
 		if !send(&discoveryv3.DiscoveryRequest{TypeUrl: received.typeURL, ResourceNames: names[received.typeURL], VersionInfo: received.version, ResponseNonce: received.nonce}) {
 			return
@@ -426,15 +439,12 @@ func runDelta(ctx context.Context, client discoveryv3.AggregatedDiscoveryService
 	if !send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: typeCluster}) || !send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: typeListener}) {
 		return
 	}
-	received := &response{delta: true}
+	receive := receiver(ctx, stream.RecvMsg, m, true)
 	for {
-		if err := stream.RecvMsg(received); err != nil {
-			if ctx.Err() == nil {
-				m.fail(err)
-			}
+		received, ok := receive()
+		if !ok {
 			return
 		}
-		m.note(received.typeURL, received.bytes())
 		if !send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: received.typeURL, ResponseNonce: received.nonce}) {
 			return
 		}

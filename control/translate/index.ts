@@ -40,16 +40,24 @@ const NOT_READ_BY_CLUSTERS: ReadonlySet<string> = new Set([
  * read, so such a push does not rebuild and re-pack every cluster and endpoint of the mesh for each namespace.
  */
 let clusterSetsByContent: { key: string; sets: ClusterSets } | undefined;
-const clusterMeshKeys = new WeakMap<MeshConfig, string>();
+
+/** A hash of the mesh's options and its resources but those of the `unread` kinds, once per mesh and kind set. */
+const meshContentKeys = new WeakMap<MeshConfig, Map<ReadonlySet<string>, string>>();
+
+function meshContentKey(mesh: MeshConfig, unread: ReadonlySet<string>): string {
+  let keys = meshContentKeys.get(mesh);
+  if (!keys) meshContentKeys.set(mesh, keys = new Map());
+  let key = keys.get(unread);
+  if (key === undefined) {
+    const read = mesh.resources.filter((resource) => !unread.has(resource.kind))
+      .map(({ apiVersion, kind, metadata, spec }) => ({ apiVersion, kind, metadata, spec }));
+    keys.set(unread, key = hash("sha256", JSON.stringify([mesh.options, read]), "base64"));
+  }
+  return key;
+}
 
 function clusterSetsOf(mesh: MeshConfig): ClusterSets {
-  let key = clusterMeshKeys.get(mesh);
-  if (key === undefined) {
-    const read = mesh.resources.filter((resource) => !NOT_READ_BY_CLUSTERS.has(resource.kind))
-      .map(({ apiVersion, kind, metadata, spec }) => ({ apiVersion, kind, metadata, spec }));
-    key = hash("sha256", JSON.stringify([mesh.options, read]), "base64");
-    clusterMeshKeys.set(mesh, key);
-  }
+  const key = meshContentKey(mesh, NOT_READ_BY_CLUSTERS);
   if (clusterSetsByContent?.key !== key) clusterSetsByContent = { key, sets: new Map() };
   return clusterSetsByContent.sets;
 }
@@ -199,17 +207,10 @@ export interface ProxyResourceParts {
 const NOT_READ_INBOUND: ReadonlySet<string> = new Set(["VirtualService", "DestinationRule", "Gateway"]);
 
 /** What a sidecar's inbound side can depend on, as a hash, once per mesh and context object. */
-const inboundMeshKeys = new WeakMap<MeshConfig, string>();
 const inboundContextKeys = new WeakMap<TranslateContext, string>();
 
 function inboundKey(mesh: MeshConfig, context: TranslateContext): string {
-  let meshKey = inboundMeshKeys.get(mesh);
-  if (meshKey === undefined) {
-    const read = mesh.resources.filter((resource) => !NOT_READ_INBOUND.has(resource.kind))
-      .map(({ apiVersion, kind, metadata, spec }) => ({ apiVersion, kind, metadata, spec }));
-    meshKey = hash("sha256", JSON.stringify([mesh.options, read]), "base64");
-    inboundMeshKeys.set(mesh, meshKey);
-  }
+  const meshKey = meshContentKey(mesh, NOT_READ_INBOUND);
   let contextKey = inboundContextKeys.get(context);
   if (contextKey === undefined) {
     contextKey = JSON.stringify([
